@@ -1,0 +1,1 @@
+"""Command handlers: validate, load aggregates, call domain methods, save."""

@@ -1,0 +1,93 @@
+"""Apps and their admins: created from the CLI, each change an event."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+
+from commands.clock import Clock
+from commands.errors import AdminExists, AppNotFound
+from commands.store import Parley, retry_on_conflict
+from domain.app import App, hash_api_key
+from domain.identity import app_key
+
+APP_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class CreateApp:
+    name: str
+
+
+@dataclass(frozen=True)
+class CreatedApp:
+    app_id: str
+    api_key: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class AddAdmin:
+    app_id: str
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SetSecureMode:
+    app_id: str
+    on: bool
+
+
+def load_app(store: Parley, app_id: str) -> App:
+    app = store.get_as(App, app_key(app_id))
+    if app is None:
+        raise AppNotFound(app_id)
+    return app
+
+
+def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
+    """A new workspace with a fresh app_id, REST API key (stored hashed) and secure-mode secret."""
+
+    def attempt() -> CreatedApp:
+        app_id = "".join(secrets.choice(APP_ID_ALPHABET) for _ in range(8))
+        api_key = secrets.token_urlsafe(30)
+        secret = secrets.token_hex(32)
+        app = App(
+            app_id=app_id,
+            name=cmd.name,
+            api_key_hash=hash_api_key(api_key),
+            secret=secret,
+            at=clock.now(),
+        )
+        store.save_all(app)
+        return CreatedApp(app_id=app_id, api_key=api_key, secret=secret)
+
+    # A clash of random app_ids surfaces as a conflict on the deterministic id: draw again.
+    return retry_on_conflict(attempt)
+
+
+def add_admin(cmd: AddAdmin, store: Parley) -> dict[str, str]:
+    """A teammate who can use the dashboard and inbox."""
+
+    def attempt() -> dict[str, str]:
+        app = load_app(store, cmd.app_id)
+        if app.admin_with_email(cmd.email) is not None:
+            raise AdminExists(cmd.email)
+        admin_id = str(len(app.admins) + 1)
+        app.add_admin(admin_id=admin_id, email=cmd.email, name=cmd.name)
+        store.save_all(app)
+        return app.admins[admin_id]
+
+    return retry_on_conflict(attempt)
+
+
+def set_secure_mode(cmd: SetSecureMode, store: Parley) -> None:
+    def attempt() -> None:
+        app = load_app(store, cmd.app_id)
+        if app.secure_mode != cmd.on:
+            app.set_secure_mode(on=cmd.on)
+            store.save_all(app)
+
+    retry_on_conflict(attempt)

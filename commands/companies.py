@@ -1,0 +1,35 @@
+"""`POST /companies`: create or update a company by its company_id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from commands.clock import Clock
+from commands.store import Parley, retry_on_conflict
+from commands.users import CompanyInput
+from domain.company import Company
+from domain.identity import company_key
+
+
+@dataclass(frozen=True)
+class SaveCompany:
+    app_id: str
+    company: CompanyInput
+
+
+@dataclass(frozen=True)
+class SavedCompany:
+    company: Company
+    position: int
+
+
+def save_company(cmd: SaveCompany, store: Parley, clock: Clock) -> SavedCompany:
+    def attempt() -> SavedCompany:
+        key = company_key(cmd.app_id, cmd.company.company_id)
+        company = store.get_as(Company, key)
+        if company is None:
+            company = Company(app_id=cmd.app_id, company_id=cmd.company.company_id, at=clock.now())
+        company.update(cmd.company.attributes, cmd.company.custom)
+        return SavedCompany(company, store.save_all(company))
+
+    return retry_on_conflict(attempt)

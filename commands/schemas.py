@@ -1,0 +1,199 @@
+"""Marshmallow schemas for every input that crosses a boundary into a command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate
+
+from commands.users import CompanyInput, Ping, SaveUser, UserInput
+from domain.errors import InvalidValue
+from domain.values import custom_data, parse_timestamp
+
+
+class Timestamp(fields.Field):
+    """A Unix timestamp or an ISO 8601 string, loaded as whole seconds since the epoch."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        try:
+            return parse_timestamp(attr or "date", value)
+        except InvalidValue as error:
+            raise ValidationError(error.reason) from None
+
+
+class Identifier(fields.Field):
+    """An identifier customers send as a string or a number; kept as a string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValidationError("must be a string or an integer")
+        text = str(value).strip()
+        if len(text) > 255:
+            raise ValidationError("is longer than 255 characters")
+        return text or None
+
+
+def _custom(field: str, values: Any) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise ValidationError({field: ["must be an object of attribute names to values"]})
+    try:
+        return custom_data(field, values)
+    except InvalidValue as error:
+        raise ValidationError({error.field: [error.reason]}) from None
+
+
+def _known(schema: Schema, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split loaded data into the schema's declared fields and everything else."""
+    declared = {k: v for k, v in data.items() if k in schema.fields}
+    rest = {k: v for k, v in data.items() if k not in schema.fields}
+    return declared, rest
+
+
+class SnippetCompanySchema(Schema):
+    """`company` in intercomSettings: id, name, plan, monthly_spend, created_at, custom data."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = Identifier(required=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=255))
+    plan = fields.String(allow_none=True, validate=validate.Length(max=255))
+    monthly_spend = fields.Float(allow_none=True, allow_nan=False)
+    created_at = Timestamp(allow_none=True)
+
+    @post_load
+    def to_input(self, data: dict[str, Any], **_: Any) -> CompanyInput:
+        declared, rest = _known(self, data)
+        company_id = declared.pop("id")
+        if company_id is None:
+            raise ValidationError({"id": ["must not be blank"]})
+        if "created_at" in declared:
+            declared["remote_created_at"] = declared.pop("created_at")
+        return CompanyInput(company_id, declared, _custom("company", rest))
+
+
+class ApiCompanySchema(Schema):
+    """A company in the REST API (`POST /companies`, `companies` of `POST /users`)."""
+
+    company_id = Identifier(required=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=255))
+    plan = fields.String(allow_none=True, validate=validate.Length(max=255))
+    monthly_spend = fields.Float(allow_none=True, allow_nan=False)
+    remote_created_at = Timestamp(allow_none=True)
+    custom_attributes = fields.Dict(load_default=dict)
+    remove = fields.Boolean(load_default=False)
+
+    @post_load
+    def to_input(self, data: dict[str, Any], **_: Any) -> CompanyInput:
+        company_id = data.pop("company_id")
+        if company_id is None:
+            raise ValidationError({"company_id": ["must not be blank"]})
+        custom = _custom("custom_attributes", data.pop("custom_attributes"))
+        remove = data.pop("remove")
+        return CompanyInput(company_id, data, custom, remove)
+
+
+class SnippetUserSchema(Schema):
+    """window.intercomSettings: identity, standard attributes, company, custom data."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    app_id = fields.String()
+    user_id = Identifier(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    name = fields.String(allow_none=True, validate=validate.Length(max=255))
+    created_at = Timestamp(allow_none=True)
+    user_hash = fields.String(allow_none=True)
+    unsubscribed_from_emails = fields.Boolean(allow_none=True)
+    company = fields.Nested(SnippetCompanySchema, allow_none=True)
+    companies = fields.List(fields.Nested(SnippetCompanySchema), allow_none=True)
+    widget = fields.Dict(allow_none=True)
+
+    @post_load
+    def to_input(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        declared, rest = _known(self, data)
+        attributes: dict[str, Any] = {k: declared[k] for k in ("name",) if k in declared}
+        if "created_at" in declared:
+            attributes["signed_up_at"] = declared["created_at"]
+        companies = list(declared.get("companies") or [])
+        if declared.get("company"):
+            companies.append(declared["company"])
+        given = UserInput(
+            user_id=declared.get("user_id"),
+            email=declared.get("email"),
+            attributes=attributes,
+            custom=_custom("custom_data", rest),
+            unsubscribed=declared.get("unsubscribed_from_emails"),
+            companies=companies,
+        )
+        return {"user": given, "user_hash": declared.get("user_hash")}
+
+
+class PingSchema(Schema):
+    """What widget.js posts on boot and update."""
+
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user = fields.Nested(SnippetUserSchema, required=True)
+    url = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2048))
+    referrer = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2048))
+    timezone = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
+
+    @post_load
+    def to_command(self, data: dict[str, Any], **_: Any) -> Ping:
+        settings = data.pop("user")
+        return Ping(user=settings["user"], user_hash=settings["user_hash"], **data)
+
+
+class ApiUserSchema(Schema):
+    """`POST /users`: create or update a user by user_id or email (Intercom REST 1.x)."""
+
+    id = fields.String(allow_none=True)
+    user_id = Identifier(allow_none=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    name = fields.String(allow_none=True, validate=validate.Length(max=255))
+    signed_up_at = Timestamp(allow_none=True)
+    last_request_at = Timestamp(allow_none=True)
+    update_last_request_at = fields.Boolean(load_default=False)
+    new_session = fields.Boolean(load_default=False)
+    last_seen_ip = fields.IP(allow_none=True)
+    last_seen_user_agent = fields.String(allow_none=True, validate=validate.Length(max=1024))
+    unsubscribed_from_emails = fields.Boolean(allow_none=True)
+    custom_attributes = fields.Dict(load_default=dict)
+    companies = fields.List(fields.Nested(ApiCompanySchema), load_default=list)
+
+    @post_load
+    def to_input(self, data: dict[str, Any], **_: Any) -> SaveUser:
+        attributes: dict[str, Any] = {k: data[k] for k in ("name", "signed_up_at") if k in data}
+        ip = data.get("last_seen_ip")
+        given = UserInput(
+            user_id=data.get("user_id"),
+            email=data.get("email"),
+            attributes=attributes,
+            custom=_custom("custom_attributes", data["custom_attributes"]),
+            unsubscribed=data.get("unsubscribed_from_emails"),
+            companies=data["companies"],
+        )
+        if data.get("id") is None and given.user_id is None and given.email is None:
+            raise ValidationError({"user_id": ["a user_id, an email or an id is required"]})
+        # The app comes from the credentials, not the body: the view fills it in.
+        return SaveUser(
+            app_id="",
+            user=given,
+            id=data.get("id"),
+            last_request_at=data.get("last_request_at"),
+            update_last_request_at=data["update_last_request_at"],
+            new_session=data["new_session"],
+            ip=str(ip) if ip is not None else None,
+            user_agent=data.get("last_seen_user_agent"),
+        )
+
+
+class AppCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class AdminCreateSchema(Schema):
+    app_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))

@@ -1,0 +1,227 @@
+"""Commands that learn about users: snippet pings and the REST API's create-or-update."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from commands.apps import load_app
+from commands.clock import Clock
+from commands.errors import InvalidUserHash, UserNotFound
+from commands.store import Parley, retry_on_conflict
+from domain.company import Company
+from domain.errors import MissingUserIdentifier
+from domain.identity import company_key, email_key, user_id_key
+from domain.user import Alias, User
+from domain.values import CustomValue
+
+Place = tuple[str | None, str | None]
+Locate = Callable[[str | None], Place]
+
+
+def nowhere(_ip: str | None) -> Place:
+    return (None, None)
+
+
+@dataclass(frozen=True)
+class CompanyInput:
+    company_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, CustomValue] = field(default_factory=dict)
+    remove: bool = False
+
+
+@dataclass(frozen=True)
+class UserInput:
+    user_id: str | None = None
+    email: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, CustomValue] = field(default_factory=dict)
+    unsubscribed: bool | None = None
+    companies: list[CompanyInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A boot or update from the snippet: who the user is and which page they see."""
+
+    app_id: str
+    user: UserInput
+    user_hash: str | None = None
+    url: str | None = None
+    referrer: str | None = None
+    timezone: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveUser:
+    """`POST /users`: create or update, optionally recording a request or a new session."""
+
+    app_id: str
+    user: UserInput
+    id: str | None = None
+    last_request_at: int | None = None
+    update_last_request_at: bool = False
+    new_session: bool = False
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a command changed: the user as it now stands and the log position written."""
+
+    user: User
+    position: int
+
+
+def resolve_user(
+    store: Parley, app_id: str, user_id: str | None, email: str | None, at: datetime
+) -> tuple[User, list[Aggregate]]:
+    """Find or start the user these identifiers name, with any aliases to save alongside.
+
+    user_id wins over email; an email-only user who later arrives with a user_id keeps
+    their record; a new user with both is also findable by email.
+    """
+    if user_id is None and email is None:
+        raise MissingUserIdentifier()
+    if user_id is not None:
+        user = _follow(store, user_id_key(app_id, user_id))
+        if user is not None:
+            return user, []
+        by_email = _follow(store, email_key(app_id, email)) if email else None
+        if by_email is not None and by_email.user_id is None and not by_email.deleted:
+            by_email.update({"user_id": user_id}, {})
+            return by_email, [Alias(key=user_id_key(app_id, user_id), user=by_email.id)]
+        user = User(app_id=app_id, user_id=user_id, email=email, at=at)
+        extra: list[Aggregate] = []
+        if email and by_email is None and store.find(email_key(app_id, email)) is None:
+            extra.append(Alias(key=email_key(app_id, email), user=user.id))
+        return user, extra
+    assert email is not None
+    user = _follow(store, email_key(app_id, email))
+    if user is None:
+        user = User(app_id=app_id, user_id=None, email=email, at=at)
+    return user, []
+
+
+def _follow(store: Parley, key: UUID) -> User | None:
+    found = store.find(key)
+    if isinstance(found, Alias):
+        found = store.find(found.user)
+    return found if isinstance(found, User) else None
+
+
+def apply_user_input(
+    store: Parley, user: User, given: UserInput, by: str, at: datetime
+) -> list[Aggregate]:
+    """Set attributes, custom data, unsubscribe and companies; return other changed aggregates."""
+    if user.deleted:
+        user.restore(app_id=user.app_id, at=at, user_id=given.user_id, email=given.email)
+    changed: list[Aggregate] = []
+    attributes = dict(given.attributes)
+    if given.email is not None:
+        attributes["email"] = given.email
+        if user.email is not None and user.email.lower() != given.email.lower():
+            key = email_key(user.app_id, given.email)
+            if store.find(key) is None:
+                changed.append(Alias(key=key, user=user.id))
+    user.update(attributes, given.custom)
+    if given.unsubscribed is not None:
+        user.set_unsubscribed(given.unsubscribed, by=by)
+    for company_input in given.companies:
+        company = _save_company(store, user.app_id, company_input, at)
+        if company is not None:
+            changed.append(company)
+        member_of = company_key(user.app_id, company_input.company_id).hex
+        if company_input.remove:
+            user.leave_company(member_of)
+        else:
+            user.join_company(member_of)
+    return changed
+
+
+def _save_company(store: Parley, app_id: str, given: CompanyInput, at: datetime) -> Company | None:
+    company = store.get_as(Company, company_key(app_id, given.company_id))
+    if company is None:
+        if given.remove:
+            return None
+        company = Company(app_id=app_id, company_id=given.company_id, at=at)
+    company.update(given.attributes, given.custom)
+    return company
+
+
+def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
+    """Snippet boot/update: identify, update, record an impression; refuse a bad user_hash."""
+    app = load_app(store, cmd.app_id)
+    identifier = cmd.user.user_id or cmd.user.email
+    if identifier is None:
+        raise MissingUserIdentifier()
+    if not app.accepts_user_hash(identifier, cmd.user_hash):
+        raise InvalidUserHash()
+    place = locate(cmd.ip)
+
+    def attempt() -> Saved:
+        now = clock.now()
+        user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, now)
+        others = apply_user_input(store, user, cmd.user, by="snippet", at=now)
+        user.record_page_view(
+            now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place
+        )
+        return Saved(user, store.save_all(user, *aliases, *others))
+
+    return retry_on_conflict(attempt)
+
+
+def save_user(cmd: SaveUser, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
+    """REST create-or-update by id, user_id or email."""
+
+    def attempt() -> Saved:
+        now = clock.now()
+        if cmd.id is not None:
+            user = _by_public_id(store, cmd.app_id, cmd.id)
+            aliases: list[Aggregate] = []
+        else:
+            user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, now)
+        others = apply_user_input(store, user, cmd.user, by="api", at=now)
+        if cmd.last_request_at is not None or cmd.update_last_request_at or cmd.new_session:
+            at = (
+                datetime.fromtimestamp(cmd.last_request_at, UTC)
+                if cmd.last_request_at is not None
+                else now
+            )
+            user.record_request(at, cmd.new_session, cmd.ip, cmd.user_agent, locate(cmd.ip))
+        elif cmd.ip is not None or cmd.user_agent is not None:
+            user.record_request(now, False, cmd.ip, cmd.user_agent, locate(cmd.ip))
+        return Saved(user, store.save_all(user, *aliases, *others))
+
+    return retry_on_conflict(attempt)
+
+
+def _by_public_id(store: Parley, app_id: str, public_id: str) -> User:
+    try:
+        key = UUID(hex=public_id)
+    except ValueError:
+        raise UserNotFound(f"id {public_id!r}") from None
+    user = store.get_as(User, key)
+    if user is None or user.app_id != app_id or user.deleted:
+        raise UserNotFound(f"id {public_id!r}")
+    return user
+
+
+def delete_user(app_id: str, public_id: str, store: Parley, clock: Clock) -> Saved:
+    """Remove a user from the app; the history stays in the event store."""
+
+    def attempt() -> Saved:
+        user = _by_public_id(store, app_id, public_id)
+        user.delete(at=clock.now())
+        return Saved(user, store.save_all(user))
+
+    return retry_on_conflict(attempt)

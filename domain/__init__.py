@@ -1,0 +1,1 @@
+"""Parley's aggregates, their events and the product's rules. Pure Python, no I/O."""

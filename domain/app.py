@@ -1,0 +1,63 @@
+"""The App: a customer's workspace, its keys, teammates and settings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.identity import app_key
+
+
+def hash_api_key(api_key: str) -> str:
+    """API keys are long random strings: a plain SHA-256 is enough to keep them unreadable."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def user_hash(secret: str, identifier: str) -> str:
+    """Secure mode's HMAC-SHA256 over the user_id (else the email), as hex."""
+    return hmac.new(secret.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
+class App(Aggregate):
+    @staticmethod
+    def create_id(app_id: str) -> UUID:
+        return app_key(app_id)
+
+    @event("Created")
+    def __init__(
+        self, app_id: str, name: str, api_key_hash: str, secret: str, at: datetime
+    ) -> None:
+        self.app_id = app_id
+        self.name = name
+        self.api_key_hash = api_key_hash
+        self.secret = secret
+        self.created_at = at
+        self.secure_mode = False
+        self.admins: dict[str, dict[str, str]] = {}
+
+    def accepts_api_key(self, api_key: str) -> bool:
+        return hmac.compare_digest(self.api_key_hash, hash_api_key(api_key))
+
+    def accepts_user_hash(self, identifier: str, given: str | None) -> bool:
+        """With secure mode off every ping is accepted; with it on, only a correct hash."""
+        if not self.secure_mode:
+            return True
+        if not given:
+            return False
+        return hmac.compare_digest(user_hash(self.secret, identifier), given.strip().lower())
+
+    @event("SecureModeChanged")
+    def set_secure_mode(self, on: bool) -> None:
+        self.secure_mode = on
+
+    @event("AdminAdded")
+    def add_admin(self, admin_id: str, email: str, name: str) -> None:
+        self.admins[admin_id] = {"id": admin_id, "email": email, "name": name}
+
+    def admin_with_email(self, email: str) -> dict[str, str] | None:
+        wanted = email.strip().lower()
+        return next((a for a in self.admins.values() if a["email"].lower() == wanted), None)

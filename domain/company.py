@@ -1,0 +1,46 @@
+"""Companies group users and carry revenue (monthly_spend) and custom data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.identity import company_key
+from domain.values import CustomValue
+
+STANDARD = ("name", "plan", "monthly_spend", "remote_created_at")
+
+
+class Company(Aggregate):
+    @staticmethod
+    def create_id(app_id: str, company_id: str) -> UUID:
+        return company_key(app_id, company_id)
+
+    @event("Created")
+    def __init__(self, app_id: str, company_id: str, at: datetime) -> None:
+        self.app_id = app_id
+        self.company_id = company_id
+        self.created_at = at
+        self.name: str | None = None
+        self.plan: str | None = None
+        self.monthly_spend: float | None = None
+        self.remote_created_at: int | None = None
+        self.custom: dict[str, CustomValue] = {}
+
+    def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
+        """Record only what actually changes, so repeated pings write nothing."""
+        changed = {k: v for k, v in attributes.items() if getattr(self, k) != v}
+        changed_custom = {
+            k: v for k, v in custom.items() if k not in self.custom or self.custom[k] != v
+        }
+        if changed or changed_custom:
+            self._updated(changed, changed_custom)
+
+    @event("Updated")
+    def _updated(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
+        for key, value in attributes.items():
+            setattr(self, key, value)
+        self.custom.update(custom)

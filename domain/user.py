@@ -1,0 +1,240 @@
+"""A user of a customer's product: identity, attributes, sessions and impressions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import MissingUserIdentifier
+from domain.identity import email_key, user_id_key
+from domain.values import CustomValue, traffic_source
+
+SESSION_TIMEOUT = timedelta(minutes=30)
+STANDARD = ("email", "name", "user_id", "signed_up_at")
+
+
+def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
+    """The snippet's value, once sent, overrides manual and link unsubscribes (seed)."""
+    return by_snippet if by_snippet is not None else manually
+
+
+class User(Aggregate):
+    @staticmethod
+    def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
+        """A user is keyed by user_id when it has one, else by email."""
+        if user_id is not None:
+            return user_id_key(app_id, user_id)
+        if email is not None:
+            return email_key(app_id, email)
+        raise MissingUserIdentifier()
+
+    class Seen(Aggregate.Event):
+        """A page view (impression) or an API request showing the user is active.
+
+        Version 1 (the first prototype) stored the raw `referrer` URL; version 2 stores the
+        traffic `source` it implies and where the sighting came from (`via`).
+        """
+
+        class_version = 2
+        at: datetime
+        url: str | None
+        source: str | None
+        ip: str | None
+        user_agent: str | None
+        timezone: str | None
+        city: str | None
+        country: str | None
+        new_session: bool
+        via: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = traffic_source(state.get("url"), state.pop("referrer", None))
+            state["via"] = "widget"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.apply_seen(self)
+
+    @event("Created")
+    def __init__(self, app_id: str, user_id: str | None, email: str | None, at: datetime) -> None:
+        self.app_id = app_id
+        self.user_id = user_id
+        self.email = email
+        self.created_at = at
+        self.deleted = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.name: str | None = None
+        self.signed_up_at: int | None = None
+        self.custom: dict[str, CustomValue] = {}
+        self.companies: list[str] = []
+        self.last_seen_at: datetime | None = None
+        self.last_request_at: datetime | None = None
+        self.session_count = 0
+        self.session_source: str | None = None
+        self.last_seen_ip: str | None = None
+        self.user_agent: str | None = None
+        self.timezone: str | None = None
+        self.city: str | None = None
+        self.country: str | None = None
+        self.last_url: str | None = None
+        self.impressions = 0
+        self.snippet_unsubscribed: bool | None = None
+        self.manual_unsubscribed = False
+
+    @property
+    def unsubscribed_from_emails(self) -> bool:
+        return effective_unsubscribe(self.snippet_unsubscribed, self.manual_unsubscribed)
+
+    # -- attributes -------------------------------------------------------------------
+
+    def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
+        """Change standard and custom attributes; unchanged values record nothing."""
+        changed = {k: v for k, v in attributes.items() if getattr(self, k) != v}
+        changed_custom = {
+            k: v for k, v in custom.items() if k not in self.custom or self.custom[k] != v
+        }
+        if changed or changed_custom:
+            self._updated(changed, changed_custom)
+
+    @event("Updated")
+    def _updated(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
+        for key, value in attributes.items():
+            setattr(self, key, value)
+        self.custom.update(custom)
+
+    def set_unsubscribed(self, unsubscribed: bool, by: str) -> None:
+        """`by` is snippet, admin, api or link; only a change is recorded."""
+        if by == "snippet":
+            if self.snippet_unsubscribed != unsubscribed:
+                self._unsubscribe_set(unsubscribed, by)
+        elif self.manual_unsubscribed != unsubscribed:
+            self._unsubscribe_set(unsubscribed, by)
+
+    @event("UnsubscribeSet")
+    def _unsubscribe_set(self, unsubscribed: bool, by: str) -> None:
+        if by == "snippet":
+            self.snippet_unsubscribed = unsubscribed
+        else:
+            self.manual_unsubscribed = unsubscribed
+
+    def join_company(self, company_key: str) -> None:
+        if company_key not in self.companies:
+            self._joined_company(company_key)
+
+    @event("JoinedCompany")
+    def _joined_company(self, company_key: str) -> None:
+        self.companies.append(company_key)
+
+    def leave_company(self, company_key: str) -> None:
+        if company_key in self.companies:
+            self._left_company(company_key)
+
+    @event("LeftCompany")
+    def _left_company(self, company_key: str) -> None:
+        self.companies.remove(company_key)
+
+    # -- activity ---------------------------------------------------------------------
+
+    def starts_new_session(self, at: datetime, source: str | None) -> bool:
+        """A session starts on the first view, after 30 idle minutes, or on a new source."""
+        if self.last_seen_at is None or at - self.last_seen_at > SESSION_TIMEOUT:
+            return True
+        return source is not None and source != self.session_source
+
+    def record_page_view(
+        self,
+        at: datetime,
+        url: str | None,
+        referrer: str | None,
+        ip: str | None,
+        user_agent: str | None,
+        timezone: str | None,
+        place: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """An impression from the snippet (boot or update)."""
+        source = traffic_source(url, referrer)
+        self.trigger_event(
+            self.Seen,
+            at=at,
+            url=url,
+            source=source,
+            ip=ip,
+            user_agent=user_agent,
+            timezone=timezone,
+            city=place[0],
+            country=place[1],
+            new_session=self.starts_new_session(at, source),
+            via="widget",
+        )
+
+    def record_request(
+        self,
+        at: datetime,
+        new_session: bool,
+        ip: str | None,
+        user_agent: str | None,
+        place: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """Activity reported through the REST API (last_request_at, new_session)."""
+        self.trigger_event(
+            self.Seen,
+            at=at,
+            url=None,
+            source=None,
+            ip=ip,
+            user_agent=user_agent,
+            timezone=None,
+            city=place[0],
+            country=place[1],
+            new_session=new_session,
+            via="api",
+        )
+
+    def apply_seen(self, seen: User.Seen) -> None:
+        if self.last_seen_at is None or seen.at >= self.last_seen_at:
+            self.last_seen_at = seen.at
+        if seen.via == "api":
+            self.last_request_at = seen.at
+        if seen.new_session:
+            self.session_count += 1
+            self.session_source = seen.source
+        if seen.url is not None:
+            self.impressions += 1
+            self.last_url = seen.url
+        for name in ("ip", "user_agent", "timezone", "city", "country"):
+            value = getattr(seen, name)
+            if value is not None:
+                setattr(self, "last_seen_ip" if name == "ip" else name, value)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @event("Deleted")
+    def delete(self, at: datetime) -> None:
+        self._reset()
+        self.deleted = True
+
+    @event("Restored")
+    def restore(self, app_id: str, at: datetime, user_id: str | None, email: str | None) -> None:
+        """A deleted user seen again starts over as a fresh record under the same id."""
+        self._reset()
+        self.deleted = False
+        self.user_id = user_id
+        self.email = email
+        self.created_at = at
+
+
+class Alias(Aggregate):
+    """Points a second identifier (an email, or a user_id claimed later) at a user."""
+
+    @staticmethod
+    def create_id(key: UUID, user: UUID) -> UUID:
+        return key
+
+    @event("Created")
+    def __init__(self, key: UUID, user: UUID) -> None:
+        self.user = user

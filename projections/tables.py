@@ -1,0 +1,92 @@
+"""Projection tables. Dates are whole seconds since the epoch (UTC), as the REST API shows them.
+
+Alembic migrations under migrations/ create these; rebuilds create fresh copies of them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+Seconds = BigInteger().with_variant(Integer(), "sqlite")
+
+positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("user_id", String(255)),
+    Column("email", String(255)),
+    Column("name", String(255)),
+    Column("signed_up_at", Seconds),
+    Column("created_at", Seconds, nullable=False),
+    Column("updated_at", Seconds, nullable=False),
+    Column("last_seen_at", Seconds),
+    Column("last_request_at", Seconds),
+    Column("session_count", Integer, nullable=False),
+    Column("session_source", String(255)),
+    Column("impressions", Integer, nullable=False),
+    Column("last_url", Text),
+    Column("last_seen_ip", String(64)),
+    Column("user_agent", Text),
+    Column("timezone", String(64)),
+    Column("city", String(255)),
+    Column("country", String(255)),
+    Column("unsubscribed_by_snippet", Boolean),
+    Column("unsubscribed_manually", Boolean, nullable=False),
+    Column("unsubscribed_from_emails", Boolean, nullable=False),
+    Column("custom_attributes", JSONDoc, nullable=False),
+    Index("users_app_email", "app_id", "email"),
+    Index("users_app_user_id", "app_id", "user_id"),
+    Index("users_app_created", "app_id", "created_at", "id"),
+    Index("users_app_last_seen", "app_id", "last_seen_at"),
+)
+
+user_companies = Table(
+    "user_companies",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("company_id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Index("user_companies_company", "company_id", "user_id"),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("company_id", String(255), nullable=False),
+    Column("name", String(255)),
+    Column("plan", String(255)),
+    Column("monthly_spend", Float),
+    Column("remote_created_at", Seconds),
+    Column("created_at", Seconds, nullable=False),
+    Column("updated_at", Seconds, nullable=False),
+    Column("custom_attributes", JSONDoc, nullable=False),
+    Index("companies_app_company_id", "app_id", "company_id", unique=True),
+    Index("companies_app_name", "app_id", "name"),
+    Index("companies_app_created", "app_id", "created_at", "id"),
+)

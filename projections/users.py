@@ -1,0 +1,189 @@
+"""The users read model: every attribute, sessions, last seen, custom data, companies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, select, tuple_
+
+from domain.user import User, effective_unsubscribe
+from projections.events import event_class
+from projections.tables import user_companies, users
+from projections.upsert import upsert
+
+Row = dict[str, Any]
+
+
+def seconds(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def _fresh(event: Any) -> Row:
+    at = seconds(event.at)
+    return {
+        "id": event.originator_id.hex,
+        "app_id": event.app_id,
+        "user_id": event.user_id,
+        "email": event.email,
+        "name": None,
+        "signed_up_at": None,
+        "created_at": at,
+        "updated_at": at,
+        "last_seen_at": None,
+        "last_request_at": None,
+        "session_count": 0,
+        "session_source": None,
+        "impressions": 0,
+        "last_url": None,
+        "last_seen_ip": None,
+        "user_agent": None,
+        "timezone": None,
+        "city": None,
+        "country": None,
+        "unsubscribed_by_snippet": None,
+        "unsubscribed_manually": False,
+        "unsubscribed_from_emails": False,
+        "custom_attributes": {},
+    }
+
+
+class Batch:
+    """Rows touched by one batch of events, loaded once and written once."""
+
+    def __init__(self, rows: dict[str, Row], memberships: set[tuple[str, str]]) -> None:
+        self.rows = rows
+        self.deleted: set[str] = set()
+        self.joined: set[tuple[str, str]] = set()
+        self.left: set[tuple[str, str]] = set()
+        self.memberships = memberships
+
+
+def on_created(batch: Batch, event: Any) -> None:
+    batch.rows[event.originator_id.hex] = _fresh(event)
+    batch.deleted.discard(event.originator_id.hex)
+
+
+def on_restored(batch: Batch, event: Any) -> None:
+    row = _fresh(event)
+    batch.rows[row["id"]] = row
+    batch.deleted.discard(row["id"])
+
+
+def on_updated(batch: Batch, event: Any) -> None:
+    row = batch.rows[event.originator_id.hex]
+    row.update(event.attributes)
+    row["custom_attributes"] = {**row["custom_attributes"], **event.custom}
+
+
+def on_seen(batch: Batch, event: User.Seen) -> None:
+    row = batch.rows[event.originator_id.hex]
+    at = seconds(event.at)
+    if row["last_seen_at"] is None or at >= row["last_seen_at"]:
+        row["last_seen_at"] = at
+    if event.via == "api":
+        row["last_request_at"] = at
+    if event.new_session:
+        row["session_count"] += 1
+        row["session_source"] = event.source
+    if event.url is not None:
+        row["impressions"] += 1
+        row["last_url"] = event.url
+    for name, column in (
+        ("ip", "last_seen_ip"),
+        ("user_agent", "user_agent"),
+        ("timezone", "timezone"),
+        ("city", "city"),
+        ("country", "country"),
+    ):
+        value = getattr(event, name)
+        if value is not None:
+            row[column] = value
+
+
+def on_unsubscribe_set(batch: Batch, event: Any) -> None:
+    row = batch.rows[event.originator_id.hex]
+    if event.by == "snippet":
+        row["unsubscribed_by_snippet"] = event.unsubscribed
+    else:
+        row["unsubscribed_manually"] = event.unsubscribed
+    row["unsubscribed_from_emails"] = effective_unsubscribe(
+        row["unsubscribed_by_snippet"], row["unsubscribed_manually"]
+    )
+
+
+def on_joined_company(batch: Batch, event: Any) -> None:
+    pair = (event.originator_id.hex, event.company_key)
+    batch.left.discard(pair)
+    batch.joined.add(pair)
+
+
+def on_left_company(batch: Batch, event: Any) -> None:
+    pair = (event.originator_id.hex, event.company_key)
+    batch.joined.discard(pair)
+    batch.left.add(pair)
+
+
+def on_deleted(batch: Batch, event: Any) -> None:
+    user = event.originator_id.hex
+    batch.deleted.add(user)
+    batch.joined = {pair for pair in batch.joined if pair[0] != user}
+    batch.left |= {pair for pair in batch.memberships if pair[0] == user}
+
+
+HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
+    event_class(User, "Created"): on_created,
+    event_class(User, "Restored"): on_restored,
+    event_class(User, "Updated"): on_updated,
+    User.Seen: on_seen,
+    event_class(User, "UnsubscribeSet"): on_unsubscribe_set,
+    event_class(User, "JoinedCompany"): on_joined_company,
+    event_class(User, "LeftCompany"): on_left_company,
+    event_class(User, "Deleted"): on_deleted,
+}
+
+
+class UsersProjection:
+    name = "users"
+    tables: tuple[Table, ...] = (users, user_companies)
+
+    def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
+        mine = [e for e in events if type(e) in HANDLERS]
+        if not mine:
+            return
+        users_t, members_t = tables["users"], tables["user_companies"]
+        ids = list({e.originator_id.hex for e in mine})
+        rows = {
+            r["id"]: dict(r)
+            for r in conn.execute(select(users_t).where(users_t.c.id.in_(ids))).mappings()
+        }
+        memberships = {
+            (r.user_id, r.company_id)
+            for r in conn.execute(
+                select(members_t.c.user_id, members_t.c.company_id).where(
+                    members_t.c.user_id.in_(ids)
+                )
+            )
+        }
+        batch = Batch(rows, memberships)
+        for event in mine:
+            HANDLERS[type(event)](batch, event)
+            row = batch.rows.get(event.originator_id.hex)
+            if row is not None:
+                row["updated_at"] = seconds(event.timestamp)
+        if batch.deleted:
+            conn.execute(delete(users_t).where(users_t.c.id.in_(batch.deleted)))
+        upsert(conn, users_t, [r for i, r in batch.rows.items() if i not in batch.deleted])
+        if batch.left:
+            conn.execute(
+                delete(members_t).where(
+                    tuple_(members_t.c.user_id, members_t.c.company_id).in_(batch.left)
+                )
+            )
+        joined = [
+            {"user_id": u, "company_id": c, "app_id": batch.rows[u]["app_id"]}
+            for u, c in batch.joined
+            if u not in batch.deleted
+        ]
+        upsert(conn, members_t, joined)

@@ -1,0 +1,1 @@
+"""Read functions over the projections; they never write."""

@@ -1,0 +1,1 @@
+"""HTTP surfaces (REST API, widget, health), the CLI and the composition root."""

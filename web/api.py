@@ -1,0 +1,173 @@
+"""The REST API in the shape of Intercom's 1.x: HTTP Basic auth with app_id and API key."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate
+
+from commands.apps import load_app
+from commands.companies import SaveCompany, save_company
+from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
+from commands.schemas import ApiCompanySchema, ApiUserSchema
+from commands.users import delete_user, save_user
+from queries.companies import find_company, list_companies
+from queries.users import Page, find_user, list_users
+from web.bootstrap import Services
+from web.errors import Unauthorized
+from web.schemas import CompanySchema, UserSchema
+
+api = Blueprint("api", __name__)
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["parley"]
+    return found
+
+
+@api.before_request
+def authenticate() -> None:
+    auth = request.authorization
+    if auth is None or not auth.username or not auth.password:
+        raise Unauthorized()
+    try:
+        app = load_app(services().store, auth.username)
+    except AppNotFound:
+        raise Unauthorized() from None
+    if not app.accepts_api_key(auth.password):
+        raise Unauthorized()
+    g.app_id = app.app_id
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError({"body": ["expected a JSON object"]})
+    return data
+
+
+def read_your_writes(position: int) -> None:
+    """Answer a write only once the projections show it (bounded wait)."""
+    if position:
+        services().runner.wait_for(position)
+
+
+def page_of(kind: str, plural: str, page: Page, schema: Schema, endpoint: str) -> dict[str, Any]:
+    next_url = (
+        url_for(endpoint, page=page.page + 1, per_page=page.per_page, _external=True)
+        if page.has_next
+        else None
+    )
+    return {
+        "type": f"{kind}.list",
+        plural: schema.dump(page.items, many=True),
+        "total_count": page.total,
+        "pages": {
+            "type": "pages",
+            "page": page.page,
+            "per_page": page.per_page,
+            "total_pages": page.total_pages,
+            "next": next_url,
+        },
+    }
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+@api.post("/users")
+def post_user() -> ResponseReturnValue:
+    cmd = ApiUserSchema().load(body())
+    cmd = replace(cmd, app_id=g.app_id)
+    s = services()
+    saved = save_user(cmd, s.store, s.clock, s.locate)
+    read_your_writes(saved.position)
+    with s.engine.connect() as conn:
+        row = find_user(conn, g.app_id, id=saved.user.id.hex)
+    if row is None:
+        raise UserNotFound(f"id {saved.user.id.hex}")
+    return jsonify(UserSchema().dump(row))
+
+
+@api.get("/users")
+def get_users() -> ResponseReturnValue:
+    s = services()
+    email, user_id = request.args.get("email"), request.args.get("user_id")
+    with s.engine.connect() as conn:
+        if email is not None or user_id is not None:
+            row = find_user(conn, g.app_id, email=email, user_id=user_id)
+            if row is None:
+                raise UserNotFound(f"email {email!r}" if email else f"user_id {user_id!r}")
+            return jsonify(UserSchema().dump(row))
+        args = PageArgs().load(request.args)
+        found = list_users(conn, g.app_id, **args)
+    return jsonify(page_of("user", "users", found, UserSchema(), "api.get_users"))
+
+
+@api.get("/users/<public_id>")
+def get_user(public_id: str) -> ResponseReturnValue:
+    with services().engine.connect() as conn:
+        row = find_user(conn, g.app_id, id=public_id)
+    if row is None:
+        raise UserNotFound(f"id {public_id!r}")
+    return jsonify(UserSchema().dump(row))
+
+
+@api.delete("/users/<public_id>")
+def remove_user(public_id: str) -> ResponseReturnValue:
+    s = services()
+    with s.engine.connect() as conn:
+        row = find_user(conn, g.app_id, id=public_id)
+    if row is None:
+        raise UserNotFound(f"id {public_id!r}")
+    saved = delete_user(g.app_id, public_id, s.store, s.clock)
+    read_your_writes(saved.position)
+    return jsonify(UserSchema().dump(row))
+
+
+# -- companies ------------------------------------------------------------------------
+
+
+@api.post("/companies")
+def post_company() -> ResponseReturnValue:
+    s = services()
+    given = ApiCompanySchema().load(body())
+    saved = save_company(SaveCompany(g.app_id, given), s.store, s.clock)
+    read_your_writes(saved.position)
+    with s.engine.connect() as conn:
+        row = find_company(conn, g.app_id, id=saved.company.id.hex)
+    if row is None:
+        raise CompanyNotFound(f"company_id {given.company_id!r}")
+    return jsonify(CompanySchema().dump(row))
+
+
+@api.get("/companies")
+def get_companies() -> ResponseReturnValue:
+    company_id, name = request.args.get("company_id"), request.args.get("name")
+    with services().engine.connect() as conn:
+        if company_id is not None or name is not None:
+            row = find_company(conn, g.app_id, company_id=company_id, name=name)
+            if row is None:
+                what = f"company_id {company_id!r}" if company_id else f"name {name!r}"
+                raise CompanyNotFound(what)
+            return jsonify(CompanySchema().dump(row))
+        args = PageArgs().load(request.args)
+        found = list_companies(conn, g.app_id, **args)
+    return jsonify(page_of("company", "companies", found, CompanySchema(), "api.get_companies"))
+
+
+@api.get("/companies/<public_id>")
+def get_company(public_id: str) -> ResponseReturnValue:
+    with services().engine.connect() as conn:
+        row = find_company(conn, g.app_id, id=public_id)
+    if row is None:
+        raise CompanyNotFound(f"id {public_id!r}")
+    return jsonify(CompanySchema().dump(row))

@@ -1,0 +1,45 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import atexit
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from web import errors
+from web.api import api
+from web.bootstrap import Services, bootstrap
+from web.config import Config
+from web.widget import widget
+
+
+def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+    """Build the app; without `services`, wire real ones from `config` (or the environment)."""
+    config = config or (services.config if services else Config.from_env())
+    if services is None:
+        services = bootstrap(config, start_runner=True)
+        atexit.register(services.close)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = config.secret_key
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["parley"] = services
+    if config.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies
+        )
+    errors.register(app)
+    app.register_blueprint(widget)
+    app.register_blueprint(api)
+
+    @app.get("/health")
+    def health() -> ResponseReturnValue:
+        head = services.store.head()
+        projections = {
+            name: {"position": position, "lag": head - position}
+            for name, position in services.runner.positions().items()
+        }
+        return jsonify({"status": "ok", "event_store": {"head": head}, "projections": projections})
+
+    return app

@@ -1,0 +1,65 @@
+"""The composition root: wires configuration, event store, projections, clock and GeoIP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from commands.clock import Clock, SystemClock
+from commands.geoip import Locator
+from commands.store import Parley
+from commands.users import Locate, nowhere
+from migrations import upgrade
+from projections.companies import CompaniesProjection
+from projections.db import ensure_sqlite_dir, make_engine
+from projections.runner import Projection, Runner
+from projections.users import UsersProjection
+from web.config import Config
+
+
+def all_projections() -> list[Projection]:
+    return [UsersProjection(), CompaniesProjection()]
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Parley
+    engine: Engine
+    runner: Runner
+    clock: Clock
+    locate: Locate = field(default=nowhere)
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.runner.engine.dispose()
+        self.engine.dispose()
+        if isinstance(self.locate, Locator):
+            self.locate.close()
+
+
+def migrate(config: Config) -> None:
+    """Create the event store's tables and bring the projection tables up to date."""
+    ensure_sqlite_dir(config.database_url)
+    Parley(config.database_url)
+    upgrade(config.database_url)
+
+
+def bootstrap(
+    config: Config, clock: Clock | None = None, *, start_runner: bool = False
+) -> Services:
+    ensure_sqlite_dir(config.database_url)
+    store = Parley(config.database_url)
+    runner = Runner(store, make_engine(config.database_url, writer=True), all_projections())
+    services = Services(
+        config=config,
+        store=store,
+        engine=make_engine(config.database_url),
+        runner=runner,
+        clock=clock or SystemClock(),
+        locate=Locator(config.geoip_db) if config.geoip_db else nowhere,
+    )
+    if start_runner and config.projections == "inline":
+        runner.start()
+    return services

@@ -1,0 +1,228 @@
+"""The `parley` command line: serving, migrating, apps and admins, projections, exports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import click
+from marshmallow import ValidationError
+
+from commands.apps import (
+    AddAdmin,
+    CreateApp,
+    SetSecureMode,
+    add_admin,
+    create_app,
+    load_app,
+    set_secure_mode,
+)
+from commands.clock import SystemClock
+from commands.errors import CommandError
+from commands.schemas import AdminCreateSchema, AppCreateSchema
+from commands.store import Parley
+from projections.db import make_engine
+from projections.rebuild import rebuild
+from web.bootstrap import all_projections, bootstrap, migrate
+from web.config import Config
+from web.errors import flatten
+
+
+def config() -> Config:
+    return Config.from_env()
+
+
+def checked(schema: Any, data: dict[str, Any]) -> Any:
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        reasons = "; ".join(f"{field}: {reason}" for field, reason in flatten(error.messages))
+        raise click.UsageError(reasons) from None
+
+
+@click.group()
+def cli() -> None:
+    """Parley: self-hosted customer messaging."""
+
+
+@cli.command("migrate")
+def migrate_cmd() -> None:
+    """Create the event store and bring projection tables up to date."""
+    migrate(config())
+    click.echo("database is up to date")
+
+
+@cli.command("serve")
+def serve_cmd() -> None:
+    """Serve the web app with gunicorn (HOST, PORT, WEB_WORKERS, WEB_THREADS)."""
+    from web.serve import serve
+
+    cfg = config()
+    migrate(cfg)
+    serve(cfg)
+
+
+@cli.group("app")
+def app_group() -> None:
+    """Apps (workspaces)."""
+
+
+@app_group.command("create")
+@click.argument("name")
+def app_create(name: str) -> None:
+    """Create an app; prints JSON with app_id, api_key and secret (shown only once)."""
+    checked(AppCreateSchema(), {"name": name})
+    store = Parley(config().database_url)
+    created = create_app(CreateApp(name), store, SystemClock())
+    click.echo(json.dumps(created.__dict__))
+
+
+@app_group.command("secure-mode")
+@click.argument("app_id")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def app_secure_mode(app_id: str, state: str) -> None:
+    """Turn secure mode on or off for APP_ID."""
+    store = Parley(config().database_url)
+    try:
+        set_secure_mode(SetSecureMode(app_id, state == "on"), store)
+    except CommandError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"secure mode {state} for {app_id}")
+
+
+@cli.group("admin")
+def admin_group() -> None:
+    """Admins (teammates)."""
+
+
+@admin_group.command("create")
+@click.option("--app", "app_id", required=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+def admin_create(app_id: str, email: str, name: str) -> None:
+    """Add a teammate to an app; prints the admin as JSON."""
+    checked(AdminCreateSchema(), {"app_id": app_id, "email": email, "name": name})
+    store = Parley(config().database_url)
+    try:
+        admin = add_admin(AddAdmin(app_id, email, name), store)
+    except CommandError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(admin))
+
+
+@cli.group("projections")
+def projections_group() -> None:
+    """Read models built from the event log."""
+
+
+@projections_group.command("rebuild")
+@click.argument("name", required=False)
+def projections_rebuild(name: str | None) -> None:
+    """Rebuild NAME (or every projection) from position 0 into fresh tables, then swap."""
+    cfg = config()
+    chosen = [p for p in all_projections() if name in (None, p.name)]
+    if not chosen:
+        names = ", ".join(p.name for p in all_projections())
+        raise click.UsageError(f"no projection {name!r}; choose from {names}")
+    store = Parley(cfg.database_url)
+    engine = make_engine(cfg.database_url, writer=True)
+    head = store.head()
+    for projection in chosen:
+        with click.progressbar(length=head, label=f"rebuilding {projection.name}") as bar:
+            total = rebuild(store, engine, projection, progress=bar.update)
+        click.echo(f"{projection.name}: {total} events replayed")
+    engine.dispose()
+
+
+@projections_group.command("run")
+def projections_run() -> None:
+    """Follow the event log and keep every projection up to date (until interrupted)."""
+    services = bootstrap(config())
+    try:
+        services.runner.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+
+
+@cli.group("events")
+def events_group() -> None:
+    """The event history, for analysts and auditors."""
+
+
+@events_group.command("export")
+@click.option("--since", type=int, default=0, help="Export events after this log position.")
+@click.option("--output", type=click.File("w"), default="-", help="File to write (JSON lines).")
+def events_export(since: int, output: Any) -> None:
+    """Write every event after --since as one JSON object per line."""
+    store = Parley(config().database_url)
+    head = store.head()
+    position = since
+    show = output is not sys.stdout
+    with click.progressbar(
+        length=max(head - since, 0), label="exporting", file=None if show else sys.stderr
+    ) as bar:
+        while True:
+            batch = store.recorder.select_notifications(start=position + 1, limit=1000)
+            if not batch:
+                break
+            for n in batch:
+                record = {
+                    "position": n.id,
+                    "aggregate_id": str(n.originator_id),
+                    "version": n.originator_version,
+                    "topic": n.topic,
+                    "state": json.loads(n.state),
+                }
+                output.write(json.dumps(record) + "\n")
+            position = batch[-1].id
+            bar.update(len(batch))
+
+
+def snippet(base: str, app_id: str) -> str:
+    """The code customers paste into their pages, pointing at this server."""
+    template = Template((Path(__file__).parent / "static" / "snippet.html").read_text())
+    return template.substitute(base=base, app_id=app_id)
+
+
+@cli.command("demo")
+def demo() -> None:
+    """Create (once) a demo app and admin, and print their keys and a snippet to paste."""
+    cfg = config()
+    migrate(cfg)
+    store = Parley(cfg.database_url)
+    saved = Path("var/demo.json")
+    details: dict[str, Any] | None = None
+    if saved.exists():
+        details = json.loads(saved.read_text())
+        try:
+            load_app(store, details["app_id"])
+        except CommandError:
+            details = None
+    if details is None:
+        created = create_app(CreateApp("Demo app"), store, SystemClock())
+        admin = add_admin(AddAdmin(created.app_id, "admin@example.com", "Demo Admin"), store)
+        details = {**created.__dict__, "admin": admin}
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(details, indent=2))
+        saved.chmod(0o600)
+    base = f"http://{cfg.host}:{cfg.port}"
+    click.echo(DEMO_TEXT.format(base=base, **details, admin_email=details["admin"]["email"]))
+    click.echo(snippet(base, details["app_id"]))
+
+
+DEMO_TEXT = """
+Parley demo app
+  app_id:   {app_id}
+  API key:  {api_key}
+  secret:   {secret}   (secure mode HMAC key; secure mode is off)
+  admin:    {admin_email}
+
+REST API:  curl -u {app_id}:{api_key} {base}/users
+
+Paste before </body> on pages where your users are logged in:
+"""

@@ -1,0 +1,55 @@
+"""Configuration, read once from environment variables (all documented in the README)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = "sqlite:///var/parley.db"
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    outbox_dir: str = "var/outbox"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""
+    geoip_db: str | None = None
+    projections: str = "inline"
+    web_workers: int = 1
+    web_threads: int = 8
+    trusted_proxies: int = 0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if environ is None else environ)
+        projections = env.get("PROJECTIONS", "inline")
+        if projections not in ("inline", "external"):
+            raise ValueError("PROJECTIONS must be 'inline' or 'external'")
+        return cls(
+            database_url=env.get("DATABASE_URL") or cls.database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            smtp_url=env.get("SMTP_URL") or None,
+            outbox_dir=env.get("OUTBOX_DIR") or cls.outbox_dir,
+            host=env.get("HOST") or cls.host,
+            port=int(env.get("PORT") or cls.port),
+            secret_key=env.get("SECRET_KEY") or _local_secret(),
+            geoip_db=env.get("GEOIP_DB") or None,
+            projections=projections,
+            web_workers=int(env.get("WEB_WORKERS") or cls.web_workers),
+            web_threads=int(env.get("WEB_THREADS") or cls.web_threads),
+            trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
+        )
+
+
+def _local_secret() -> str:
+    """Without SECRET_KEY, keep a random one under ./var so restarts keep signed links valid."""
+    path = Path("var/secret_key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,97 @@
+"""Every refusal becomes an Intercom-style error list, in this one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from commands.errors import (
+    AdminExists,
+    AppNotFound,
+    CompanyNotFound,
+    InvalidUserHash,
+    UserNotFound,
+)
+from domain.errors import InvalidValue, MissingUserIdentifier
+
+
+class Unauthorized(Exception):
+    """Missing or wrong HTTP Basic credentials."""
+
+
+class NotFound(Exception):
+    """The requested resource does not exist in this app."""
+
+
+def error_list(status: int, errors: list[dict[str, Any]]) -> ResponseReturnValue:
+    response = jsonify({"type": "error.list", "errors": errors})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="Parley"'
+    return response
+
+
+def flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Marshmallow's nested messages as (dotted.field, reason) pairs."""
+    if isinstance(messages, dict):
+        found: list[tuple[str, str]] = []
+        for key, value in messages.items():
+            field = f"{prefix}.{key}" if prefix else str(key)
+            found.extend(flatten(value, field))
+        return found
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [(prefix, m) for m in messages]
+    if isinstance(messages, list):
+        return [pair for m in messages for pair in flatten(m, prefix)]
+    return [(prefix, str(messages))]
+
+
+def _invalid(field: str, reason: str) -> dict[str, str]:
+    return {"code": "parameter_invalid", "field": field, "message": f"{field}: {reason}"}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def validation(error: ValidationError) -> ResponseReturnValue:
+        return error_list(400, [_invalid(f, r) for f, r in flatten(error.messages)])
+
+    @app.errorhandler(InvalidValue)
+    def invalid_value(error: InvalidValue) -> ResponseReturnValue:
+        return error_list(400, [_invalid(error.field, error.reason)])
+
+    @app.errorhandler(MissingUserIdentifier)
+    def missing_identifier(error: MissingUserIdentifier) -> ResponseReturnValue:
+        return error_list(400, [{"code": "missing_user_identifier", "message": str(error)}])
+
+    @app.errorhandler(InvalidUserHash)
+    def bad_hash(error: InvalidUserHash) -> ResponseReturnValue:
+        return error_list(401, [{"code": "invalid_user_hash", "message": str(error)}])
+
+    @app.errorhandler(Unauthorized)
+    def unauthorized(_error: Unauthorized) -> ResponseReturnValue:
+        return error_list(
+            401, [{"code": "unauthorized", "message": "app_id and API key are not valid"}]
+        )
+
+    @app.errorhandler(AppNotFound)
+    def app_not_found(error: AppNotFound) -> ResponseReturnValue:
+        return error_list(404, [{"code": "app_not_found", "message": str(error)}])
+
+    @app.errorhandler(UserNotFound)
+    @app.errorhandler(CompanyNotFound)
+    @app.errorhandler(NotFound)
+    def not_found(error: Exception) -> ResponseReturnValue:
+        return error_list(404, [{"code": "not_found", "message": str(error) or "not found"}])
+
+    @app.errorhandler(AdminExists)
+    def conflict(error: AdminExists) -> ResponseReturnValue:
+        return error_list(409, [{"code": "conflict", "message": str(error)}])
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_list(error.code or 500, [{"code": code, "message": error.description}])

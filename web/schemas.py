@@ -1,0 +1,69 @@
+"""Output schemas: the REST API's shape (Intercom 1.x), declared once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields
+
+
+class CompanyRefSchema(Schema):
+    type = fields.Constant("company")
+    id = fields.String()
+    company_id = fields.String()
+    name = fields.String(allow_none=True)
+
+
+class UserSchema(Schema):
+    type = fields.Constant("user")
+    id = fields.String()
+    app_id = fields.String()
+    user_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    created_at = fields.Integer()
+    updated_at = fields.Integer()
+    signed_up_at = fields.Integer(allow_none=True)
+    last_request_at = fields.Integer(allow_none=True)
+    last_seen_at = fields.Integer(allow_none=True)
+    session_count = fields.Integer()
+    last_seen_ip = fields.String(allow_none=True)
+    user_agent_data = fields.String(attribute="user_agent", allow_none=True)
+    unsubscribed_from_emails = fields.Boolean()
+    custom_attributes = fields.Dict()
+    location_data = fields.Method("location")
+    companies = fields.Method("company_list")
+    tags = fields.Constant({"type": "tag.list", "tags": []})
+    segments = fields.Constant({"type": "segment.list", "segments": []})
+
+    def location(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "location_data",
+            "city_name": row.get("city"),
+            "country_name": row.get("country"),
+            "timezone": row.get("timezone"),
+        }
+
+    def company_list(self, row: dict[str, Any]) -> dict[str, Any]:
+        refs = CompanyRefSchema(many=True).dump(row.get("companies", []))
+        return {"type": "company.list", "companies": refs}
+
+
+class CompanySchema(Schema):
+    type = fields.Constant("company")
+    id = fields.String()
+    app_id = fields.String()
+    company_id = fields.String()
+    name = fields.String(allow_none=True)
+    plan = fields.Method("plan_object")
+    monthly_spend = fields.Float(allow_none=True)
+    remote_created_at = fields.Integer(allow_none=True)
+    created_at = fields.Integer()
+    updated_at = fields.Integer()
+    user_count = fields.Integer()
+    custom_attributes = fields.Dict()
+
+    def plan_object(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        if row.get("plan") is None:
+            return None
+        return {"type": "plan", "name": row["plan"]}

@@ -1,0 +1,96 @@
+/* Parley widget library: replaces the snippet's queue stub with the real Intercom() API. */
+(function (w, d) {
+  "use strict";
+  if (w.Intercom && w.Intercom.parley) { return; }
+
+  function scriptBase() {
+    var current = d.currentScript;
+    var scripts = current ? [current] : d.getElementsByTagName("script");
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      var src = scripts[i].src || "";
+      var at = src.indexOf("/widget.js");
+      if (at !== -1) { return src.slice(0, at); }
+    }
+    return "";
+  }
+
+  var base = scriptBase();
+  var settings = null;
+  var booted = false;
+  var queued = (w.Intercom && w.Intercom.q) || [];
+
+  function timezone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
+  }
+
+  function merge(target, extra) {
+    for (var key in extra) {
+      if (Object.prototype.hasOwnProperty.call(extra, key)) { target[key] = extra[key]; }
+    }
+    return target;
+  }
+
+  function report(status, body) {
+    var detail = { status: status, body: body };
+    api.last = detail;
+    try { w.dispatchEvent(new CustomEvent("parley:ping", { detail: detail })); } catch (e) { /* old browsers */ }
+    if (status >= 400 && w.console) {
+      w.console.warn("Parley: ping refused (" + status + ")", body);
+    }
+  }
+
+  function ping() {
+    if (!settings || !settings.app_id) { return; }
+    var payload = {
+      app_id: String(settings.app_id),
+      user: settings,
+      url: w.location.href,
+      referrer: d.referrer || null,
+      timezone: timezone()
+    };
+    // text/plain keeps this a "simple" cross-origin request: no CORS preflight.
+    w.fetch(base + "/widget/ping", {
+      method: "POST",
+      headers: { "Content-Type": "text/plain;charset=UTF-8" },
+      body: JSON.stringify(payload),
+      keepalive: true
+    }).then(function (response) {
+      return response.json().then(function (json) { report(response.status, json); });
+    }).catch(function (error) { report(0, String(error)); });
+  }
+
+  var commands = {
+    boot: function (given) {
+      settings = merge({}, given || w.intercomSettings || {});
+      booted = true;
+      ping();
+    },
+    update: function (changes) {
+      if (!booted) { commands.boot(w.intercomSettings); if (!changes) { return; } }
+      if (changes) { merge(settings, changes); }
+      ping();
+    },
+    shutdown: function () {
+      settings = null;
+      booted = false;
+    }
+  };
+
+  function api(name) {
+    var command = commands[name];
+    if (!command) {
+      if (w.console) { w.console.info("Parley: Intercom('" + name + "') is not available yet"); }
+      return;
+    }
+    command.apply(null, Array.prototype.slice.call(arguments, 1));
+  }
+  api.parley = true;
+  w.Intercom = api;
+
+  var bootQueued = false;
+  for (var i = 0; i < queued.length; i++) {
+    if (queued[i][0] === "boot") { bootQueued = true; }
+  }
+  if (!bootQueued && w.intercomSettings) { commands.boot(w.intercomSettings); }
+  for (var j = 0; j < queued.length; j++) { api.apply(null, queued[j]); }
+})(window, document);

@@ -1,0 +1,44 @@
+"""The snippet's side of Parley: widget.js and the ping endpoint it calls from any origin."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_cors import CORS
+from marshmallow import ValidationError
+
+from commands.schemas import PingSchema
+from commands.users import record_ping
+from web.bootstrap import Services
+
+widget = Blueprint("widget", __name__)
+CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
+
+WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
+
+
+@widget.get("/widget.js")
+def widget_js() -> ResponseReturnValue:
+    response = Response(WIDGET_JS.read_bytes(), mimetype="application/javascript")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@widget.post("/widget/ping")
+def ping() -> ResponseReturnValue:
+    """Boot or update: JSON is accepted as text/plain too, so browsers skip the preflight."""
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError({"body": ["expected a JSON object"]})
+    cmd = replace(
+        PingSchema().load(data),
+        ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+    )
+    services: Services = current_app.extensions["parley"]
+    saved = record_ping(cmd, services.store, services.clock, services.locate)
+    services.runner.wake.set()
+    return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": []})
