@@ -11,6 +11,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 
 from domain.user import User
 
@@ -22,12 +24,22 @@ class ConcurrencyExhausted(Exception):
     """A command kept colliding with concurrent writers and was given up."""
 
 
-def event_store_url(database_url: str) -> str:
-    """SQLite writers wait for each other (30 s) instead of failing at once."""
-    if database_url.startswith("sqlite") and "timeout=" not in database_url:
-        sep = "&" if "?" in database_url else "?"
-        return f"{database_url}{sep}timeout=30"
-    return database_url
+class StoreFactory(SQLAlchemyFactory):
+    """eventsourcing-sqlalchemy's factory with an engine that outlives lost connections.
+
+    PostgreSQL connections are checked before use (a restarted server or a killed backend
+    costs a reconnect, not a failed command); SQLite writers wait for each other for 30 s.
+    """
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        url = str(self.env.get(self.SQLALCHEMY_URL))
+        options: dict[str, Any] = (
+            {"connect_args": {"timeout": 30}}
+            if url.startswith("sqlite")
+            else {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+        )
+        self.datastore = self.datastore_class(url=url, **options)
 
 
 class Parley(Application[UUID]):
@@ -39,11 +51,16 @@ class Parley(Application[UUID]):
     def __init__(self, database_url: str) -> None:
         super().__init__(
             env={
-                "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
-                "SQLALCHEMY_URL": event_store_url(database_url),
+                "PERSISTENCE_MODULE": "commands.store:StoreFactory",
+                "SQLALCHEMY_URL": database_url,
                 "CREATE_TABLE": "y",
             }
         )
+
+    def close(self) -> None:
+        super().close()
+        if isinstance(self.factory, StoreFactory) and self.factory.datastore.engine is not None:
+            self.factory.datastore.engine.dispose()
 
     def find(self, aggregate_id: UUID) -> Any | None:
         """The aggregate with this id, or None when nothing was ever recorded under it."""

@@ -128,11 +128,23 @@ def test_created_at_refuses_anything_else_naming_the_field(given: object) -> Non
 def test_custom_data_keeps_types_and_reads_at_keys_as_dates() -> None:
     values = custom_data(
         "custom",
-        {"plan": "pro", "teammates": 4, "ratio": 0.5, "paid": True, "domain": None,
-         "last_order_at": "2012-10-17T09:47:00Z"},
+        {
+            "plan": "pro",
+            "teammates": 4,
+            "ratio": 0.5,
+            "paid": True,
+            "domain": None,
+            "last_order_at": "2012-10-17T09:47:00Z",
+        },
     )
-    assert values == {"plan": "pro", "teammates": 4, "ratio": 0.5, "paid": True,
-                      "domain": None, "last_order_at": 1350467220}
+    assert values == {
+        "plan": "pro",
+        "teammates": 4,
+        "ratio": 0.5,
+        "paid": True,
+        "domain": None,
+        "last_order_at": 1350467220,
+    }
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ class Services:
 
     def close(self) -> None:
         self.runner.stop()
+        self.store.close()
         self.runner.engine.dispose()
         self.engine.dispose()
         if isinstance(self.locate, Locator):
@@ -42,7 +43,7 @@ class Services:
 def migrate(config: Config) -> None:
     """Create the event store's tables and bring the projection tables up to date."""
     ensure_sqlite_dir(config.database_url)
-    Parley(config.database_url)
+    Parley(config.database_url).close()
     upgrade(config.database_url)
 
 

@@ -1,0 +1,39 @@
+"""Small builders shared by tests: pings and REST calls as a customer would send them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from commands.schemas import PingSchema
+from commands.users import Ping, Saved, record_ping
+from projections.tables import users
+from web.bootstrap import Services
+
+
+def ping(
+    services: Services,
+    app_id: str,
+    settings: dict[str, Any],
+    url: str = "https://app.example.com/",
+    referrer: str | None = None,
+    ip: str | None = "81.2.69.142",
+) -> Saved:
+    """A snippet boot/update through the same schema and handler as the HTTP endpoint."""
+    loaded: Ping = PingSchema().load(
+        {"app_id": app_id, "user": settings, "url": url, "referrer": referrer}
+    )
+    cmd = Ping(**{**loaded.__dict__, "ip": ip, "user_agent": "Mozilla/5.0 (X11; Linux)"})
+    return record_ping(cmd, services.store, services.clock, services.locate)
+
+
+def user_rows(services: Services, app_id: str) -> list[dict[str, Any]]:
+    services.runner.catch_up()
+    with services.engine.connect() as conn:
+        query = (
+            select(users)
+            .where(users.c.app_id == app_id)
+            .order_by(users.c.created_at, users.c.user_id, users.c.email)
+        )
+        return [dict(r) for r in conn.execute(query).mappings()]

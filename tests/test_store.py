@@ -1,0 +1,161 @@
+"""The event store: upcasting old events, snapshots, hashed keys, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+from eventsourcing.persistence import StoredEvent
+
+from commands.apps import CreatedApp
+from commands.clock import ManualClock
+from commands.store import Parley
+from domain.identity import user_id_key
+from domain.user import User
+from tests.helpers import ping, user_rows
+from web.bootstrap import Services, bootstrap
+from web.config import Config
+
+
+def test_history_written_by_version_1_of_an_event_stays_readable(
+    services: Services, app: CreatedApp
+) -> None:
+    saved = ping(services, app.app_id, {"user_id": "old"})
+    user_key = saved.user.id
+    # A `Seen` event as the first prototype wrote it: a raw referrer, no source, no `via`.
+    v1_state = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-01T00:40:00+00:00"},
+        "originator_id": user_key.hex,
+        "originator_version": saved.user.version + 1,
+        "at": {"_type_": "datetime_iso", "_data_": "2026-01-01T00:40:00+00:00"},
+        "url": "https://app.example.com/",
+        "referrer": "https://news.ycombinator.com/item?id=1",
+        "ip": "81.2.69.142",
+        "user_agent": "UA",
+        "timezone": None,
+        "city": None,
+        "country": None,
+        "new_session": True,
+    }
+    services.store.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=user_key,
+                originator_version=saved.user.version + 1,
+                topic="domain.user:User.Seen",
+                state=json.dumps(v1_state).encode(),
+            )
+        ]
+    )
+    user: User = services.store.repository.get(user_key)
+    assert user.session_count == 2
+    assert user.session_source == "news.ycombinator.com"
+    assert user_rows(services, app.app_id)[0]["session_source"] == "news.ycombinator.com"
+
+
+def test_long_histories_are_loaded_from_snapshots(
+    services: Services, app: CreatedApp, clock: ManualClock
+) -> None:
+    for _ in range(120):
+        clock.advance(minutes=1)
+        ping(services, app.app_id, {"user_id": "busy"})
+    key = user_id_key(app.app_id, "busy")
+    assert services.store.snapshots is not None
+    snapshots = services.store.snapshots.get(key, desc=True, limit=1)
+    (latest,) = snapshots
+    assert latest.originator_version >= 100
+    user: User = services.store.repository.get(key)
+    assert user.impressions == 120
+    assert user_rows(services, app.app_id)[0]["impressions"] == 120
+
+
+def test_api_keys_are_never_stored_in_plain_text(services: Services, app: CreatedApp) -> None:
+    states = b"".join(n.state for n in services.store.recorder.select_notifications(1, 100))
+    assert app.api_key.encode() not in states
+    assert app.secret.encode() in states  # needed to check secure-mode hashes
+
+
+def test_concurrent_pings_of_one_user_all_land_once(pg_url: str, clock: ManualClock) -> None:
+    """Threads hammer the same user on PostgreSQL: conflicts retry, nothing lost or doubled."""
+    from commands.apps import CreateApp, create_app
+    from web.bootstrap import migrate
+
+    config = Config(database_url=pg_url, secret_key="t")
+    migrate(config)
+    services = bootstrap(config, clock)
+    try:
+        app = create_app(CreateApp("Race"), services.store, clock)
+        threads, per_thread = 8, 15
+        errors: list[BaseException] = []
+        start = threading.Barrier(threads)
+
+        def worker(n: int) -> None:
+            # Each thread has its own store, as each web worker process does.
+            store = Parley(pg_url)
+            own = Services(config, store, services.engine, services.runner, clock)
+            try:
+                start.wait()
+                for i in range(per_thread):
+                    ping(
+                        own,
+                        app.app_id,
+                        {"user_id": "shared", "email": "s@example.com", f"thread_{n}": i},
+                    )
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                store.close()
+
+        pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        assert errors == []
+        user: User = services.store.repository.get(user_id_key(app.app_id, "shared"))
+        assert isinstance(user, User)
+        assert user.impressions == threads * per_thread
+        assert user.custom == {f"thread_{n}": per_thread - 1 for n in range(threads)}
+        (row,) = user_rows(services, app.app_id)
+        assert row["impressions"] == threads * per_thread
+        seen = [
+            n
+            for n in services.store.recorder.select_notifications(1, 10_000)
+            if n.topic.endswith("User.Seen")
+        ]
+        assert len(seen) == threads * per_thread
+    finally:
+        services.close()
+
+
+def test_two_first_pings_at_once_make_one_user(pg_url: str, clock: ManualClock) -> None:
+    from commands.apps import CreateApp, create_app
+    from web.bootstrap import migrate
+
+    config = Config(database_url=pg_url, secret_key="t")
+    migrate(config)
+    services = bootstrap(config, clock)
+    try:
+        app = create_app(CreateApp("Race"), services.store, clock)
+        start = threading.Barrier(6)
+
+        def first_visit() -> None:
+            store = Parley(pg_url)
+            own = Services(config, store, services.engine, services.runner, clock)
+            start.wait()
+            ping(own, app.app_id, {"user_id": "new", "email": "new@example.com"})
+            store.close()
+
+        pool = [threading.Thread(target=first_visit) for _ in range(6)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        rows = user_rows(services, app.app_id)
+        assert len(rows) == 1
+        assert rows[0]["impressions"] == 6
+        assert rows[0]["session_count"] == 1
+        assert datetime.fromtimestamp(rows[0]["created_at"], UTC) == clock.now()
+    finally:
+        services.close()
