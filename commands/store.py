@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from sqlalchemy import Engine
 
 from domain.user import User
 
@@ -59,8 +60,10 @@ class Parley(Application[UUID]):
 
     def close(self) -> None:
         super().close()
-        if isinstance(self.factory, StoreFactory) and self.factory.datastore.engine is not None:
-            self.factory.datastore.engine.dispose()
+        if isinstance(self.factory, StoreFactory):
+            engine = self.factory.datastore.engine
+            if isinstance(engine, Engine):
+                engine.dispose()
 
     def find(self, aggregate_id: UUID) -> Any | None:
         """The aggregate with this id, or None when nothing was ever recorded under it."""
