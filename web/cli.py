@@ -131,7 +131,9 @@ def projections_rebuild(name: str | None) -> None:
     engine = make_engine(cfg.database_url, writer=True)
     head = store.head()
     for projection in chosen:
-        with click.progressbar(length=head, label=f"rebuilding {projection.name}") as bar:
+        with click.progressbar(
+            length=head, label=f"rebuilding {projection.name}", file=sys.stderr
+        ) as bar:
             total = rebuild(store, engine, projection, progress=bar.update)
         click.echo(f"{projection.name}: {total} events replayed")
     engine.dispose()
@@ -162,10 +164,7 @@ def events_export(since: int, output: Any) -> None:
     store = Parley(config().database_url)
     head = store.head()
     position = since
-    show = output is not sys.stdout
-    with click.progressbar(
-        length=max(head - since, 0), label="exporting", file=None if show else sys.stderr
-    ) as bar:
+    with click.progressbar(length=max(head - since, 0), label="exporting", file=sys.stderr) as bar:
         while True:
             batch = store.recorder.select_notifications(start=position + 1, limit=1000)
             if not batch:

@@ -1,0 +1,245 @@
+"""The REST API end to end over HTTP (Flask's test client), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from commands.apps import CreateApp, CreatedApp, create_app
+from web.app import create_app as create_web_app
+from web.bootstrap import Services
+
+
+def basic(app: CreatedApp) -> dict[str, str]:
+    token = base64.b64encode(f"{app.app_id}:{app.api_key}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[FlaskClient]:
+    services.runner.start()
+    yield create_web_app(services=services).test_client()
+
+
+@pytest.fixture
+def auth(app: CreatedApp) -> dict[str, str]:
+    return basic(app)
+
+
+def post(client: FlaskClient, path: str, auth: dict[str, str], body: Any) -> Any:
+    return client.post(path, json=body, headers=auth)
+
+
+def test_create_then_find_by_id_email_and_user_id(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    created = post(
+        client,
+        "/users",
+        auth,
+        {
+            "user_id": "25",
+            "email": "wash@serenity.io",
+            "name": "Hoban Washburne",
+            "signed_up_at": 1392731331,
+            "last_seen_ip": "1.2.3.4",
+            "last_seen_user_agent": "ie6",
+            "custom_attributes": {"paid_subscriber": True, "monthly_spend": 155.5, "team_mates": 1},
+            "companies": [{"company_id": "366", "name": "Serenity", "monthly_spend": 500}],
+            "last_request_at": 1400000000,
+            "new_session": True,
+        },
+    )
+    assert created.status_code == 200
+    user = created.get_json()
+    assert user["type"] == "user"
+    assert (user["user_id"], user["email"], user["name"]) == (
+        "25",
+        "wash@serenity.io",
+        "Hoban Washburne",
+    )
+    assert user["signed_up_at"] == 1392731331
+    assert user["last_request_at"] == 1400000000
+    assert user["session_count"] == 1
+    assert user["last_seen_ip"] == "1.2.3.4"
+    assert user["custom_attributes"] == {
+        "paid_subscriber": True,
+        "monthly_spend": 155.5,
+        "team_mates": 1,
+    }
+    assert [c["company_id"] for c in user["companies"]["companies"]] == ["366"]
+    for query in (f"/users/{user['id']}", "/users?email=wash@serenity.io", "/users?user_id=25"):
+        found = client.get(query, headers=auth)
+        assert found.status_code == 200, query
+        assert found.get_json()["id"] == user["id"]
+    company = client.get("/companies?company_id=366", headers=auth).get_json()
+    assert (company["type"], company["name"], company["user_count"]) == ("company", "Serenity", 1)
+
+
+def test_update_by_email_changes_only_what_is_sent(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    post(
+        client,
+        "/users",
+        auth,
+        {"email": "a@example.com", "name": "A", "custom_attributes": {"plan": "free"}},
+    )
+    updated = post(
+        client, "/users", auth, {"email": "a@example.com", "custom_attributes": {"seats": 3}}
+    ).get_json()
+    assert updated["name"] == "A"
+    assert updated["custom_attributes"] == {"plan": "free", "seats": 3}
+    listing = client.get("/users", headers=auth).get_json()
+    assert listing["total_count"] == 1
+
+
+def test_users_are_paginated_with_pages_next(
+    client: FlaskClient, auth: dict[str, str], services: Services
+) -> None:
+    for n in range(7):
+        services.clock.advance(seconds=1)  # type: ignore[attr-defined]
+        post(client, "/users", auth, {"user_id": f"p{n}"})
+    seen: list[str] = []
+    url: str | None = "/users?per_page=3"
+    pages = 0
+    while url:
+        page = client.get(url, headers=auth).get_json()
+        assert page["type"] == "user.list" and page["total_count"] == 7
+        seen += [u["user_id"] for u in page["users"]]
+        url = page["pages"]["next"]
+        pages += 1
+    assert pages == 3
+    assert seen == [f"p{n}" for n in reversed(range(7))]
+
+
+def test_delete_removes_the_user_from_every_listing(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    user = post(client, "/users", auth, {"user_id": "gone"}).get_json()
+    deleted = client.delete(f"/users/{user['id']}", headers=auth)
+    assert deleted.status_code == 200 and deleted.get_json()["user_id"] == "gone"
+    assert client.get(f"/users/{user['id']}", headers=auth).status_code == 404
+    assert client.get("/users?user_id=gone", headers=auth).status_code == 404
+    assert client.get("/users", headers=auth).get_json()["total_count"] == 0
+    assert client.delete(f"/users/{user['id']}", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"user_id": "1", "signed_up_at": "next week"}, "signed_up_at"),
+        ({"user_id": "1", "custom_attributes": {"x": [1, 2]}}, "custom_attributes.x"),
+        (
+            {"user_id": "1", "custom_attributes": {"renew_at": "never"}},
+            "custom_attributes.renew_at",
+        ),
+        ({"user_id": "1", "last_seen_ip": "not-an-ip"}, "last_seen_ip"),
+        ({"name": "nobody"}, "user_id"),
+        ({"user_id": "1", "companies": [{"name": "no id"}]}, "companies.0.company_id"),
+    ],
+)
+def test_bad_input_gets_an_error_list_naming_the_field_and_changes_nothing(
+    client: FlaskClient, auth: dict[str, str], services: Services, body: dict, field: str
+) -> None:
+    head = services.store.head()
+    response = post(client, "/users", auth, body)
+    assert response.status_code == 400
+    error = response.get_json()
+    assert error["type"] == "error.list"
+    assert error["errors"][0]["code"] == "parameter_invalid"
+    assert error["errors"][0]["field"] == field
+    assert services.store.head() == head
+
+
+def test_malformed_json_is_a_clear_400(client: FlaskClient, auth: dict[str, str]) -> None:
+    response = client.post(
+        "/users", data="{nope", headers={**auth, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "body"
+
+
+def test_wrong_or_missing_credentials_are_refused(client: FlaskClient, app: CreatedApp) -> None:
+    assert client.get("/users").status_code == 401
+    wrong = basic(CreatedApp(app.app_id, "not-the-key", ""))
+    response = client.get("/users", headers=wrong)
+    assert response.status_code == 401
+    assert response.get_json()["errors"][0]["code"] == "unauthorized"
+
+
+def test_an_apps_key_never_sees_another_apps_data(
+    client: FlaskClient, auth: dict[str, str], services: Services
+) -> None:
+    other = create_app(CreateApp("Other"), services.store, services.clock)
+    theirs = basic(other)
+    user = post(client, "/users", theirs, {"user_id": "secret", "email": "s@other.com"}).get_json()
+    post(client, "/companies", theirs, {"company_id": "c1", "name": "Other Inc"})
+    assert client.get("/users", headers=auth).get_json()["total_count"] == 0
+    assert client.get(f"/users/{user['id']}", headers=auth).status_code == 404
+    assert client.get("/users?email=s@other.com", headers=auth).status_code == 404
+    assert client.get("/users?user_id=secret", headers=auth).status_code == 404
+    assert client.delete(f"/users/{user['id']}", headers=auth).status_code == 404
+    assert client.get("/companies?company_id=c1", headers=auth).status_code == 404
+    assert client.get("/companies", headers=auth).get_json()["total_count"] == 0
+    # The same user_id in our app is a different person.
+    ours = post(client, "/users", auth, {"user_id": "secret"}).get_json()
+    assert ours["id"] != user["id"] and ours["email"] is None
+    assert client.get(f"/users/{user['id']}", headers=theirs).status_code == 200
+
+
+def test_companies_create_list_and_find(client: FlaskClient, auth: dict[str, str]) -> None:
+    created = post(
+        client,
+        "/companies",
+        auth,
+        {
+            "company_id": "6",
+            "name": "Intercom",
+            "plan": "Messaging",
+            "monthly_spend": 50,
+            "remote_created_at": 1350466020,
+            "custom_attributes": {"seats": 10},
+        },
+    )
+    assert created.status_code == 200
+    company = created.get_json()
+    assert company["plan"] == {"type": "plan", "name": "Messaging"}
+    assert company["custom_attributes"] == {"seats": 10}
+    post(client, "/companies", auth, {"company_id": "7", "name": "Parley"})
+    listing = client.get("/companies", headers=auth).get_json()
+    assert listing["type"] == "company.list" and listing["total_count"] == 2
+    assert client.get(f"/companies/{company['id']}", headers=auth).get_json()["name"] == "Intercom"
+    assert client.get("/companies?name=Parley", headers=auth).get_json()["company_id"] == "7"
+    assert client.get("/companies?company_id=404", headers=auth).status_code == 404
+
+
+def test_health_reports_the_head_and_each_projections_position(
+    client: FlaskClient, auth: dict[str, str], services: Services
+) -> None:
+    post(client, "/users", auth, {"user_id": "h"})
+    health = client.get("/health").get_json()
+    assert health["event_store"]["head"] == services.store.head()
+    assert set(health["projections"]) == {"users", "companies"}
+    assert health["projections"]["users"]["lag"] == 0
+
+
+def test_the_ping_endpoint_answers_any_origin(client: FlaskClient, app: CreatedApp) -> None:
+    preflight = client.options(
+        "/widget/ping",
+        headers={"Origin": "https://customer.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] in ("*", "https://customer.example")
+    response = client.post(
+        "/widget/ping",
+        data=json.dumps({"app_id": app.app_id, "user": {"user_id": "x"}}),
+        headers={"Origin": "https://customer.example", "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://customer.example")
+    assert client.get("/widget.js").headers["Content-Type"].startswith("application/javascript")

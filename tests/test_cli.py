@@ -1,0 +1,128 @@
+"""The `parley` command line as an operator uses it (a real subprocess each time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from commands.store import Parley
+from domain.app import App
+from domain.identity import app_key
+from projections.db import make_engine
+from projections.tables import users
+
+PARLEY = str(Path(sys.executable).parent / "parley")
+
+
+def run(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [PARLEY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_apps_admins_and_secure_mode_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert run(database_url, "migrate", cwd=tmp_path).returncode == 0
+    created = run(database_url, "app", "create", "Acme Inc", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    keys = json.loads(created.stdout)
+    assert set(keys) == {"app_id", "api_key", "secret"}
+    admin = run(
+        database_url,
+        "admin",
+        "create",
+        "--app",
+        keys["app_id"],
+        "--email",
+        "ops@acme.test",
+        "--name",
+        "Ops",
+        cwd=tmp_path,
+    )
+    assert admin.returncode == 0, admin.stderr
+    assert json.loads(admin.stdout)["email"] == "ops@acme.test"
+    again = run(
+        database_url,
+        "admin",
+        "create",
+        "--app",
+        keys["app_id"],
+        "--email",
+        "OPS@acme.test",
+        "--name",
+        "Ops",
+        cwd=tmp_path,
+    )
+    assert again.returncode != 0 and "already exists" in again.stderr
+    bad = run(
+        database_url,
+        "admin",
+        "create",
+        "--app",
+        keys["app_id"],
+        "--email",
+        "nope",
+        "--name",
+        "X",
+        cwd=tmp_path,
+    )
+    assert bad.returncode != 0 and "email" in bad.stderr
+    assert (
+        run(database_url, "app", "secure-mode", keys["app_id"], "on", cwd=tmp_path).returncode == 0
+    )
+    missing = run(database_url, "app", "secure-mode", "nosuchapp", "on", cwd=tmp_path)
+    assert missing.returncode != 0 and "nosuchapp" in missing.stderr
+    store = Parley(database_url)
+    try:
+        app: App = store.repository.get(app_key(keys["app_id"]))
+        assert app.name == "Acme Inc" and app.secure_mode
+        assert app.accepts_api_key(keys["api_key"])
+        assert [a["email"] for a in app.admins.values()] == ["ops@acme.test"]
+    finally:
+        store.close()
+
+
+def test_rebuild_and_export_from_the_command_line(database_url: str, tmp_path: Path) -> None:
+    from commands.clock import SystemClock
+    from tests.helpers import ping
+    from web.bootstrap import bootstrap, migrate
+    from web.config import Config
+
+    config = Config(database_url=database_url, secret_key="t")
+    migrate(config)
+    services = bootstrap(config, SystemClock())
+    try:
+        keys = json.loads(run(database_url, "app", "create", "Acme", cwd=tmp_path).stdout)
+        for n in range(30):
+            ping(services, keys["app_id"], {"user_id": f"u{n % 4}"})
+        services.runner.catch_up()
+        rebuilt = run(database_url, "projections", "rebuild", cwd=tmp_path)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert "users: " in rebuilt.stdout and "events replayed" in rebuilt.stdout
+        assert run(database_url, "projections", "rebuild", "nope", cwd=tmp_path).returncode != 0
+        engine = make_engine(database_url)
+        with engine.connect() as conn:
+            impressions = conn.execute(select(users.c.impressions)).scalars().all()
+        engine.dispose()
+        assert sorted(impressions) == [7, 7, 8, 8]
+        out = tmp_path / "events.jsonl"
+        exported = run(database_url, "events", "export", "--output", str(out), cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [e["position"] for e in lines] == list(range(1, services.store.head() + 1))
+        assert sum(e["topic"].endswith("User.Seen") for e in lines) == 30
+        tail = run(
+            database_url, "events", "export", "--since", str(lines[-3]["position"]), cwd=tmp_path
+        )
+        assert [json.loads(x)["position"] for x in tail.stdout.splitlines()] == [
+            e["position"] for e in lines[-2:]
+        ]
+    finally:
+        services.close()
