@@ -29,6 +29,7 @@ def test_serve_runs_gunicorn_with_the_widget_and_health(tmp_path: Path) -> None:
         "WEB_WORKERS": "2",
         "SECRET_KEY": "s",
     }
+    subprocess.run([PARLEY, "migrate"], env=env, cwd=tmp_path, check=True, capture_output=True)
     keys = json.loads(
         subprocess.run(
             [PARLEY, "app", "create", "Served"],

@@ -35,10 +35,15 @@ def create_app(config: Config | None = None, services: Services | None = None) -
 
     @app.get("/health")
     def health() -> ResponseReturnValue:
-        head = services.store.head()
+        try:
+            head = services.store.head()
+            positions = services.runner.positions()
+        except Exception as error:
+            app.logger.warning("health check failed: %s", error)
+            return jsonify({"status": "unavailable", "error": "database unreachable"}), 503
         projections = {
             name: {"position": position, "lag": head - position}
-            for name, position in services.runner.positions().items()
+            for name, position in positions.items()
         }
         return jsonify({"status": "ok", "event_store": {"head": head}, "projections": projections})
 

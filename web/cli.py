@@ -60,9 +60,7 @@ def serve_cmd() -> None:
     """Serve the web app with gunicorn (HOST, PORT, WEB_WORKERS, WEB_THREADS)."""
     from web.serve import serve
 
-    cfg = config()
-    migrate(cfg)
-    serve(cfg)
+    serve(config())
 
 
 @cli.group("app")
@@ -192,7 +190,6 @@ def snippet(base: str, app_id: str) -> str:
 def demo() -> None:
     """Create (once) a demo app and admin, and print their keys and a snippet to paste."""
     cfg = config()
-    migrate(cfg)
     store = Parley(cfg.database_url)
     saved = Path("var/demo.json")
     details: dict[str, Any] | None = None

@@ -95,3 +95,8 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException) -> ResponseReturnValue:
         code = (error.name or "error").lower().replace(" ", "_")
         return error_list(error.code or 500, [{"code": code, "message": error.description}])
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> ResponseReturnValue:
+        app.logger.exception("unexpected error", exc_info=error)
+        return error_list(500, [{"code": "server_error", "message": "unexpected server error"}])

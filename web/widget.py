@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -11,7 +12,7 @@ from flask_cors import CORS
 from marshmallow import ValidationError
 
 from commands.schemas import PingSchema
-from commands.users import record_ping
+from commands.users import Ping, record_ping
 from web.bootstrap import Services
 
 widget = Blueprint("widget", __name__)
@@ -27,6 +28,19 @@ def widget_js() -> ResponseReturnValue:
     return response
 
 
+def load_ping(data: dict[str, Any]) -> Ping:
+    """Errors name fields as the customer wrote them in intercomSettings (`created_at`)."""
+    try:
+        loaded: Ping = PingSchema().load(data)
+    except ValidationError as error:
+        messages = dict(error.messages) if isinstance(error.messages, dict) else {}
+        settings = messages.pop("user", {})
+        if isinstance(settings, dict):
+            messages.update(settings)
+        raise ValidationError(messages or error.messages) from None
+    return loaded
+
+
 @widget.post("/widget/ping")
 def ping() -> ResponseReturnValue:
     """Boot or update: JSON is accepted as text/plain too, so browsers skip the preflight."""
@@ -34,7 +48,7 @@ def ping() -> ResponseReturnValue:
     if not isinstance(data, dict):
         raise ValidationError({"body": ["expected a JSON object"]})
     cmd = replace(
-        PingSchema().load(data),
+        load_ping(data),
         ip=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
     )

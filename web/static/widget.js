@@ -17,6 +17,7 @@
   var base = scriptBase();
   var settings = null;
   var booted = false;
+  var shutDown = false;
   var queued = (w.Intercom && w.Intercom.q) || [];
 
   function timezone() {
@@ -55,7 +56,11 @@
       body: JSON.stringify(payload),
       keepalive: true
     }).then(function (response) {
-      return response.json().then(function (json) { report(response.status, json); });
+      return response.text().then(function (text) {
+        var body = text;
+        try { body = JSON.parse(text); } catch (e) { /* keep the text */ }
+        report(response.status, body);
+      });
     }).catch(function (error) { report(0, String(error)); });
   }
 
@@ -63,16 +68,29 @@
     boot: function (given) {
       settings = merge({}, given || w.intercomSettings || {});
       booted = true;
+      shutDown = false;
       ping();
     },
     update: function (changes) {
-      if (!booted) { commands.boot(w.intercomSettings); if (!changes) { return; } }
+      // Not booted yet (or shut down): boot once with the page's settings plus the changes,
+      // so one update is one impression.
+      if (!booted) {
+        // After shutdown the page's settings may still name the logged-out user: only the
+        // snippet re-running with fresh settings (or an explicit boot) brings a user back.
+        if (shutDown && changes !== w.intercomSettings) {
+          if (w.console) { w.console.info("Parley: call Intercom('boot') after shutdown"); }
+          return;
+        }
+        commands.boot(merge(merge({}, w.intercomSettings || {}), changes || {}));
+        return;
+      }
       if (changes) { merge(settings, changes); }
       ping();
     },
     shutdown: function () {
       settings = null;
       booted = false;
+      shutDown = true;
     }
   };
 
