@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, select
 
 from domain.company import Company
@@ -20,6 +21,7 @@ UPDATED = event_class(Company, "Updated")
 class CompaniesProjection:
     name = "companies"
     tables: tuple[Table, ...] = (companies,)
+    topics: tuple[str, ...] = (get_topic(CREATED), get_topic(UPDATED))
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
         mine = [e for e in events if isinstance(e, CREATED | UPDATED)]

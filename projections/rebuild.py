@@ -7,7 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, MetaData, Table, delete, text, update
 
 from commands.store import Parley
-from projections.runner import Projection, apply_batch, read_position
+from projections.log import Log
+from projections.runner import WINDOW, Projection, apply_batch, read_position
 from projections.tables import positions
 
 SUFFIX = "__rebuild"
@@ -26,9 +27,8 @@ def rebuild(
     engine: Engine,
     projection: Projection,
     progress: Progress = lambda _n: None,
-    batch: int = 2000,
 ) -> int:
-    """Replay every event into fresh tables and swap them in; return the events read.
+    """Replay every event into fresh tables and swap them in; return the log position reached.
 
     Live runners keep serving the old tables until the swap, which takes their position
     lock, so readers never see a half-built table.
@@ -41,26 +41,32 @@ def rebuild(
             table.drop(conn, checkfirst=True)
             table.create(conn)
         conn.execute(delete(positions).where(positions.c.name == tracking))
-    total = 0
-    while True:
+    events_log = Log(store)
+    position = 0
+
+    def replay(conn: Connection) -> None:
+        nonlocal position
+        reached = apply_batch(
+            conn, events_log, projection, shadows, tracking, events_log.head(), WINDOW
+        )
+        progress(reached - position)
+        position = reached
+
+    while position < events_log.head():
         with engine.begin() as conn:
-            count = apply_batch(conn, store, projection, shadows, tracking, batch)
-        if not count:
-            break
-        total += count
-        progress(count)
+            replay(conn)
     with engine.begin() as conn:
+        # Writers may have appended meanwhile: finish under the live position's lock.
         read_position(conn, projection.name, lock=True)
-        while count := apply_batch(conn, store, projection, shadows, tracking, batch):
-            total += count
-            progress(count)
+        while position < events_log.head():
+            replay(conn)
         final = read_position(conn, tracking)
         _swap(conn, projection, shadows)
         conn.execute(
             update(positions).where(positions.c.name == projection.name).values(position=final)
         )
         conn.execute(delete(positions).where(positions.c.name == tracking))
-    return total
+    return final
 
 
 def _swap(conn: Connection, projection: Projection, shadows: dict[str, Table]) -> None:

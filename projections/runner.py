@@ -13,14 +13,21 @@ from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
 from commands.store import Parley
+from projections.log import Log
 from projections.tables import positions
 
 log = logging.getLogger(__name__)
+
+# How far past its position one batch of a projection looks, and how many of the events
+# there it applies at most. Events it ignores cost nothing but the window.
+WINDOW = 20_000
+BATCH = 2_000
 
 
 class Projection(Protocol):
     name: str
     tables: tuple[Table, ...]
+    topics: tuple[str, ...]
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None: ...
 
@@ -47,54 +54,62 @@ def read_position(conn: Connection, name: str, *, lock: bool = False) -> int:
 
 def apply_batch(
     conn: Connection,
-    store: Parley,
+    events_log: Log,
     projection: Projection,
     tables: dict[str, Table],
     tracking_name: str,
-    limit: int,
+    head: int,
+    batch: int = BATCH,
 ) -> int:
-    """Apply the next batch inside the caller's transaction; return how many events it read."""
+    """Apply the next batch inside the caller's transaction; return the new position."""
     position = read_position(conn, tracking_name, lock=True)
-    notifications = store.recorder.select_notifications(start=position + 1, limit=limit)
-    if not notifications:
-        return 0
-    events = [store.mapper.to_domain_event(n) for n in notifications]
-    projection.apply(conn, events, tables)
+    until = min(head, position + WINDOW)
+    if until <= position:
+        return position
+    events, reached = events_log.read(position, until, projection.topics, batch)
+    if events:
+        projection.apply(conn, events, tables)
     conn.execute(
-        update(positions)
-        .where(positions.c.name == tracking_name)
-        .values(position=notifications[-1].id)
+        update(positions).where(positions.c.name == tracking_name).values(position=reached)
     )
-    return len(notifications)
+    return reached
 
 
 class Runner:
     """Keeps projections up to date; several runners may share a database safely."""
 
-    def __init__(
-        self, store: Parley, engine: Engine, projections: Sequence[Projection], batch: int = 500
-    ) -> None:
+    def __init__(self, store: Parley, engine: Engine, projections: Sequence[Projection]) -> None:
         self.store = store
+        self.log = Log(store)
         self.engine = engine
         self.projections = list(projections)
-        self.batch = batch
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self._known: dict[str, int] = {}
         self._thread: threading.Thread | None = None
 
-    def step(self, projection: Projection) -> int:
+    def step(self, projection: Projection, head: int) -> int:
         with self.engine.begin() as conn:
-            return apply_batch(
-                conn, self.store, projection, live_tables(projection), projection.name, self.batch
+            reached = apply_batch(
+                conn, self.log, projection, live_tables(projection), projection.name, head
             )
+        self._known[projection.name] = reached
+        return reached
 
     def catch_up(self) -> int:
-        """Process everything recorded so far; return how many events were applied."""
-        total = 0
-        for projection in self.projections:
-            while (count := self.step(projection)) > 0:
-                total += count
-        return total
+        """Process everything recorded so far, a batch of each projection in turn.
+
+        Returns how far (in log positions) the projections moved, summed.
+        """
+        moved = 0
+        while True:
+            head = self.log.head()
+            behind = [p for p in self.projections if self._known.get(p.name, -1) < head]
+            if not behind:
+                return moved
+            for projection in behind:
+                before = self._known.get(projection.name, 0)
+                moved += max(self.step(projection, head) - before, 0)
 
     def positions(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -113,18 +128,19 @@ class Runner:
             self.wake.set()
             time.sleep(0.005)
 
-    def run(self, idle_wait: float = 0.2) -> None:
+    def run(self, idle_wait: float = 0.05) -> None:
         """Follow the log until stopped; database errors are logged and retried with backoff."""
         backoff = idle_wait
         while not self.stopping.is_set():
             try:
-                worked = self.catch_up()
+                moved = self.catch_up()
                 backoff = idle_wait
             except Exception:
                 log.exception("projection runner failed; retrying in %.1fs", backoff)
-                worked = 0
-                backoff = min(backoff * 2, 5.0)
-            if not worked:
+                self._known.clear()
+                moved = 0
+                backoff = min(max(backoff, 0.2) * 2, 5.0)
+            if not moved:
                 self.wake.wait(backoff)
                 self.wake.clear()
 

@@ -20,4 +20,5 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> No
         statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
-    conn.execute(statement, list(rows))
+    # RETURNING lets SQLAlchemy send many rows per round trip ("insertmanyvalues").
+    conn.execute(statement.returning(*table.primary_key.columns), list(rows))

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
 from domain.user import User, effective_unsubscribe
@@ -147,6 +148,7 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
 class UsersProjection:
     name = "users"
     tables: tuple[Table, ...] = (users, user_companies)
+    topics: tuple[str, ...] = tuple(get_topic(cls) for cls in HANDLERS)
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
         mine = [e for e in events if type(e) in HANDLERS]

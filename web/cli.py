@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from string import Template
@@ -132,8 +133,8 @@ def projections_rebuild(name: str | None) -> None:
         with click.progressbar(
             length=head, label=f"rebuilding {projection.name}", file=sys.stderr
         ) as bar:
-            total = rebuild(store, engine, projection, progress=bar.update)
-        click.echo(f"{projection.name}: {total} events replayed")
+            reached = rebuild(store, engine, projection, progress=bar.update)
+        click.echo(f"{projection.name}: rebuilt from the log up to position {reached}")
     engine.dispose()
 
 
@@ -141,6 +142,7 @@ def projections_rebuild(name: str | None) -> None:
 def projections_run() -> None:
     """Follow the event log and keep every projection up to date (until interrupted)."""
     services = bootstrap(config())
+    signal.signal(signal.SIGTERM, lambda *_: services.runner.stopping.set())
     try:
         services.runner.run()
     except KeyboardInterrupt:
@@ -222,3 +224,7 @@ REST API:  curl -u {app_id}:{api_key} {base}/users
 
 Paste before </body> on pages where your users are logged in:
 """
+
+
+if __name__ == "__main__":
+    cli()
