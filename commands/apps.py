@@ -47,6 +47,14 @@ def load_app(store: Parley, app_id: str) -> App:
     return app
 
 
+def recent_app(store: Parley, app_id: str) -> App:
+    """The app for read-only checks (API key, secure mode); at most a couple of seconds old."""
+    app = store.recent(App, app_key(app_id))
+    if app is None:
+        raise AppNotFound(app_id)
+    return app
+
+
 def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
     """A new workspace with a fresh app_id, REST API key (stored hashed) and secure-mode secret."""
 

@@ -10,10 +10,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
-from sqlalchemy import Engine
+from eventsourcing_sqlalchemy.recorders import (
+    SQLAlchemyAggregateRecorder,
+    SQLAlchemyApplicationRecorder,
+)
+from sqlalchemy import Engine, select
 
 from domain.user import User
 
@@ -25,12 +29,66 @@ class ConcurrencyExhausted(Exception):
     """A command kept colliding with concurrent writers and was given up."""
 
 
+class CoreReads:
+    """Reads an aggregate's events with SQLAlchemy Core instead of an ORM session.
+
+    Loading aggregates is the hot path of every ping; the ORM session eventsourcing-sqlalchemy
+    opens per read costs more CPU than the query itself. Writes stay the library's own.
+    """
+
+    events_record_cls: Any
+    datastore: Any
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        t = self.events_record_cls.__table__
+        query = select(t.c.originator_version, t.c.topic, t.c.state).where(
+            t.c.originator_id == originator_id
+        )
+        if gt is not None:
+            query = query.where(t.c.originator_version > gt)
+        if lte is not None:
+            query = query.where(t.c.originator_version <= lte)
+        version = t.c.originator_version
+        query = query.order_by(version.desc() if desc else version)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.datastore.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StoredEvent(
+                originator_id=originator_id,
+                originator_version=row.originator_version,
+                topic=row.topic,
+                state=bytes(row.state),
+            )
+            for row in rows
+        ]
+
+
+class Recorder(CoreReads, SQLAlchemyApplicationRecorder):
+    pass
+
+
+class SnapshotRecorder(CoreReads, SQLAlchemyAggregateRecorder):
+    pass
+
+
 class StoreFactory(SQLAlchemyFactory):
     """eventsourcing-sqlalchemy's factory with an engine that outlives lost connections.
 
     PostgreSQL connections are checked before use (a restarted server or a killed backend
     costs a reconnect, not a failed command); SQLite writers wait for each other for 30 s.
     """
+
+    application_recorder_class = Recorder
+    aggregate_recorder_class = SnapshotRecorder
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)
@@ -47,6 +105,9 @@ class Parley(Application[UUID]):
     """All of Parley's aggregates live in one append-only store and one notification log."""
 
     name = "Parley"
+    # Recently used aggregates stay in memory and are fast-forwarded from the store on each
+    # load (one query for newer events instead of a snapshot query plus an events query).
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {User: 50}
 
     def __init__(self, database_url: str) -> None:
@@ -57,6 +118,7 @@ class Parley(Application[UUID]):
                 "CREATE_TABLE": "y",
             }
         )
+        self._recent: dict[UUID, tuple[float, Any]] = {}
 
     def close(self) -> None:
         super().close()
@@ -64,6 +126,21 @@ class Parley(Application[UUID]):
             engine = self.factory.datastore.engine
             if isinstance(engine, Engine):
                 engine.dispose()
+
+    def recent(self, kind: type[A], aggregate_id: UUID, max_age: float = 2.0) -> A | None:
+        """An aggregate for read-only checks, reloaded when older than `max_age` seconds.
+
+        Apps are read on every ping and API call but change rarely (keys, secure mode):
+        a change reaches every process within `max_age`.
+        """
+        now = time.monotonic()
+        held = self._recent.get(aggregate_id)
+        if held is not None and now - held[0] < max_age and isinstance(held[1], kind):
+            return held[1]
+        found = self.get_as(kind, aggregate_id)
+        if found is not None:
+            self._recent[aggregate_id] = (now, found)
+        return found
 
     def find(self, aggregate_id: UUID) -> Any | None:
         """The aggregate with this id, or None when nothing was ever recorded under it."""
@@ -83,6 +160,9 @@ class Parley(Application[UUID]):
     def save_all(self, *aggregates: Aggregate | None) -> int:
         """Append the pending events of all aggregates atomically; return the last position."""
         recordings = self.save(*aggregates)
+        for aggregate in aggregates:
+            if aggregate is not None:
+                self._recent.pop(aggregate.id, None)
         return max((r.notification.id for r in recordings), default=0)
 
 

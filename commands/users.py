@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from commands.apps import load_app
+from commands.apps import recent_app
 from commands.clock import Clock
 from commands.errors import InvalidUserHash, UserNotFound
 from commands.store import Parley, retry_on_conflict
@@ -160,7 +160,7 @@ def _save_company(store: Parley, app_id: str, given: CompanyInput, at: datetime)
 
 def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
     """Snippet boot/update: identify, update, record an impression; refuse a bad user_hash."""
-    app = load_app(store, cmd.app_id)
+    app = recent_app(store, cmd.app_id)
     identifier = cmd.user.user_id or cmd.user.email
     if identifier is None:
         raise MissingUserIdentifier()

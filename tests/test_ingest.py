@@ -170,6 +170,7 @@ def test_the_snippets_unsubscribe_overrides_manual_ones_in_the_user_list(
 def test_secure_mode_refuses_pings_without_the_right_hash_and_records_nothing(
     services: Services, app: CreatedApp
 ) -> None:
+    ping(services, app.app_id, {"user_id": "before"})  # the app is now held in memory
     set_secure_mode(SetSecureMode(app.app_id, True), services.store)
     head = services.store.head()
     for bad in (None, "0" * 64, user_hash(app.secret, "someone-else")):
@@ -193,4 +194,4 @@ def test_secure_mode_refuses_pings_without_the_right_hash_and_records_nothing(
         app.app_id,
         {"email": "e@example.com", "user_hash": user_hash(app.secret, "e@example.com")},
     )
-    assert len(user_rows(services, app.app_id)) == 2
+    assert len(user_rows(services, app.app_id)) == 3

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate
 
-from commands.apps import load_app
+from commands.apps import recent_app
 from commands.companies import SaveCompany, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.schemas import ApiCompanySchema, ApiUserSchema
@@ -39,7 +39,7 @@ def authenticate() -> None:
     if auth is None or not auth.username or not auth.password:
         raise Unauthorized()
     try:
-        app = load_app(services().store, auth.username)
+        app = recent_app(services().store, auth.username)
     except AppNotFound:
         raise Unauthorized() from None
     if not app.accepts_api_key(auth.password):
