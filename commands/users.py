@@ -102,7 +102,7 @@ def resolve_user(
             return by_email, [Alias(key=user_id_key(app_id, user_id), user=by_email.id)]
         user = User(app_id=app_id, user_id=user_id, email=email, at=at)
         extra: list[Aggregate] = []
-        if email and by_email is None and store.find(email_key(app_id, email)) is None:
+        if email and by_email is None:
             extra.append(Alias(key=email_key(app_id, email), user=user.id))
         return user, extra
     assert email is not None

@@ -96,20 +96,18 @@ class Runner:
         self._known[projection.name] = reached
         return reached
 
-    def catch_up(self) -> int:
-        """Process everything recorded so far, a batch of each projection in turn.
+    def one_pass(self) -> bool:
+        """One batch of each projection that is behind; True when some are still behind."""
+        head = self.log.head()
+        behind = [p for p in self.projections if self._known.get(p.name, -1) < head]
+        for projection in behind:
+            self.step(projection, head)
+        return any(self._known.get(p.name, -1) < head for p in self.projections)
 
-        Returns how far (in log positions) the projections moved, summed.
-        """
-        moved = 0
-        while True:
-            head = self.log.head()
-            behind = [p for p in self.projections if self._known.get(p.name, -1) < head]
-            if not behind:
-                return moved
-            for projection in behind:
-                before = self._known.get(projection.name, 0)
-                moved += max(self.step(projection, head) - before, 0)
+    def catch_up(self) -> None:
+        """Process everything recorded so far, a batch of each projection in turn."""
+        while self.one_pass():
+            pass
 
     def positions(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -129,18 +127,22 @@ class Runner:
             time.sleep(0.005)
 
     def run(self, idle_wait: float = 0.05) -> None:
-        """Follow the log until stopped; database errors are logged and retried with backoff."""
+        """Follow the log until stopped; database errors are logged and retried with backoff.
+
+        Once caught up it waits `idle_wait` (or until woken) before looking again, so under
+        a steady trickle of pings it applies a few events per batch rather than one.
+        """
         backoff = idle_wait
         while not self.stopping.is_set():
             try:
-                moved = self.catch_up()
+                behind = self.one_pass()
                 backoff = idle_wait
             except Exception:
                 log.exception("projection runner failed; retrying in %.1fs", backoff)
                 self._known.clear()
-                moved = 0
+                behind = False
                 backoff = min(max(backoff, 0.2) * 2, 5.0)
-            if not moved:
+            if not behind:
                 self.wake.wait(backoff)
                 self.wake.clear()
 

@@ -54,5 +54,4 @@ def ping() -> ResponseReturnValue:
     )
     services: Services = current_app.extensions["parley"]
     saved = record_ping(cmd, services.store, services.clock, services.locate)
-    services.runner.wake.set()
     return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": []})
