@@ -166,15 +166,22 @@ class Parley(Application[UUID]):
         return max((r.notification.id for r in recordings), default=0)
 
 
-def retry_on_conflict(attempt: Callable[[], T], attempts: int = 30) -> T:
+def retry_on_conflict(attempt: Callable[[], T], budget: float = 15.0) -> T:
     """Run a load-decide-save attempt again when a concurrent writer got there first.
 
     The failed attempt wrote nothing (the append is atomic), so repeating it on fresh
-    state neither loses nor doubles the command.
+    state neither loses nor doubles the command. Waits grow exponentially with full
+    jitter (capped at 50 ms) so that many writers of one aggregate all get through.
     """
-    for tries in range(attempts):
+    deadline = time.monotonic() + budget
+    tries = 0
+    while True:
         try:
             return attempt()
         except IntegrityError:
-            time.sleep(random.uniform(0, 0.002 * (tries + 1)))
-    raise ConcurrencyExhausted(f"gave up after {attempts} conflicting attempts")
+            tries += 1
+            if time.monotonic() >= deadline:
+                raise ConcurrencyExhausted(
+                    f"gave up after {tries} conflicting attempts in {budget:.0f} s"
+                ) from None
+            time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(tries, 6))))
