@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.identity import company_key
-from domain.values import CustomValue
+from domain.values import CustomValue, changes
 
 STANDARD = ("name", "plan", "monthly_spend", "remote_created_at")
 
@@ -32,12 +32,9 @@ class Company(Aggregate):
 
     def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
         """Record only what actually changes, so repeated pings write nothing."""
-        changed = {k: v for k, v in attributes.items() if getattr(self, k) != v}
-        changed_custom = {
-            k: v for k, v in custom.items() if k not in self.custom or self.custom[k] != v
-        }
-        if changed or changed_custom:
-            self._updated(changed, changed_custom)
+        found = changes(self, attributes, self.custom, custom)
+        if found is not None:
+            self._updated(*found)
 
     @event("Updated")
     def _updated(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:

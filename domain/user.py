@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import MissingUserIdentifier
 from domain.identity import email_key, user_id_key
-from domain.values import CustomValue, traffic_source
+from domain.values import CustomValue, changes, traffic_source
 
 SESSION_TIMEOUT = timedelta(minutes=30)
 STANDARD = ("email", "name", "user_id", "signed_up_at")
@@ -94,12 +94,9 @@ class User(Aggregate):
 
     def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
         """Change standard and custom attributes; unchanged values record nothing."""
-        changed = {k: v for k, v in attributes.items() if getattr(self, k) != v}
-        changed_custom = {
-            k: v for k, v in custom.items() if k not in self.custom or self.custom[k] != v
-        }
-        if changed or changed_custom:
-            self._updated(changed, changed_custom)
+        found = changes(self, attributes, self.custom, custom)
+        if found is not None:
+            self._updated(*found)
 
     @event("Updated")
     def _updated(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
@@ -158,19 +155,8 @@ class User(Aggregate):
     ) -> None:
         """An impression from the snippet (boot or update)."""
         source = traffic_source(url, referrer)
-        self.trigger_event(
-            self.Seen,
-            at=at,
-            url=url,
-            source=source,
-            ip=ip,
-            user_agent=user_agent,
-            timezone=timezone,
-            city=place[0],
-            country=place[1],
-            new_session=self.starts_new_session(at, source),
-            via="widget",
-        )
+        new_session = self.starts_new_session(at, source)
+        self._seen(at, "widget", new_session, ip, user_agent, place, url, source, timezone)
 
     def record_request(
         self,
@@ -181,18 +167,32 @@ class User(Aggregate):
         place: tuple[str | None, str | None] = (None, None),
     ) -> None:
         """Activity reported through the REST API (last_request_at, new_session)."""
+        self._seen(at, "api", new_session, ip, user_agent, place)
+
+    def _seen(
+        self,
+        at: datetime,
+        via: str,
+        new_session: bool,
+        ip: str | None,
+        user_agent: str | None,
+        place: tuple[str | None, str | None],
+        url: str | None = None,
+        source: str | None = None,
+        timezone: str | None = None,
+    ) -> None:
         self.trigger_event(
             self.Seen,
             at=at,
-            url=None,
-            source=None,
+            url=url,
+            source=source,
             ip=ip,
             user_agent=user_agent,
-            timezone=None,
+            timezone=timezone,
             city=place[0],
             country=place[1],
             new_session=new_session,
-            via="api",
+            via=via,
         )
 
     def apply_seen(self, seen: User.Seen) -> None:

@@ -89,6 +89,21 @@ def custom_data(field: str, values: dict[str, Any]) -> dict[str, CustomValue]:
     return {key: custom_value(field, key, value) for key, value in values.items()}
 
 
+def changes(
+    holder: Any,
+    attributes: dict[str, Any],
+    custom_now: dict[str, CustomValue],
+    custom: dict[str, CustomValue],
+) -> tuple[dict[str, Any], dict[str, CustomValue]] | None:
+    """What really differs from `holder`'s attributes and custom data; None if nothing does.
+
+    Aggregates record only changes, so repeated pings with the same data write nothing.
+    """
+    changed = {k: v for k, v in attributes.items() if getattr(holder, k) != v}
+    changed_custom = {k: v for k, v in custom.items() if k not in custom_now or custom_now[k] != v}
+    return (changed, changed_custom) if changed or changed_custom else None
+
+
 def attribute_type(key: str, value: CustomValue) -> str:
     """The filter type of a custom attribute: date, boolean, number, string or unknown."""
     if value is None:

@@ -75,6 +75,17 @@ def pg_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_services(pg_url: str, clock: ManualClock) -> Iterator[Services]:
+    """Services on PostgreSQL only, for what SQLite cannot show (concurrent writers, killed
+    connections)."""
+    config = Config(database_url=pg_url, secret_key="test")
+    migrate(config)
+    built = bootstrap(config, clock)
+    yield built
+    built.close()
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
 

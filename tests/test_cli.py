@@ -26,6 +26,14 @@ def run(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess
     )
 
 
+def add_admin(
+    database_url: str, app_id: str, email: str, name: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return run(
+        database_url, "admin", "create", "--app", app_id, "--email", email, "--name", name, cwd=cwd
+    )
+
+
 def test_apps_admins_and_secure_mode_from_the_command_line(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -34,45 +42,12 @@ def test_apps_admins_and_secure_mode_from_the_command_line(
     assert created.returncode == 0, created.stderr
     keys = json.loads(created.stdout)
     assert set(keys) == {"app_id", "api_key", "secret"}
-    admin = run(
-        database_url,
-        "admin",
-        "create",
-        "--app",
-        keys["app_id"],
-        "--email",
-        "ops@acme.test",
-        "--name",
-        "Ops",
-        cwd=tmp_path,
-    )
+    admin = add_admin(database_url, keys["app_id"], "ops@acme.test", "Ops", tmp_path)
     assert admin.returncode == 0, admin.stderr
     assert json.loads(admin.stdout)["email"] == "ops@acme.test"
-    again = run(
-        database_url,
-        "admin",
-        "create",
-        "--app",
-        keys["app_id"],
-        "--email",
-        "OPS@acme.test",
-        "--name",
-        "Ops",
-        cwd=tmp_path,
-    )
+    again = add_admin(database_url, keys["app_id"], "OPS@acme.test", "Ops", tmp_path)
     assert again.returncode != 0 and "already exists" in again.stderr
-    bad = run(
-        database_url,
-        "admin",
-        "create",
-        "--app",
-        keys["app_id"],
-        "--email",
-        "nope",
-        "--name",
-        "X",
-        cwd=tmp_path,
-    )
+    bad = add_admin(database_url, keys["app_id"], "nope", "X", tmp_path)
     assert bad.returncode != 0 and "email" in bad.stderr
     assert (
         run(database_url, "app", "secure-mode", keys["app_id"], "on", cwd=tmp_path).returncode == 0

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, select, text
 
-from commands.apps import CreatedApp
+from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
 from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
 from projections.rebuild import rebuild
@@ -145,34 +145,26 @@ def test_a_restarted_runner_catches_up_from_its_tracked_position(
 
 
 def test_the_runner_survives_its_database_connections_being_killed(
-    pg_url: str, clock: ManualClock
+    pg_services: Services, clock: ManualClock
 ) -> None:
-    from commands.apps import CreateApp, create_app
-    from web.bootstrap import migrate
-
-    config = Config(database_url=pg_url, secret_key="t")
-    migrate(config)
-    services = bootstrap(config, clock)
-    try:
-        app = create_app(CreateApp("Drop"), services.store, clock)
-        services.runner.start()
-        ping(services, app.app_id, {"user_id": "first"})
-        assert services.runner.wait_for(services.store.head(), timeout=10)
-        with services.engine.connect() as conn:
-            killed = conn.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE pid <> pg_backend_pid() AND datname = current_database() "
-                    "AND query NOT ILIKE '%pg_stat_activity%'"
-                )
-            ).scalar()
-        assert killed and killed > 0
-        time.sleep(0.3)
-        ping(services, app.app_id, {"user_id": "second"})
-        assert services.runner.wait_for(services.store.head(), timeout=15)
-        assert {r["user_id"] for r in snapshot(services, users)} == {"first", "second"}
-    finally:
-        services.close()
+    services = pg_services
+    app = create_app(CreateApp("Drop"), services.store, clock)
+    services.runner.start()
+    ping(services, app.app_id, {"user_id": "first"})
+    assert services.runner.wait_for(services.store.head(), timeout=10)
+    with services.engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                "AND query NOT ILIKE '%pg_stat_activity%'"
+            )
+        ).scalar()
+    assert killed and killed > 0
+    time.sleep(0.3)
+    ping(services, app.app_id, {"user_id": "second"})
+    assert services.runner.wait_for(services.store.head(), timeout=15)
+    assert {r["user_id"] for r in snapshot(services, users)} == {"first", "second"}
 
 
 def test_positions_are_tracked_per_projection(services: Services, app: CreatedApp) -> None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from eventsourcing.persistence import StoredEvent
 
-from commands.apps import CreatedApp
+from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
 from commands.store import Parley
 from domain.identity import user_id_key
 from domain.user import User
 from tests.helpers import ping, user_rows
-from web.bootstrap import Services, bootstrap
-from web.config import Config
+from web.bootstrap import Services
 
 
 def test_history_written_by_version_1_of_an_event_stays_readable(
@@ -76,86 +76,66 @@ def test_api_keys_are_never_stored_in_plain_text(services: Services, app: Create
     assert app.secret.encode() in states  # needed to check secure-mode hashes
 
 
-def test_concurrent_pings_of_one_user_all_land_once(pg_url: str, clock: ManualClock) -> None:
-    """Threads hammer the same user on PostgreSQL: conflicts retry, nothing lost or doubled."""
-    from commands.apps import CreateApp, create_app
-    from web.bootstrap import migrate
+def together(threads: int, work: Callable[[Services, int], None], services: Services) -> None:
+    """Run `work` in threads released at once, each with its own store as each web worker
+    process has; re-raise the first failure."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
 
-    config = Config(database_url=pg_url, secret_key="t")
-    migrate(config)
-    services = bootstrap(config, clock)
-    try:
-        app = create_app(CreateApp("Race"), services.store, clock)
-        threads, per_thread = 8, 15
-        errors: list[BaseException] = []
-        start = threading.Barrier(threads)
-
-        def worker(n: int) -> None:
-            # Each thread has its own store, as each web worker process does.
-            store = Parley(pg_url)
-            own = Services(config, store, services.engine, services.runner, clock)
-            try:
-                start.wait()
-                for i in range(per_thread):
-                    ping(
-                        own,
-                        app.app_id,
-                        {"user_id": "shared", "email": "s@example.com", f"thread_{n}": i},
-                    )
-            except BaseException as error:
-                errors.append(error)
-            finally:
-                store.close()
-
-        pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-        assert errors == []
-        user: User = services.store.repository.get(user_id_key(app.app_id, "shared"))
-        assert isinstance(user, User)
-        assert user.impressions == threads * per_thread
-        assert user.custom == {f"thread_{n}": per_thread - 1 for n in range(threads)}
-        (row,) = user_rows(services, app.app_id)
-        assert row["impressions"] == threads * per_thread
-        seen = [
-            n
-            for n in services.store.recorder.select_notifications(1, 10_000)
-            if n.topic.endswith("User.Seen")
-        ]
-        assert len(seen) == threads * per_thread
-    finally:
-        services.close()
-
-
-def test_two_first_pings_at_once_make_one_user(pg_url: str, clock: ManualClock) -> None:
-    from commands.apps import CreateApp, create_app
-    from web.bootstrap import migrate
-
-    config = Config(database_url=pg_url, secret_key="t")
-    migrate(config)
-    services = bootstrap(config, clock)
-    try:
-        app = create_app(CreateApp("Race"), services.store, clock)
-        start = threading.Barrier(6)
-
-        def first_visit() -> None:
-            store = Parley(pg_url)
-            own = Services(config, store, services.engine, services.runner, clock)
+    def worker(n: int) -> None:
+        store = Parley(services.config.database_url)
+        own = Services(services.config, store, services.engine, services.runner, services.clock)
+        try:
             start.wait()
-            ping(own, app.app_id, {"user_id": "new", "email": "new@example.com"})
+            work(own, n)
+        except BaseException as error:
+            errors.append(error)
+        finally:
             store.close()
 
-        pool = [threading.Thread(target=first_visit) for _ in range(6)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-        rows = user_rows(services, app.app_id)
-        assert len(rows) == 1
-        assert rows[0]["impressions"] == 6
-        assert rows[0]["session_count"] == 1
-        assert datetime.fromtimestamp(rows[0]["created_at"], UTC) == clock.now()
-    finally:
-        services.close()
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert errors == []
+
+
+def test_concurrent_pings_of_one_user_all_land_once(pg_services: Services) -> None:
+    """Threads hammer the same user on PostgreSQL: conflicts retry, nothing lost or doubled."""
+    services = pg_services
+    app = create_app(CreateApp("Race"), services.store, services.clock)
+    threads, per_thread = 8, 15
+
+    def pings(own: Services, n: int) -> None:
+        for i in range(per_thread):
+            settings = {"user_id": "shared", "email": "s@example.com", f"thread_{n}": i}
+            ping(own, app.app_id, settings)
+
+    together(threads, pings, services)
+    user: User = services.store.repository.get(user_id_key(app.app_id, "shared"))
+    assert user.impressions == threads * per_thread
+    assert user.custom == {f"thread_{n}": per_thread - 1 for n in range(threads)}
+    (row,) = user_rows(services, app.app_id)
+    assert row["impressions"] == threads * per_thread
+    seen = [
+        n
+        for n in services.store.recorder.select_notifications(1, 10_000)
+        if n.topic.endswith("User.Seen")
+    ]
+    assert len(seen) == threads * per_thread
+
+
+def test_two_first_pings_at_once_make_one_user(pg_services: Services, clock: ManualClock) -> None:
+    services = pg_services
+    app = create_app(CreateApp("Race"), services.store, clock)
+
+    def first_visit(own: Services, _n: int) -> None:
+        ping(own, app.app_id, {"user_id": "new", "email": "new@example.com"})
+
+    together(6, first_visit, services)
+    rows = user_rows(services, app.app_id)
+    assert len(rows) == 1
+    assert rows[0]["impressions"] == 6
+    assert rows[0]["session_count"] == 1
+    assert datetime.fromtimestamp(rows[0]["created_at"], UTC) == clock.now()
