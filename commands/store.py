@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -17,7 +17,8 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyAggregateRecorder,
     SQLAlchemyApplicationRecorder,
 )
-from sqlalchemy import Engine, select
+import sqlalchemy.exc
+from sqlalchemy import Engine, insert, select, text
 
 from domain.user import User
 
@@ -73,7 +74,40 @@ class CoreReads:
 
 
 class Recorder(CoreReads, SQLAlchemyApplicationRecorder):
-    pass
+    """Appends with one Core statement inside the table lock.
+
+    On PostgreSQL the events table is locked from insert to commit so positions commit in
+    order; every bit of Python work in that window delays every other writer, so the window
+    holds nothing but the lock, one multi-row INSERT ... RETURNING, the NOTIFY and the commit.
+    """
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        table = self.events_record_cls.__table__
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        postgres = self.datastore.engine.dialect.name == "postgresql"
+        try:
+            with self.datastore.engine.begin() as conn:
+                if postgres:
+                    conn.execute(text(f"LOCK TABLE {table.name} IN EXCLUSIVE MODE"))
+                ids = list(conn.execute(statement, rows).scalars())
+                if postgres:
+                    conn.execute(text(f"NOTIFY {self.channel_name}"))
+        except sqlalchemy.exc.IntegrityError as error:
+            raise IntegrityError(error) from error
+        return ids
 
 
 class SnapshotRecorder(CoreReads, SQLAlchemyAggregateRecorder):
