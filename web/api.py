@@ -28,6 +28,12 @@ class PageArgs(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
+# Schemas are stateless once built: one of each serves every request.
+PAGE_ARGS = PageArgs()
+USER_IN, COMPANY_IN = ApiUserSchema(), ApiCompanySchema()
+USER_OUT, COMPANY_OUT = UserSchema(), CompanySchema()
+
+
 def services() -> Services:
     found: Services = current_app.extensions["parley"]
     return found
@@ -85,7 +91,7 @@ def page_of(kind: str, plural: str, page: Page, schema: Schema, endpoint: str) -
 
 @api.post("/users")
 def post_user() -> ResponseReturnValue:
-    cmd = ApiUserSchema().load(body())
+    cmd = USER_IN.load(body())
     cmd = replace(cmd, app_id=g.app_id)
     s = services()
     saved = save_user(cmd, s.store, s.clock, s.locate)
@@ -94,7 +100,7 @@ def post_user() -> ResponseReturnValue:
         row = find_user(conn, g.app_id, id=saved.user.id.hex)
     if row is None:
         raise UserNotFound(f"id {saved.user.id.hex}")
-    return jsonify(UserSchema().dump(row))
+    return jsonify(USER_OUT.dump(row))
 
 
 @api.get("/users")
@@ -106,10 +112,10 @@ def get_users() -> ResponseReturnValue:
             row = find_user(conn, g.app_id, email=email, user_id=user_id)
             if row is None:
                 raise UserNotFound(f"email {email!r}" if email else f"user_id {user_id!r}")
-            return jsonify(UserSchema().dump(row))
-        args = PageArgs().load(request.args)
+            return jsonify(USER_OUT.dump(row))
+        args = PAGE_ARGS.load(request.args)
         found = list_users(conn, g.app_id, **args)
-    return jsonify(page_of("user", "users", found, UserSchema(), "api.get_users"))
+    return jsonify(page_of("user", "users", found, USER_OUT, "api.get_users"))
 
 
 @api.get("/users/<public_id>")
@@ -118,7 +124,7 @@ def get_user(public_id: str) -> ResponseReturnValue:
         row = find_user(conn, g.app_id, id=public_id)
     if row is None:
         raise UserNotFound(f"id {public_id!r}")
-    return jsonify(UserSchema().dump(row))
+    return jsonify(USER_OUT.dump(row))
 
 
 @api.delete("/users/<public_id>")
@@ -130,7 +136,7 @@ def remove_user(public_id: str) -> ResponseReturnValue:
         raise UserNotFound(f"id {public_id!r}")
     saved = delete_user(g.app_id, public_id, s.store, s.clock)
     read_your_writes(saved.position)
-    return jsonify(UserSchema().dump(row))
+    return jsonify(USER_OUT.dump(row))
 
 
 # -- companies ------------------------------------------------------------------------
@@ -139,14 +145,14 @@ def remove_user(public_id: str) -> ResponseReturnValue:
 @api.post("/companies")
 def post_company() -> ResponseReturnValue:
     s = services()
-    given = ApiCompanySchema().load(body())
+    given = COMPANY_IN.load(body())
     saved = save_company(SaveCompany(g.app_id, given), s.store, s.clock)
     read_your_writes(saved.position)
     with s.engine.connect() as conn:
         row = find_company(conn, g.app_id, id=saved.company.id.hex)
     if row is None:
         raise CompanyNotFound(f"company_id {given.company_id!r}")
-    return jsonify(CompanySchema().dump(row))
+    return jsonify(COMPANY_OUT.dump(row))
 
 
 @api.get("/companies")
@@ -158,10 +164,10 @@ def get_companies() -> ResponseReturnValue:
             if row is None:
                 what = f"company_id {company_id!r}" if company_id else f"name {name!r}"
                 raise CompanyNotFound(what)
-            return jsonify(CompanySchema().dump(row))
-        args = PageArgs().load(request.args)
+            return jsonify(COMPANY_OUT.dump(row))
+        args = PAGE_ARGS.load(request.args)
         found = list_companies(conn, g.app_id, **args)
-    return jsonify(page_of("company", "companies", found, CompanySchema(), "api.get_companies"))
+    return jsonify(page_of("company", "companies", found, COMPANY_OUT, "api.get_companies"))
 
 
 @api.get("/companies/<public_id>")
@@ -170,4 +176,4 @@ def get_company(public_id: str) -> ResponseReturnValue:
         row = find_company(conn, g.app_id, id=public_id)
     if row is None:
         raise CompanyNotFound(f"id {public_id!r}")
-    return jsonify(CompanySchema().dump(row))
+    return jsonify(COMPANY_OUT.dump(row))
