@@ -20,6 +20,7 @@ from eventsourcing_sqlalchemy.recorders import (
 )
 from sqlalchemy import Engine, insert, select, text
 
+from commands.group_commit import GroupCommit
 from domain.user import User
 
 T = TypeVar("T")
@@ -74,18 +75,26 @@ class CoreReads:
 
 
 class Recorder(CoreReads, SQLAlchemyApplicationRecorder):
-    """Appends with one Core statement inside the table lock.
+    """Appends with one Core statement inside the table lock, commits grouped.
 
     On PostgreSQL the events table is locked from insert to commit so positions commit in
     order; every bit of Python work in that window delays every other writer, so the window
-    holds nothing but the lock, one multi-row INSERT ... RETURNING, the NOTIFY and the commit.
+    holds nothing but the lock, one multi-row INSERT ... RETURNING, the NOTIFY and the commit,
+    and concurrent appends of one process share it (see commands/group_commit.py).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group_commit = GroupCommit(self._append)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        return self.group_commit.append(stored_events)
+
+    def _append(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         table = self.events_record_cls.__table__
         rows = [
             {
