@@ -73,6 +73,7 @@ PING_RATIO_TARGET = 0.50
 LAG_P99_TARGET_MS = 1000.0
 LAG_RATE_TOLERANCE = 0.95
 REBUILD_TARGET = 20_000.0
+LAG_CLIENTS = 32
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -844,7 +845,9 @@ def projection_lag(port: int, app_id: str, settings: Settings, server_pid: int) 
     bodies = ping_bodies(app_id, settings.users, offset=settings.pings)
     with HealthPoller(port) as poller:
         meter = CpuMeter(server_pid)
-        run = send_pings(port, bodies, count, settings.threads, rate=settings.lag_rate)
+        # An open-loop load: enough clients that the pace, not the round trip, sets the rate.
+        clients = max(settings.threads, LAG_CLIENTS)
+        run = send_pings(port, bodies, count, clients, rate=settings.lag_rate)
         meter.report(len(run.samples), run.seconds, " (includes the /health polls)")
         last_ack = max(s.acked for s in run.samples)
         deadline = time.perf_counter() + 15

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, Table, delete, text, update
 
@@ -11,6 +14,7 @@ from projections.log import Log
 from projections.runner import WINDOW, Projection, apply_batch, read_position
 from projections.tables import positions
 
+T = TypeVar("T")
 SUFFIX = "__rebuild"
 Progress = Callable[[int], None]
 
@@ -43,6 +47,14 @@ def rebuild(
         conn.execute(delete(positions).where(positions.c.name == tracking))
     events_log = Log(store)
     position = 0
+    # Reading (database, then decoding) and writing overlap: the next window is read
+    # while this one is applied. Only this rebuild writes the shadow tables and position.
+    for events, reached in prefetched(windows(events_log, projection, events_log.head())):
+        with engine.begin() as conn:
+            projection.apply(conn, events, shadows)
+            _track(conn, tracking, reached)
+        progress(reached - position)
+        position = reached
 
     def replay(conn: Connection) -> None:
         nonlocal position
@@ -52,9 +64,6 @@ def rebuild(
         progress(reached - position)
         position = reached
 
-    while position < events_log.head():
-        with engine.begin() as conn:
-            replay(conn)
     with engine.begin() as conn:
         # Writers may have appended meanwhile: finish under the live position's lock.
         read_position(conn, projection.name, lock=True)
@@ -67,6 +76,43 @@ def rebuild(
         )
         conn.execute(delete(positions).where(positions.c.name == tracking))
     return final
+
+
+def windows(events_log: Log, projection: Projection, head: int) -> Iterator[tuple[list[Any], int]]:
+    """The projection's events up to `head`, a window at a time, with the position reached."""
+    position = 0
+    while position < head:
+        events, position = events_log.read(
+            position, min(head, position + WINDOW), projection.topics, WINDOW
+        )
+        yield events, position
+
+
+def prefetched(source: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Items of `source`, produced by a background thread up to `depth` ahead."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+
+    def produce() -> None:
+        try:
+            for item in source:
+                ready.put((True, item))
+            ready.put((False, None))
+        except BaseException as error:
+            ready.put((False, error))
+
+    threading.Thread(target=produce, name="rebuild-reader", daemon=True).start()
+    while True:
+        more, item = ready.get()
+        if not more:
+            if item is not None:
+                raise item
+            return
+        yield item
+
+
+def _track(conn: Connection, name: str, position: int) -> None:
+    read_position(conn, name)
+    conn.execute(update(positions).where(positions.c.name == name).values(position=position))
 
 
 def _swap(conn: Connection, projection: Projection, shadows: dict[str, Table]) -> None:
