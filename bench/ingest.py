@@ -54,7 +54,8 @@ from sqlalchemy.engine import make_url
 
 from commands.apps import load_app
 from commands.clock import ManualClock
-from commands.store import Parley, StoreFactory
+from commands.recorders import StoreFactory
+from commands.store import Parley
 from commands.users import Ping, UserInput, record_ping
 from domain.identity import email_key
 from domain.user import Alias, User

@@ -21,6 +21,7 @@ UPDATED = event_class(Company, "Updated")
 class CompaniesProjection:
     name = "companies"
     tables: tuple[Table, ...] = (companies,)
+    per_aggregate = True
     topics: tuple[str, ...] = (get_topic(CREATED), get_topic(UPDATED))
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:

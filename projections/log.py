@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from eventsourcing.persistence import Notification
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, Uuid, func, select, type_coerce
 
 from commands.store import Parley
 
@@ -21,6 +20,16 @@ def events_table(store: Parley) -> Table:
     return table
 
 
+class Stored(NamedTuple):
+    """What the mapper reads of a stored event; a plain tuple is far cheaper to build than
+    eventsourcing's frozen dataclasses, and the log reads tens of thousands at a time."""
+
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes
+
+
 class Log:
     """The window of the log a batch covers and the events in it a projection cares about."""
 
@@ -28,40 +37,48 @@ class Log:
         self.store = store
         self.table = events_table(store)
         self.engine = store.factory.datastore.engine  # type: ignore[attr-defined]
+        # PostgreSQL returns native UUIDs: read them with SQLAlchemy's own (cheap) Uuid type
+        # rather than the per-row Python conversion of the column's declared type.
+        column = self.table.c.originator_id
+        postgres = self.engine.dialect.name == "postgresql"
+        self._originator_id = (
+            type_coerce(column, Uuid()).label("originator_id") if postgres else column
+        )
 
     def head(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(self.table.c.id))).scalar() or 0)
 
     def read(
-        self, after: int, until: int, topics: Sequence[str], limit: int
+        self,
+        after: int,
+        until: int,
+        topics: Sequence[str],
+        limit: int,
+        share: tuple[int, int] | None = None,
     ) -> tuple[list[Any], int]:
         """Decoded events with these topics in (after, until], at most `limit` of them.
 
         Returns the events and the position the batch reached: `until` when the window held
-        no more than `limit` matching events, else the last one read.
+        no more than `limit` matching events, else the last one read. With `share` = (k, n),
+        only the events of the k-th of n disjoint sets of aggregates (PostgreSQL only).
         """
         t = self.table
         query = (
-            select(t.c.id, t.c.originator_id, t.c.originator_version, t.c.topic, t.c.state)
+            select(t.c.id, self._originator_id, t.c.originator_version, t.c.topic, t.c.state)
             .where(t.c.id > after, t.c.id <= until, t.c.topic.in_(topics))
             .order_by(t.c.id)
             .limit(limit)
         )
+        if share is not None:
+            last_byte = func.get_byte(func.uuid_send(t.c.originator_id), 15)
+            query = query.where(last_byte % share[1] == share[0])
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         reached = rows[-1].id if len(rows) == limit else until
-        mapper = self.store.mapper
+        decode = self.store.mapper.to_domain_event
         events = [
-            mapper.to_domain_event(
-                Notification(
-                    id=r.id,
-                    originator_id=r.originator_id,
-                    originator_version=r.originator_version,
-                    topic=r.topic,
-                    state=bytes(r.state),
-                )
-            )
+            decode(Stored(r.originator_id, r.originator_version, r.topic, bytes(r.state)))  # type: ignore[arg-type]
             for r in rows
         ]
         return events, reached

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, delete, text, update
 
 from commands.store import Parley
 from projections.log import Log
+from projections.parallel import fill_in_parallel
 from projections.runner import WINDOW, Projection, apply_batch, read_position
 from projections.tables import positions
 
@@ -26,19 +28,27 @@ def _shadow(table: Table, metadata: MetaData) -> Table:
     return copy
 
 
+def shadow_tables(projection: Projection) -> dict[str, Table]:
+    shadow_md = MetaData()
+    return {t.name: _shadow(t, shadow_md) for t in projection.tables}
+
+
 def rebuild(
     store: Parley,
     engine: Engine,
     projection: Projection,
     progress: Progress = lambda _n: None,
+    processes: int | None = None,
 ) -> int:
     """Replay every event into fresh tables and swap them in; return the log position reached.
 
     Live runners keep serving the old tables until the swap, which takes their position
-    lock, so readers never see a half-built table.
+    lock, so readers never see a half-built table. On PostgreSQL, `processes` > 1 splits
+    the bulk of the replay by aggregate over that many processes (default: one per core).
     """
-    shadow_md = MetaData()
-    shadows = {t.name: _shadow(t, shadow_md) for t in projection.tables}
+    if processes is None:
+        processes = os.cpu_count() or 1
+    shadows = shadow_tables(projection)
     tracking = projection.name + SUFFIX
     with engine.begin() as conn:
         for table in shadows.values():
@@ -47,9 +57,13 @@ def rebuild(
         conn.execute(delete(positions).where(positions.c.name == tracking))
     events_log = Log(store)
     position = 0
+    if processes > 1 and projection.per_aggregate and engine.dialect.name == "postgresql":
+        position = fill_in_parallel(engine, projection, events_log.head(), processes, progress)
+        with engine.begin() as conn:
+            _track(conn, tracking, position)
     # Reading (database, then decoding) and writing overlap: the next window is read
     # while this one is applied. Only this rebuild writes the shadow tables and position.
-    for events, reached in prefetched(windows(events_log, projection, events_log.head())):
+    for events, reached in prefetched(windows(events_log, projection, position, events_log.head())):
         with engine.begin() as conn:
             projection.apply(conn, events, shadows)
             _track(conn, tracking, reached)
@@ -78,13 +92,18 @@ def rebuild(
     return final
 
 
-def windows(events_log: Log, projection: Projection, head: int) -> Iterator[tuple[list[Any], int]]:
-    """The projection's events up to `head`, a window at a time, with the position reached."""
-    position = 0
+def windows(
+    events_log: Log,
+    projection: Projection,
+    start: int,
+    head: int,
+    share: tuple[int, int] | None = None,
+) -> Iterator[tuple[list[Any], int]]:
+    """The projection's events in (start, head], a window at a time, with the position reached."""
+    position = start
     while position < head:
-        events, position = events_log.read(
-            position, min(head, position + WINDOW), projection.topics, WINDOW
-        )
+        until = min(head, position + WINDOW)
+        events, position = events_log.read(position, until, projection.topics, WINDOW, share)
         yield events, position
 
 

@@ -28,6 +28,9 @@ class Projection(Protocol):
     name: str
     tables: tuple[Table, ...]
     topics: tuple[str, ...]
+    # True when each event changes only rows of its own aggregate, so that a rebuild may
+    # replay disjoint sets of aggregates side by side.
+    per_aggregate: bool
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None: ...
 

@@ -148,6 +148,7 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
 class UsersProjection:
     name = "users"
     tables: tuple[Table, ...] = (users, user_companies)
+    per_aggregate = True
     topics: tuple[str, ...] = tuple(get_topic(cls) for cls in HANDLERS)
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:

@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from commands.apps import CreateApp, create_app
 from commands.group_commit import GroupCommit
-from commands.store import Recorder
+from commands.recorders import Recorder
 from tests.helpers import ping, user_rows
 from web.bootstrap import Services
 

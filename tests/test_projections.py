@@ -172,3 +172,19 @@ def test_positions_are_tracked_per_projection(services: Services, app: CreatedAp
     services.runner.catch_up()
     names = {r["name"] for r in snapshot(services, positions)}
     assert names == {"users", "companies"}
+
+
+def test_a_rebuild_split_over_processes_equals_the_live_projection(
+    pg_services: Services, clock: ManualClock
+) -> None:
+    services = pg_services
+    app = create_app(CreateApp("Split"), services.store, clock)
+    busy_history(services, app.app_id, clock)
+    services.runner.catch_up()
+    live = {t.name: snapshot(services, t) for t in (users, user_companies, companies)}
+    shown: list[int] = []
+    for projection in all_projections():
+        reached = rebuild(services.store, services.runner.engine, projection, shown.append, 3)
+        assert reached == services.store.head()
+    assert {t.name: snapshot(services, t) for t in (users, user_companies, companies)} == live
+    assert sum(shown) == 2 * services.store.head()  # the progress bar reaches the end

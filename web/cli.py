@@ -119,7 +119,13 @@ def projections_group() -> None:
 
 @projections_group.command("rebuild")
 @click.argument("name", required=False)
-def projections_rebuild(name: str | None) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes replaying side by side on PostgreSQL (default: one per core).",
+)
+def projections_rebuild(name: str | None, processes: int | None) -> None:
     """Rebuild NAME (or every projection) from position 0 into fresh tables, then swap."""
     cfg = config()
     chosen = [p for p in all_projections() if name in (None, p.name)]
@@ -133,7 +139,7 @@ def projections_rebuild(name: str | None) -> None:
         with click.progressbar(
             length=head, label=f"rebuilding {projection.name}", file=sys.stderr
         ) as bar:
-            reached = rebuild(store, engine, projection, progress=bar.update)
+            reached = rebuild(store, engine, projection, bar.update, processes)
         click.echo(f"{projection.name}: rebuilt from the log up to position {reached}")
     engine.dispose()
 
