@@ -211,9 +211,10 @@ def test_companies_create_list_and_find(client: FlaskClient, auth: dict[str, str
     company = created.get_json()
     assert company["plan"] == {"type": "plan", "name": "Messaging"}
     assert company["custom_attributes"] == {"seats": 10}
-    post(client, "/companies", auth, {"company_id": "7", "name": "Parley"})
+    post(client, "/companies", auth, {"company_id": "7", "name": "Parley", "monthly_spend": 25.5})
     listing = client.get("/companies", headers=auth).get_json()
     assert listing["type"] == "company.list" and listing["total_count"] == 2
+    assert listing["total_monthly_spend"] == 75.5
     assert client.get(f"/companies/{company['id']}", headers=auth).get_json()["name"] == "Intercom"
     assert client.get("/companies?name=Parley", headers=auth).get_json()["company_id"] == "7"
     assert client.get("/companies?company_id=404", headers=auth).status_code == 404

@@ -14,7 +14,7 @@ from commands.companies import SaveCompany, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.schemas import ApiCompanySchema, ApiUserSchema
 from commands.users import delete_user, save_user
-from queries.companies import find_company, list_companies
+from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user, list_users
 from web.bootstrap import Services
 from web.errors import Unauthorized
@@ -167,7 +167,11 @@ def get_companies() -> ResponseReturnValue:
             return jsonify(COMPANY_OUT.dump(row))
         args = PAGE_ARGS.load(request.args)
         found = list_companies(conn, g.app_id, **args)
-    return jsonify(page_of("company", "companies", found, COMPANY_OUT, "api.get_companies"))
+        spend = total_monthly_spend(conn, g.app_id)
+    listing = page_of("company", "companies", found, COMPANY_OUT, "api.get_companies")
+    # Revenue across all the app's companies (seed: "track revenue across your companies").
+    listing["total_monthly_spend"] = spend
+    return jsonify(listing)
 
 
 @api.get("/companies/<public_id>")
