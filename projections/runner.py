@@ -129,7 +129,7 @@ class Runner:
             self.wake.set()
             time.sleep(0.005)
 
-    def run(self, idle_wait: float = 0.05) -> None:
+    def run(self, idle_wait: float = 0.1) -> None:
         """Follow the log until stopped; database errors are logged and retried with backoff.
 
         Once caught up it waits `idle_wait` (or until woken) before looking again, so under

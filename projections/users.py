@@ -170,11 +170,13 @@ class UsersProjection:
             )
         }
         batch = Batch(rows, memberships)
+        latest: dict[str, datetime] = {}
         for event in mine:
             HANDLERS[type(event)](batch, event)
-            row = batch.rows.get(event.originator_id.hex)
-            if row is not None:
-                row["updated_at"] = seconds(event.timestamp)
+            latest[event.originator_id.hex] = event.timestamp
+        for key, moment in latest.items():
+            if key in batch.rows:
+                batch.rows[key]["updated_at"] = seconds(moment)
         if batch.deleted:
             conn.execute(delete(users_t).where(users_t.c.id.in_(batch.deleted)))
         upsert(conn, users_t, [r for i, r in batch.rows.items() if i not in batch.deleted])
