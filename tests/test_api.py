@@ -244,3 +244,20 @@ def test_the_ping_endpoint_answers_any_origin(client: FlaskClient, app: CreatedA
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://customer.example")
     assert client.get("/widget.js").headers["Content-Type"].startswith("application/javascript")
+
+
+def test_health_says_unavailable_when_the_database_is_not_usable(
+    pg_services: Services, postgres_server: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    client = create_web_app(services=pg_services).test_client()
+    assert client.get("/health").status_code == 200
+    schema = str(pg_services.engine.url.query["options"]).split("=")[-1]
+    admin = create_engine(postgres_server)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"

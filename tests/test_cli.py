@@ -102,3 +102,26 @@ def test_rebuild_and_export_from_the_command_line(database_url: str, tmp_path: P
         ]
     finally:
         services.close()
+
+
+def test_demo_creates_one_app_and_prints_it_again_on_every_run(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert run(database_url, "migrate", cwd=tmp_path).returncode == 0
+    first = run(database_url, "demo", cwd=tmp_path)
+    again = run(database_url, "demo", cwd=tmp_path)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    saved = json.loads((tmp_path / "var" / "demo.json").read_text())
+    for shown in (first.stdout, again.stdout):
+        assert saved["app_id"] in shown and saved["api_key"] in shown
+        assert f'app_id: "{saved["app_id"]}"' in shown  # the snippet is filled in
+        assert "/widget.js" in shown
+    store = Parley(database_url)
+    try:
+        app: App = store.repository.get(app_key(saved["app_id"]))
+        assert app.accepts_api_key(saved["api_key"])
+        assert [a["email"] for a in app.admins.values()] == ["admin@example.com"]
+        apps = [n for n in store.recorder.select_notifications(1, 100) if "App.Created" in n.topic]
+        assert len(apps) == 1
+    finally:
+        store.close()
