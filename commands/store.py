@@ -72,6 +72,10 @@ class Parley(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
+    def recorded(self, aggregate_id: UUID) -> bool:
+        """Whether anything was ever recorded under this id: one query, for ids usually unused."""
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
     def get_as(self, kind: type[A], aggregate_id: UUID) -> A | None:
         found = self.find(aggregate_id)
         return found if isinstance(found, kind) else None

@@ -96,7 +96,9 @@ def resolve_user(
         user = _follow(store, user_id_key(app_id, user_id))
         if user is not None:
             return user, []
-        by_email = _follow(store, email_key(app_id, email)) if email else None
+        # A new user_id's email is usually new too: ask cheaply before loading.
+        key = email_key(app_id, email) if email else None
+        by_email = _follow(store, key) if key and store.recorded(key) else None
         if by_email is not None and by_email.user_id is None and not by_email.deleted:
             by_email.update({"user_id": user_id}, {})
             return by_email, [Alias(key=user_id_key(app_id, user_id), user=by_email.id)]
