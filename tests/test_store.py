@@ -139,3 +139,27 @@ def test_two_first_pings_at_once_make_one_user(pg_services: Services, clock: Man
     assert rows[0]["impressions"] == 6
     assert rows[0]["session_count"] == 1
     assert datetime.fromtimestamp(rows[0]["created_at"], UTC) == clock.now()
+
+
+def test_pings_survive_their_database_connections_being_killed(pg_services: Services) -> None:
+    """A pooled connection found dead is replaced; the ping lands once."""
+    from sqlalchemy import text
+
+    services = pg_services
+    app = create_app(CreateApp("Killed"), services.store, services.clock)
+    for _ in range(3):
+        ping(services, app.app_id, {"user_id": "k"})
+        with services.engine.connect() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                    "AND backend_type = 'client backend'"
+                )
+            ).scalar()
+        assert killed  # the store's pooled connections, used a moment ago
+    ping(services, app.app_id, {"user_id": "k"})
+    user: User = services.store.repository.get(user_id_key(app.app_id, "k"))
+    assert user.impressions == 4
+    (row,) = user_rows(services, app.app_id)
+    assert row["impressions"] == 4
