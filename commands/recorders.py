@@ -14,7 +14,7 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyAggregateRecorder,
     SQLAlchemyApplicationRecorder,
 )
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from commands.group_commit import GroupCommit
 
@@ -81,6 +81,13 @@ class Recorder(CoreReads, SQLAlchemyApplicationRecorder):
         if not stored_events:
             return []
         return self.group_commit.append(stored_events)
+
+    def max_notification_id(self) -> int | None:
+        """The newest log position, with one Core query (health checks and runners ask often)."""
+        table = self.events_record_cls.__table__
+        with self.datastore.engine.connect() as conn:
+            found = conn.execute(select(func.max(table.c.id))).scalar()
+        return int(found) if found is not None else None
 
     def _append(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         table = self.events_record_cls.__table__

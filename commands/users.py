@@ -104,8 +104,8 @@ def resolve_user(
             return by_email, [Alias(key=user_id_key(app_id, user_id), user=by_email.id)]
         user = User(app_id=app_id, user_id=user_id, email=email, at=at)
         extra: list[Aggregate] = []
-        if email and by_email is None:
-            extra.append(Alias(key=email_key(app_id, email), user=user.id))
+        if key is not None and by_email is None:
+            extra.append(Alias(key=key, user=user.id))
         return user, extra
     assert email is not None
     user = _follow(store, email_key(app_id, email))

@@ -46,8 +46,7 @@ class Log:
         )
 
     def head(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.max(self.table.c.id))).scalar() or 0)
+        return self.store.head()
 
     def read(
         self,

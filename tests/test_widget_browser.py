@@ -455,13 +455,21 @@ def test_a_bad_created_at_is_refused_with_the_field_named(
     assert parley.users() == []
 
 
-def test_after_logout_a_rerun_snippet_boots_the_next_user_with_one_impression(
+def pasted_snippet_page(
     parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
-) -> None:
+) -> tuple[Tab, str]:
+    """A page with snippet.html pasted as is (John Doe, 9876), booted; and its loader block."""
     settings, loader = snippet(parley.app_id, parley.url)
     tab = open_tab()
     tab.open(site.publish(html(settings, loader)))
     assert tab.ping(1)["status"] == 200
+    return tab, loader
+
+
+def test_after_logout_a_rerun_snippet_boots_the_next_user_with_one_impression(
+    parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    tab, loader = pasted_snippet_page(parley, site, open_tab)
 
     # A Turbolinks-style app: logout shuts Intercom down, the next page swaps in the next
     # user's intercomSettings and re-runs the pasted loader, which calls update(settings).
@@ -485,10 +493,7 @@ def test_after_logout_a_rerun_snippet_boots_the_next_user_with_one_impression(
 def test_after_shutdown_stale_page_settings_do_not_bring_the_old_user_back(
     parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
-    settings, loader = snippet(parley.app_id, parley.url)
-    tab = open_tab()
-    tab.open(site.publish(html(settings, loader)))
-    assert tab.ping(1)["status"] == 200
+    tab, _loader = pasted_snippet_page(parley, site, open_tab)
     head_booted = parley.head()
 
     # window.intercomSettings still names John, but he logged out.
