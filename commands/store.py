@@ -11,9 +11,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from sqlalchemy import Engine
 
-from commands.recorders import StoreFactory
+from commands.recorders import Recorder, StoreFactory
 from domain.user import User
 
 T = TypeVar("T")
@@ -46,9 +45,7 @@ class Parley(Application[UUID]):
     def close(self) -> None:
         super().close()
         if isinstance(self.factory, StoreFactory):
-            engine = self.factory.datastore.engine
-            if isinstance(engine, Engine):
-                engine.dispose()
+            self.factory.datastore.dispose()
 
     def recent(self, kind: type[A], aggregate_id: UUID, max_age: float = 2.0) -> A | None:
         """An aggregate for read-only checks, reloaded when older than `max_age` seconds.
@@ -72,9 +69,15 @@ class Parley(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
-    def recorded(self, aggregate_id: UUID) -> bool:
-        """Whether anything was ever recorded under this id: one query, for ids usually unused."""
-        return bool(self.recorder.select_events(aggregate_id, limit=1))
+    def cached(self, aggregate_id: UUID) -> bool:
+        """Whether this process holds the aggregate (loading it is then one short query)."""
+        cache = self.repository.cache
+        return cache is not None and aggregate_id in cache.cache
+
+    def recorded_among(self, *aggregate_ids: UUID) -> set[UUID]:
+        """Which of these ids were ever recorded under: one query, for ids usually unused."""
+        assert isinstance(self.recorder, Recorder)
+        return self.recorder.created_among(aggregate_ids)
 
     def get_as(self, kind: type[A], aggregate_id: UUID) -> A | None:
         found = self.find(aggregate_id)
@@ -85,11 +88,19 @@ class Parley(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def save_all(self, *aggregates: Aggregate | None) -> int:
-        """Append the pending events of all aggregates atomically; return the last position."""
+        """Append the pending events of all aggregates atomically; return the last position.
+
+        The saved aggregates go into the cache as they now stand, so this process's next
+        command on them reads only newer events (eventsourcing caches on load only when it
+        fast-forwards). Callers must not change an aggregate after saving it.
+        """
         recordings = self.save(*aggregates)
+        cache = self.repository.cache
         for aggregate in aggregates:
             if aggregate is not None:
                 self._recent.pop(aggregate.id, None)
+                if cache is not None:
+                    cache.put(aggregate.id, aggregate)
         return max((r.notification.id for r in recordings), default=0)
 
 

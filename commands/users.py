@@ -93,19 +93,23 @@ def resolve_user(
     if user_id is None and email is None:
         raise MissingUserIdentifier()
     if user_id is not None:
-        user = _follow(store, user_id_key(app_id, user_id))
+        key = user_id_key(app_id, user_id)
+        by_email_key = email_key(app_id, email) if email else None
+        # Known users are usually cached; a new user_id usually comes with a new email:
+        # otherwise one query says which of the two keys were ever used before any load.
+        keys = [k for k in (key, by_email_key) if k is not None]
+        used = set(keys) if store.cached(key) else store.recorded_among(*keys)
+        user = _follow(store, key) if key in used else None
         if user is not None:
             return user, []
-        # A new user_id's email is usually new too: ask cheaply before loading.
-        key = email_key(app_id, email) if email else None
-        by_email = _follow(store, key) if key and store.recorded(key) else None
+        by_email = _follow(store, by_email_key) if by_email_key in used else None
         if by_email is not None and by_email.user_id is None and not by_email.deleted:
             by_email.update({"user_id": user_id}, {})
-            return by_email, [Alias(key=user_id_key(app_id, user_id), user=by_email.id)]
+            return by_email, [Alias(key=key, user=by_email.id)]
         user = User(app_id=app_id, user_id=user_id, email=email, at=at)
         extra: list[Aggregate] = []
-        if key is not None and by_email is None:
-            extra.append(Alias(key=key, user=user.id))
+        if by_email_key is not None and by_email is None:
+            extra.append(Alias(key=by_email_key, user=user.id))
         return user, extra
     assert email is not None
     user = _follow(store, email_key(app_id, email))

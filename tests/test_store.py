@@ -163,3 +163,24 @@ def test_pings_survive_their_database_connections_being_killed(pg_services: Serv
     assert user.impressions == 4
     (row,) = user_rows(services, app.app_id)
     assert row["impressions"] == 4
+
+
+def test_a_connection_that_died_while_idle_is_replaced_before_use(pg_url: str) -> None:
+    """Idle pooled connections are checked on checkout; a dead one never reaches a command."""
+    from sqlalchemy import create_engine, text
+
+    from commands.recorders import check_idle_connections
+
+    engine = create_engine(pg_url, pool_size=1, max_overflow=0)
+    check_idle_connections(engine, idle=0.0)
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(backend).scalar()
+        with create_engine(pg_url).connect() as other:
+            assert other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first}).scalar()
+        with engine.connect() as conn:  # the pool's only connection, now dead
+            second = conn.execute(backend).scalar()
+        assert second != first
+    finally:
+        engine.dispose()
