@@ -29,3 +29,8 @@ class CompanyNotFound(CommandError):
 class AdminExists(CommandError):
     def __init__(self, email: str) -> None:
         super().__init__(f"an admin with email {email!r} already exists in this app")
+
+
+class TagNotFound(CommandError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no {what}")

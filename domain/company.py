@@ -29,6 +29,7 @@ class Company(Aggregate):
         self.monthly_spend: float | None = None
         self.remote_created_at: int | None = None
         self.custom: dict[str, CustomValue] = {}
+        self.tags: list[str] = []
 
     def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
         """Record only what actually changes, so repeated pings write nothing."""
@@ -41,3 +42,19 @@ class Company(Aggregate):
         for key, value in attributes.items():
             setattr(self, key, value)
         self.custom.update(custom)
+
+    def tag(self, tag_id: str) -> None:
+        if tag_id not in self.tags:
+            self._tagged(tag_id)
+
+    @event("Tagged")
+    def _tagged(self, tag_id: str) -> None:
+        self.tags.append(tag_id)
+
+    def untag(self, tag_id: str) -> None:
+        if tag_id in self.tags:
+            self._untagged(tag_id)
+
+    @event("Untagged")
+    def _untagged(self, tag_id: str) -> None:
+        self.tags.remove(tag_id)

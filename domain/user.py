@@ -22,6 +22,13 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 
 class User(Aggregate):
+    # Version 2 added tags: snapshots taken before then are upcast.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["tags"] = []
+
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
         """A user is keyed by user_id when it has one, else by email."""
@@ -72,6 +79,7 @@ class User(Aggregate):
         self.signed_up_at: int | None = None
         self.custom: dict[str, CustomValue] = {}
         self.companies: list[str] = []
+        self.tags: list[str] = []
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -134,6 +142,22 @@ class User(Aggregate):
     @event("LeftCompany")
     def _left_company(self, company_key: str) -> None:
         self.companies.remove(company_key)
+
+    def tag(self, tag_id: str) -> None:
+        if tag_id not in self.tags:
+            self._tagged(tag_id)
+
+    @event("Tagged")
+    def _tagged(self, tag_id: str) -> None:
+        self.tags.append(tag_id)
+
+    def untag(self, tag_id: str) -> None:
+        if tag_id in self.tags:
+            self._untagged(tag_id)
+
+    @event("Untagged")
+    def _untagged(self, tag_id: str) -> None:
+        self.tags.remove(tag_id)
 
     # -- activity ---------------------------------------------------------------------
 

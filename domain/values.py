@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ua_parser import parse_user_agent
+
 from domain.errors import InvalidValue
 
 # Seconds since the epoch accepted as dates: 1970 up to 2100. Larger numbers are
@@ -78,6 +80,8 @@ def custom_value(field: str, key: str, value: Any) -> CustomValue:
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise InvalidValue(where, f"strings are limited to {MAX_STRING} characters")
+        if "\x00" in value:
+            raise InvalidValue(where, "strings cannot contain NUL characters")
         return value
     raise InvalidValue(
         where, "custom data values must be strings, numbers, booleans or null, not lists or objects"
@@ -130,3 +134,11 @@ def traffic_source(url: str | None, referrer: str | None) -> str | None:
     if ref_host and ref_host != (page.hostname or "").lower():
         return ref_host
     return None
+
+
+def browser(user_agent: str) -> str | None:
+    """The browser family a user agent names ("Chrome", "Firefox", "Mobile Safari")."""
+    found = parse_user_agent(user_agent)
+    if found is None or found.family == "Other":
+        return None
+    return found.family

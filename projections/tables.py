@@ -51,6 +51,7 @@ users = Table(
     Column("last_url", Text),
     Column("last_seen_ip", String(64)),
     Column("user_agent", Text),
+    Column("browser", String(64)),
     Column("timezone", String(64)),
     Column("city", String(255)),
     Column("country", String(255)),
@@ -89,4 +90,32 @@ companies = Table(
     Index("companies_app_company_id", "app_id", "company_id", unique=True),
     Index("companies_app_name", "app_id", "name"),
     Index("companies_app_created", "app_id", "created_at", "id"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("created_at", Seconds, nullable=False),
+    Index("tags_app_name", "app_id", "name"),
+)
+
+user_tags = Table(
+    "user_tags",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("tag_id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Index("user_tags_tag", "tag_id", "user_id"),
+)
+
+company_tags = Table(
+    "company_tags",
+    metadata,
+    Column("company_id", String(32), primary_key=True),
+    Column("tag_id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Index("company_tags_tag", "tag_id", "company_id"),
 )

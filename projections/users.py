@@ -10,8 +10,9 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
 from domain.user import User, effective_unsubscribe
+from domain.values import browser
 from projections.events import event_class
-from projections.tables import user_companies, users
+from projections.tables import user_companies, user_tags, users
 from projections.upsert import upsert
 
 Row = dict[str, Any]
@@ -40,6 +41,7 @@ def _fresh(event: Any) -> Row:
         "last_url": None,
         "last_seen_ip": None,
         "user_agent": None,
+        "browser": None,
         "timezone": None,
         "city": None,
         "country": None,
@@ -53,12 +55,17 @@ def _fresh(event: Any) -> Row:
 class Batch:
     """Rows touched by one batch of events, loaded once and written once."""
 
-    def __init__(self, rows: dict[str, Row], memberships: set[tuple[str, str]]) -> None:
+    def __init__(
+        self, rows: dict[str, Row], memberships: set[tuple[str, str]], tagged: set[tuple[str, str]]
+    ) -> None:
         self.rows = rows
         self.deleted: set[str] = set()
         self.joined: set[tuple[str, str]] = set()
         self.left: set[tuple[str, str]] = set()
         self.memberships = memberships
+        self.tagged: set[tuple[str, str]] = set()
+        self.untagged: set[tuple[str, str]] = set()
+        self.had_tags = tagged
 
 
 def on_created(batch: Batch, event: Any) -> None:
@@ -101,6 +108,8 @@ def on_seen(batch: Batch, event: User.Seen) -> None:
         value = getattr(event, name)
         if value is not None:
             row[column] = value
+    if event.user_agent is not None:
+        row["browser"] = browser(event.user_agent)
 
 
 def on_unsubscribe_set(batch: Batch, event: Any) -> None:
@@ -126,11 +135,25 @@ def on_left_company(batch: Batch, event: Any) -> None:
     batch.left.add(pair)
 
 
+def on_tagged(batch: Batch, event: Any) -> None:
+    pair = (event.originator_id.hex, event.tag_id)
+    batch.untagged.discard(pair)
+    batch.tagged.add(pair)
+
+
+def on_untagged(batch: Batch, event: Any) -> None:
+    pair = (event.originator_id.hex, event.tag_id)
+    batch.tagged.discard(pair)
+    batch.untagged.add(pair)
+
+
 def on_deleted(batch: Batch, event: Any) -> None:
     user = event.originator_id.hex
     batch.deleted.add(user)
     batch.joined = {pair for pair in batch.joined if pair[0] != user}
     batch.left |= {pair for pair in batch.memberships if pair[0] == user}
+    batch.tagged = {pair for pair in batch.tagged if pair[0] != user}
+    batch.untagged |= {pair for pair in batch.had_tags if pair[0] == user}
 
 
 HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
@@ -141,13 +164,15 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
     event_class(User, "UnsubscribeSet"): on_unsubscribe_set,
     event_class(User, "JoinedCompany"): on_joined_company,
     event_class(User, "LeftCompany"): on_left_company,
+    event_class(User, "Tagged"): on_tagged,
+    event_class(User, "Untagged"): on_untagged,
     event_class(User, "Deleted"): on_deleted,
 }
 
 
 class UsersProjection:
     name = "users"
-    tables: tuple[Table, ...] = (users, user_companies)
+    tables: tuple[Table, ...] = (users, user_companies, user_tags)
     per_aggregate = True
     topics: tuple[str, ...] = tuple(get_topic(cls) for cls in HANDLERS)
 
@@ -155,7 +180,7 @@ class UsersProjection:
         mine = [e for e in events if type(e) in HANDLERS]
         if not mine:
             return
-        users_t, members_t = tables["users"], tables["user_companies"]
+        users_t, members_t, tags_t = tables["users"], tables["user_companies"], tables["user_tags"]
         ids = list({e.originator_id.hex for e in mine})
         rows = {
             r["id"]: dict(r)
@@ -169,7 +194,13 @@ class UsersProjection:
                 )
             )
         }
-        batch = Batch(rows, memberships)
+        tagged = {
+            (r.user_id, r.tag_id)
+            for r in conn.execute(
+                select(tags_t.c.user_id, tags_t.c.tag_id).where(tags_t.c.user_id.in_(ids))
+            )
+        }
+        batch = Batch(rows, memberships, tagged)
         latest: dict[str, datetime] = {}
         for event in mine:
             HANDLERS[type(event)](batch, event)
@@ -180,15 +211,23 @@ class UsersProjection:
         if batch.deleted:
             conn.execute(delete(users_t).where(users_t.c.id.in_(batch.deleted)))
         upsert(conn, users_t, [r for i, r in batch.rows.items() if i not in batch.deleted])
-        if batch.left:
-            conn.execute(
-                delete(members_t).where(
-                    tuple_(members_t.c.user_id, members_t.c.company_id).in_(batch.left)
-                )
-            )
-        joined = [
-            {"user_id": u, "company_id": c, "app_id": batch.rows[u]["app_id"]}
-            for u, c in batch.joined
-            if u not in batch.deleted
-        ]
-        upsert(conn, members_t, joined)
+        _write_pairs(conn, members_t, "company_id", batch, batch.joined, batch.left)
+        _write_pairs(conn, tags_t, "tag_id", batch, batch.tagged, batch.untagged)
+
+
+def _write_pairs(
+    conn: Connection,
+    table: Table,
+    column: str,
+    batch: Batch,
+    added: set[tuple[str, str]],
+    removed: set[tuple[str, str]],
+) -> None:
+    if removed:
+        conn.execute(delete(table).where(tuple_(table.c.user_id, table.c[column]).in_(removed)))
+    rows = [
+        {"user_id": u, column: other, "app_id": batch.rows[u]["app_id"]}
+        for u, other in added
+        if u not in batch.deleted
+    ]
+    upsert(conn, table, rows)

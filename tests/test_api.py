@@ -226,7 +226,7 @@ def test_health_reports_the_head_and_each_projections_position(
     post(client, "/users", auth, {"user_id": "h"})
     health = client.get("/health").get_json()
     assert health["event_store"]["head"] == services.store.head()
-    assert set(health["projections"]) == {"users", "companies"}
+    assert set(health["projections"]) == {"users", "companies", "tags"}
     assert health["projections"]["users"]["lag"] == 0
 
 

@@ -1,0 +1,201 @@
+"""Tagging: `POST /tags` creates or renames a tag and tags or untags users and companies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from commands.clock import Clock
+from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
+from commands.store import Parley, retry_on_conflict
+from domain.company import Company
+from domain.errors import InvalidValue
+from domain.identity import company_key, email_key, user_id_key
+from domain.tags import Tags, tags_key
+from domain.user import Alias, User
+
+CHUNK = 500
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A user named by Parley id, user_id or email (the first given wins)."""
+
+    id: str | None = None
+    user_id: str | None = None
+    email: str | None = None
+    untag: bool = False
+
+
+@dataclass(frozen=True)
+class CompanyRef:
+    id: str | None = None
+    company_id: str | None = None
+    untag: bool = False
+
+
+@dataclass(frozen=True)
+class SaveTag:
+    app_id: str
+    name: str
+    id: str | None = None  # an existing tag to rename
+    users: list[UserRef] = field(default_factory=list)
+    companies: list[CompanyRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SavedTag:
+    id: str
+    name: str
+    position: int
+
+
+def app_tags(store: Parley, app_id: str) -> Tags:
+    return store.get_as(Tags, tags_key(app_id)) or Tags(app_id=app_id)
+
+
+def live_tag(store: Parley, app_id: str, tag_id: str) -> Tags:
+    tags = store.get_as(Tags, tags_key(app_id))
+    if tags is None or tag_id not in tags.names:
+        raise TagNotFound(f"tag {tag_id!r}")
+    return tags
+
+
+def save_tag(cmd: SaveTag, store: Parley, clock: Clock) -> SavedTag:
+    """Create the tag if its name is new (or rename it by id), then apply every change at
+    once: all of it is saved in one transaction, or nothing is when a reference is wrong."""
+
+    def attempt() -> SavedTag:
+        tags = app_tags(store, cmd.app_id)
+        tag_id = _tag_for(tags, cmd, clock)
+        changed: list[Aggregate] = [tags]
+        for user_ref in cmd.users:
+            user = find_user_ref(store, cmd.app_id, user_ref)
+            if user_ref.untag:
+                user.untag(tag_id)
+            else:
+                user.tag(tag_id)
+            changed.append(user)
+        for company_ref in cmd.companies:
+            company = find_company_ref(store, cmd.app_id, company_ref)
+            if company_ref.untag:
+                company.untag(tag_id)
+            else:
+                company.tag(tag_id)
+            changed.append(company)
+        return SavedTag(tag_id, tags.names[tag_id], store.save_all(*changed))
+
+    return retry_on_conflict(attempt)
+
+
+def _tag_for(tags: Tags, cmd: SaveTag, clock: Clock) -> str:
+    name = cmd.name.strip()
+    if not name:
+        raise InvalidValue("name", "a tag needs a name")
+    holder = tags.named(name)
+    if cmd.id is None:
+        return holder or tags.create(name, clock.now())
+    if cmd.id not in tags.names:
+        raise TagNotFound(f"tag {cmd.id!r}")
+    if holder is not None and holder != cmd.id:
+        raise InvalidValue("name", f"another tag is already named {name!r}")
+    if tags.names[cmd.id] != name:
+        tags.rename(cmd.id, name)
+    return cmd.id
+
+
+def find_user_ref(store: Parley, app_id: str, ref: UserRef) -> User:
+    if ref.id is not None:
+        try:
+            key = UUID(hex=ref.id)
+        except ValueError:
+            raise UserNotFound(f"id {ref.id!r}") from None
+        found = store.find(key)
+    elif ref.user_id is not None:
+        found = store.find(user_id_key(app_id, ref.user_id))
+    elif ref.email is not None:
+        found = store.find(email_key(app_id, ref.email))
+    else:
+        raise InvalidValue("users", "each user needs an id, user_id or email")
+    if isinstance(found, Alias):
+        found = store.find(found.user)
+    if not isinstance(found, User) or found.app_id != app_id or found.deleted:
+        raise UserNotFound(ref.id or ref.user_id or ref.email or "")
+    return found
+
+
+def find_company_ref(store: Parley, app_id: str, ref: CompanyRef) -> Company:
+    if ref.id is not None:
+        try:
+            key = UUID(hex=ref.id)
+        except ValueError:
+            raise CompanyNotFound(f"id {ref.id!r}") from None
+    elif ref.company_id is not None:
+        key = company_key(app_id, ref.company_id)
+    else:
+        raise InvalidValue("companies", "each company needs an id or company_id")
+    company = store.get_as(Company, key)
+    if company is None or company.app_id != app_id:
+        raise CompanyNotFound(ref.id or ref.company_id or "")
+    return company
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def change_many(
+    store: Parley,
+    kind: type[User] | type[Company],
+    ids: Sequence[str],
+    change: Callable[[Any], None],
+) -> int:
+    """Apply `change` to many aggregates, saved CHUNK at a time; return the last position."""
+    position = 0
+    for chunk in chunks(ids):
+
+        def attempt(chunk: list[str] = chunk) -> int:
+            loaded = [store.get_as(kind, UUID(hex=i)) for i in chunk]
+            present = [a for a in loaded if a is not None]
+            for aggregate in present:
+                change(aggregate)
+            return store.save_all(*present)
+
+        position = max(position, retry_on_conflict(attempt))
+    return position
+
+
+def tag_users(store: Parley, app_id: str, tag_id: str, user_ids: Sequence[str]) -> int:
+    """Tag many users (say, everyone a filter matches), CHUNK per transaction."""
+    live_tag(store, app_id, tag_id)
+    return change_many(store, User, user_ids, lambda user: user.tag(tag_id))
+
+
+def delete_tag(
+    store: Parley,
+    app_id: str,
+    tag_id: str,
+    clock: Clock,
+    user_ids: Sequence[str],
+    company_ids: Sequence[str],
+) -> int:
+    """The tag goes at once (filters and payloads stop showing it), then comes off everyone
+    who had it, so their histories say so too."""
+
+    def attempt() -> int:
+        tags = live_tag(store, app_id, tag_id)
+        tags.delete(tag_id, clock.now())
+        return store.save_all(tags)
+
+    position = retry_on_conflict(attempt)
+    position = max(position, change_many(store, User, user_ids, lambda u: u.untag(tag_id)))
+    company_position = change_many(store, Company, company_ids, lambda c: c.untag(tag_id))
+    return max(position, company_position)
