@@ -281,7 +281,7 @@ TRAPS = ["ÉVRY", "évry", "Evry", "a%b", "axb", "a_b", "O'Brien", "İstanbul", 
 
 def test_sql_and_memory_agree_on_case_and_wildcard_traps(services: Services) -> None:
     """Letters outside A-Z keep their case in both evaluators; % and _ are plain characters."""
-    specs = [
+    specs: list[dict[str, Any]] = [
         {
             "email": None,
             "name": name,
