@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
-from projections.tables import companies, user_companies, users
+from domain.errors import InvalidValue
+from domain.filters import USER_ATTRIBUTES
+from projections.tables import companies, tags, user_companies, user_tags, users
 
 Row = dict[str, Any]
 
@@ -47,20 +51,6 @@ def _with_companies(conn: Connection, rows: list[Row]) -> list[Row]:
     return [{**r, "companies": found[r["id"]]} for r in rows]
 
 
-def list_users(conn: Connection, app_id: str, page: int = 1, per_page: int = 50) -> Page:
-    """Newest first, Intercom-style pages."""
-    where = users.c.app_id == app_id
-    total = conn.execute(select(func.count()).select_from(users).where(where)).scalar_one()
-    rows = conn.execute(
-        select(users)
-        .where(where)
-        .order_by(users.c.created_at.desc(), users.c.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).mappings()
-    return Page(_with_companies(conn, [dict(r) for r in rows]), total, page, per_page)
-
-
 def find_user(
     conn: Connection,
     app_id: str,
@@ -82,4 +72,101 @@ def find_user(
     else:
         return None
     row = conn.execute(query.limit(1)).mappings().first()
-    return _with_companies(conn, [dict(row)])[0] if row else None
+    return with_relations(conn, [dict(row)])[0] if row else None
+
+
+def _with_tags(conn: Connection, rows: list[Row]) -> list[Row]:
+    ids = [r["id"] for r in rows]
+    found: dict[str, list[Row]] = {i: [] for i in ids}
+    if ids:
+        query = (
+            select(user_tags.c.user_id, tags.c.id, tags.c.name)
+            .join(tags, tags.c.id == user_tags.c.tag_id)
+            .where(user_tags.c.user_id.in_(ids))
+            .order_by(tags.c.name)
+        )
+        for tagged in conn.execute(query).mappings():
+            found[tagged["user_id"]].append({"id": tagged["id"], "name": tagged["name"]})
+    return [{**r, "tags": found[r["id"]]} for r in rows]
+
+
+def with_relations(conn: Connection, rows: list[Row]) -> list[Row]:
+    """User rows with their companies and (live) tags, as payloads show them."""
+    return _with_tags(conn, _with_companies(conn, rows))
+
+
+# -- searching: filter, sort, keyset pages -----------------------------------------------
+
+SORTABLE = tuple(name for name in USER_ATTRIBUTES if name in users.c)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: after the row with this sort value and id."""
+
+    page: int
+    value: Any
+    id: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.page, self.value, self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @staticmethod
+    def decode(text: str) -> Cursor:
+        try:
+            page, value, key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            if not isinstance(page, int) or not isinstance(key, str):
+                raise ValueError
+        except (ValueError, TypeError):
+            raise InvalidValue("after", "not a cursor this API handed out") from None
+        return Cursor(page, value, key)
+
+
+@dataclass(frozen=True)
+class Listing:
+    items: list[Row]
+    total: int
+    page: int
+    per_page: int
+    next: Cursor | None
+
+
+def _after(column: Any, cursor: Cursor, descending: bool) -> ColumnElement[bool]:
+    """Rows after the cursor in the order (column IS NULL, column, id): values, then nulls."""
+    beyond_id = users.c.id < cursor.id if descending else users.c.id > cursor.id
+    if cursor.value is None:
+        return and_(column.is_(None), beyond_id)
+    beyond = column < cursor.value if descending else column > cursor.value
+    return or_(beyond, and_(column == cursor.value, beyond_id), column.is_(None))
+
+
+def search_users(
+    conn: Connection,
+    app_id: str,
+    where: ColumnElement[bool],
+    sort: str = "created_at",
+    order: str = "desc",
+    per_page: int = 50,
+    after: Cursor | None = None,
+) -> Listing:
+    """One page of the app's users matching `where`, in order, and how many match in all."""
+    column = users.c[sort]
+    descending = order == "desc"
+    matching = and_(users.c.app_id == app_id, where)
+    total = conn.execute(select(func.count()).select_from(users).where(matching)).scalar_one()
+    query = select(users).where(matching)
+    if after is not None:
+        query = query.where(_after(column, after, descending))
+    direction = (column.desc(), users.c.id.desc()) if descending else (column, users.c.id)
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            query.order_by(column.is_(None), *direction).limit(per_page + 1)
+        ).mappings()
+    ]
+    page = after.page + 1 if after else 1
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    following = Cursor(page, rows[-1][sort], rows[-1]["id"]) if more else None
+    return Listing(with_relations(conn, rows), total, page, per_page, following)

@@ -7,11 +7,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
+from tests.helpers import basic
+from web.app import create_app as create_web_app
 from web.bootstrap import Services, bootstrap, migrate
 from web.config import Config
 
@@ -106,3 +109,15 @@ def services(config: Config, clock: ManualClock) -> Iterator[Services]:
 @pytest.fixture
 def app(services: Services, clock: ManualClock) -> CreatedApp:
     return create_app(CreateApp("Acme"), services.store, clock)
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[FlaskClient]:
+    """The web app over the test services, projections running as in production."""
+    services.runner.start()
+    yield create_web_app(services=services).test_client()
+
+
+@pytest.fixture
+def auth(app: CreatedApp) -> dict[str, str]:
+    return basic(app)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from commands.apps import CreatedApp
 from commands.schemas import PingSchema
 from commands.users import Ping, Saved, record_ping
 from projections.tables import users
@@ -37,3 +40,13 @@ def user_rows(services: Services, app_id: str) -> list[dict[str, Any]]:
             .order_by(users.c.created_at, users.c.user_id, users.c.email)
         )
         return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def basic(app: CreatedApp) -> dict[str, str]:
+    """HTTP Basic credentials for the REST API: app_id and API key."""
+    token = base64.b64encode(f"{app.app_id}:{app.api_key}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def post(client: FlaskClient, path: str, auth: dict[str, str], body: Any) -> Any:
+    return client.post(path, json=body, headers=auth)

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from commands.apps import CreateApp, CreatedApp, create_app
+from tests.helpers import basic, post
 from web.app import create_app as create_web_app
 from web.bootstrap import Services
-
-
-def basic(app: CreatedApp) -> dict[str, str]:
-    token = base64.b64encode(f"{app.app_id}:{app.api_key}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[FlaskClient]:
-    services.runner.start()
-    yield create_web_app(services=services).test_client()
-
-
-@pytest.fixture
-def auth(app: CreatedApp) -> dict[str, str]:
-    return basic(app)
-
-
-def post(client: FlaskClient, path: str, auth: dict[str, str], body: Any) -> Any:
-    return client.post(path, json=body, headers=auth)
 
 
 def test_create_then_find_by_id_email_and_user_id(

@@ -11,6 +11,7 @@ from sqlalchemy import Table, select, text
 from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
 from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
+from projections.db import make_engine
 from projections.rebuild import rebuild
 from projections.runner import Runner
 from projections.tables import companies, positions, user_companies, users
@@ -186,3 +187,30 @@ def test_a_rebuild_split_over_processes_equals_the_live_projection(
     assert {t.name: snapshot(services, t) for t in (users, user_companies, companies)} == live
     # The progress bar reaches the end of the log once per projection.
     assert sum(shown) == len(all_projections()) * services.store.head()
+
+
+def test_upgrading_from_the_first_schema_fills_in_each_users_browser(database_url: str) -> None:
+    """A database migrated before browsers were projected gets them from the stored agents."""
+    from migrations import upgrade
+
+    upgrade(database_url, "0001")
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for n, agent in enumerate([firefox, None]):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, app_id, created_at, updated_at, session_count,"
+                        " impressions, unsubscribed_manually, unsubscribed_from_emails,"
+                        " custom_attributes, user_agent) VALUES (:id, 'a', 0, 0, 0, 0, false,"
+                        " false, '{}', :agent)"
+                    ),
+                    {"id": f"u{n}", "agent": agent},
+                )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            found = dict(conn.execute(select(users.c.id, users.c.browser)).tuples().all())
+        assert found == {"u0": "Firefox", "u1": None}
+    finally:
+        engine.dispose()

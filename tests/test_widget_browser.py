@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, true
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
@@ -28,7 +28,7 @@ from commands.apps import CreateApp, CreatedApp, SetSecureMode, create_app, set_
 from commands.clock import ManualClock
 from domain.app import user_hash
 from queries.companies import find_company
-from queries.users import find_user, list_users
+from queries.users import find_user, search_users
 from web.app import create_app as create_web_app
 from web.bootstrap import Services, bootstrap, migrate
 from web.config import Config
@@ -121,7 +121,7 @@ class Parley:
 
     def users(self) -> list[Row]:
         with self._read() as conn:
-            return list_users(conn, self.app_id).items
+            return search_users(conn, self.app_id, true(), per_page=500).items
 
     def company(self, company_id: str) -> Row | None:
         with self._read() as conn:

@@ -15,7 +15,7 @@ from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.schemas import ApiCompanySchema, ApiUserSchema
 from commands.users import delete_user, save_user
 from queries.companies import find_company, list_companies, total_monthly_spend
-from queries.users import Page, find_user, list_users
+from queries.users import Page, find_user
 from web.bootstrap import Services
 from web.errors import Unauthorized
 from web.schemas import CompanySchema, UserSchema
@@ -101,21 +101,6 @@ def post_user() -> ResponseReturnValue:
     if row is None:
         raise UserNotFound(f"id {saved.user.id.hex}")
     return jsonify(USER_OUT.dump(row))
-
-
-@api.get("/users")
-def get_users() -> ResponseReturnValue:
-    s = services()
-    email, user_id = request.args.get("email"), request.args.get("user_id")
-    with s.engine.connect() as conn:
-        if email is not None or user_id is not None:
-            row = find_user(conn, g.app_id, email=email, user_id=user_id)
-            if row is None:
-                raise UserNotFound(f"email {email!r}" if email else f"user_id {user_id!r}")
-            return jsonify(USER_OUT.dump(row))
-        args = PAGE_ARGS.load(request.args)
-        found = list_users(conn, g.app_id, **args)
-    return jsonify(page_of("user", "users", found, USER_OUT, "api.get_users"))
 
 
 @api.get("/users/<public_id>")

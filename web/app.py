@@ -8,8 +8,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import errors
-from web.api import api
+from web import audience, errors
 from web.bootstrap import Services, bootstrap
 from web.config import Config
 from web.widget import widget
@@ -31,7 +30,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         )
     errors.register(app)
     app.register_blueprint(widget)
-    app.register_blueprint(api)
+    app.register_blueprint(audience.api)  # the api blueprint, with the audience routes added
 
     @app.get("/health")
     def health() -> ResponseReturnValue:

@@ -33,7 +33,7 @@ class UserSchema(Schema):
     custom_attributes = fields.Dict()
     location_data = fields.Method("location")
     companies = fields.Method("company_list")
-    tags = fields.Constant({"type": "tag.list", "tags": []})
+    tags = fields.Method("tag_list")
     segments = fields.Constant({"type": "segment.list", "segments": []})
 
     def location(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +43,10 @@ class UserSchema(Schema):
             "country_name": row.get("country"),
             "timezone": row.get("timezone"),
         }
+
+    def tag_list(self, row: dict[str, Any]) -> dict[str, Any]:
+        tags = [{"type": "tag", "id": t["id"], "name": t["name"]} for t in row.get("tags", [])]
+        return {"type": "tag.list", "tags": tags}
 
     def company_list(self, row: dict[str, Any]) -> dict[str, Any]:
         refs = CompanyRefSchema(many=True).dump(row.get("companies", []))

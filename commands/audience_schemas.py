@@ -1,0 +1,91 @@
+"""Schemas for the audience: filters (as JSON or JSON text), list arguments and tagging."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from commands.schemas import Identifier
+from commands.tags import CompanyRef, SaveTag, UserRef
+from domain.errors import InvalidValue
+from domain.filters import Filter, parse_filter
+from queries.users import SORTABLE
+
+
+class FilterField(fields.Field):
+    """A filter in the JSON form of domain/filters.py; in a query string, as JSON text.
+
+    Errors keep their path inside the filter, so `filter.all[2].value` names the bad part.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Filter:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as error:
+                raise ValidationError(f"not valid JSON: {error}") from None
+        try:
+            return parse_filter(value, field="")
+        except InvalidValue as error:
+            where = error.field.lstrip(".")
+            raise ValidationError({where: [error.reason]} if where else error.reason) from None
+
+
+class UserSearchArgs(Schema):
+    """`GET /users` and its CSV export: which users, in which order, how many per page."""
+
+    filter = FilterField()
+    tag_id = fields.String(validate=validate.Length(min=1, max=64))
+    sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTABLE))
+    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    after = fields.String(validate=validate.Length(max=1000))
+
+
+class UserRefSchema(Schema):
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = Identifier()
+    email = fields.String(validate=validate.Length(max=255))
+    untag = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def named(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not any(data.get(k) for k in ("id", "user_id", "email")):
+            raise ValidationError("each user needs an id, user_id or email")
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> UserRef:
+        return UserRef(**data)
+
+
+class CompanyRefSchema(Schema):
+    id = fields.String(validate=validate.Length(max=64))
+    company_id = Identifier()
+    untag = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def named(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not any(data.get(k) for k in ("id", "company_id")):
+            raise ValidationError("each company needs an id or company_id")
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> CompanyRef:
+        return CompanyRef(**data)
+
+
+class TagSchema(Schema):
+    """`POST /tags`: name (and id, to rename), users and companies to tag or untag, or a
+    filter whose users all get the tag."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    id = fields.String(validate=validate.Length(max=64))
+    users = fields.List(fields.Nested(UserRefSchema), load_default=list)
+    companies = fields.List(fields.Nested(CompanyRefSchema), load_default=list)
+    filter = FilterField()
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> tuple[SaveTag, Filter | None]:
+        found = data.pop("filter", None)
+        return SaveTag(app_id="", **data), found

@@ -1,0 +1,229 @@
+"""The REST API's audience routes: searching users (filters, sort, keyset pages), their CSV
+export, users of a company, and tags (Intercom 1.x shapes).
+
+They belong to the `api` blueprint (same authentication); web/app.py imports this module
+before registering it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, g, jsonify, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import ColumnElement, and_, select, true
+
+from commands.audience_schemas import TagSchema, UserSearchArgs
+from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
+from commands.tags import delete_tag, save_tag, tag_users
+from domain.filters import parse_condition
+from projections.tables import company_tags, tags, user_companies, user_tags, users
+from queries.companies import find_company
+from queries.filters import matching_ids, user_filter
+from queries.users import Cursor, Listing, find_user, search_users
+from web.api import api, body, read_your_writes, services
+from web.schemas import UserSchema
+
+SEARCH, TAG_IN, USER_OUT = UserSearchArgs(), TagSchema(), UserSchema()
+
+EXPORT_PAGE = 1000
+CSV_COLUMNS = [
+    "id",
+    "user_id",
+    "email",
+    "name",
+    "signed_up_at",
+    "created_at",
+    "last_seen_at",
+    "session_count",
+    "city",
+    "country",
+    "timezone",
+    "browser",
+    "unsubscribed_from_emails",
+    "tags",
+    "companies",
+    "custom_attributes",
+]
+
+
+def _where(args: dict[str, Any], dialect: str) -> ColumnElement[bool]:
+    clauses: list[ColumnElement[bool]] = [true()]
+    now = services().clock.now()
+    if "filter" in args:
+        clauses.append(user_filter(args["filter"], dialect, now))
+    if "tag_id" in args:
+        tagged = parse_condition(
+            {"attribute": "tag", "operator": "is", "value": args["tag_id"]}, ""
+        )
+        clauses.append(user_filter(tagged, dialect, now))
+    return and_(*clauses)
+
+
+def _search(extra: ColumnElement[bool] | None = None) -> tuple[Listing, dict[str, Any]]:
+    args = SEARCH.load(request.args)
+    after = Cursor.decode(args["after"]) if "after" in args else None
+    with services().engine.connect() as conn:
+        where = _where(args, conn.dialect.name)
+        if extra is not None:
+            where = and_(where, extra)
+        found = search_users(
+            conn, g.app_id, where, args["sort"], args["order"], args["per_page"], after
+        )
+    return found, args
+
+
+def _listing(found: Listing, endpoint: str, **values: Any) -> dict[str, Any]:
+    next_url = None
+    if found.next is not None:
+        query = {k: v for k, v in request.args.items() if k != "after"}
+        next_url = url_for(endpoint, **values, **query, after=found.next.encode(), _external=True)
+    return {
+        "type": "user.list",
+        "users": USER_OUT.dump(found.items, many=True),
+        "total_count": found.total,
+        "pages": {
+            "type": "pages",
+            "page": found.page,
+            "per_page": found.per_page,
+            "total_pages": max(1, -(-found.total // found.per_page)),
+            "next": next_url,
+        },
+    }
+
+
+@api.get("/users")
+def get_users() -> ResponseReturnValue:
+    """One user by email or user_id; otherwise the filtered, sorted list."""
+    email, user_id = request.args.get("email"), request.args.get("user_id")
+    if email is not None or user_id is not None:
+        with services().engine.connect() as conn:
+            row = find_user(conn, g.app_id, email=email, user_id=user_id)
+        if row is None:
+            raise UserNotFound(f"email {email!r}" if email else f"user_id {user_id!r}")
+        return jsonify(USER_OUT.dump(row))
+    found, _ = _search()
+    return jsonify(_listing(found, "api.get_users"))
+
+
+@api.get("/companies/<public_id>/users")
+def company_users(public_id: str) -> ResponseReturnValue:
+    with services().engine.connect() as conn:
+        if find_company(conn, g.app_id, id=public_id) is None:
+            raise CompanyNotFound(f"id {public_id!r}")
+    members = select(user_companies.c.user_id).where(user_companies.c.company_id == public_id)
+    found, _ = _search(users.c.id.in_(members))
+    return jsonify(_listing(found, "api.company_users", public_id=public_id))
+
+
+# -- CSV export ---------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula is kept as text (leading apostrophe)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _iso(seconds: int | None) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat() if seconds is not None else ""
+
+
+def _csv_row(row: dict[str, Any]) -> list[Any]:
+    dates = {"signed_up_at", "created_at", "last_seen_at"}
+    values = {
+        **{k: _iso(row[k]) if k in dates else row.get(k) for k in CSV_COLUMNS},
+        "tags": ";".join(t["name"] for t in row["tags"]),
+        "companies": ";".join(c["company_id"] for c in row["companies"]),
+        "custom_attributes": json.dumps(row["custom_attributes"], ensure_ascii=False),
+    }
+    return [_cell(values[k]) for k in CSV_COLUMNS]
+
+
+@api.get("/users/export")
+def export_users() -> ResponseReturnValue:
+    """Every user of a filtered list as CSV, streamed page by page (any size of list)."""
+    args = SEARCH.load(request.args)
+    app_id, s = g.app_id, services()
+
+    def lines() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        after: Cursor | None = None
+        while True:
+            with s.engine.connect() as conn:
+                where = _where(args, conn.dialect.name)
+                found = search_users(
+                    conn, app_id, where, args["sort"], args["order"], EXPORT_PAGE, after
+                )
+            for row in found.items:
+                writer.writerow(_csv_row(row))
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if found.next is None:
+                return
+            after = found.next
+
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
+    return response
+
+
+# -- tags ---------------------------------------------------------------------------------
+
+
+def _tag(tag_id: str, name: str) -> dict[str, str]:
+    return {"type": "tag", "id": tag_id, "name": name}
+
+
+@api.post("/tags")
+def post_tag() -> ResponseReturnValue:
+    cmd, audience = TAG_IN.load(body())
+    s = services()
+    saved = save_tag(replace(cmd, app_id=g.app_id), s.store, s.clock)
+    position = saved.position
+    if audience is not None:
+        with s.engine.connect() as conn:
+            ids = matching_ids(conn, g.app_id, audience, s.clock.now())
+        position = max(position, tag_users(s.store, g.app_id, saved.id, ids))
+    read_your_writes(position)
+    return jsonify(_tag(saved.id, saved.name))
+
+
+@api.get("/tags")
+def get_tags() -> ResponseReturnValue:
+    with services().engine.connect() as conn:
+        rows = conn.execute(
+            select(tags.c.id, tags.c.name).where(tags.c.app_id == g.app_id).order_by(tags.c.name)
+        ).all()
+    return jsonify({"type": "tag.list", "tags": [_tag(r.id, r.name) for r in rows]})
+
+
+@api.delete("/tags/<tag_id>")
+def remove_tag(tag_id: str) -> ResponseReturnValue:
+    s = services()
+    with s.engine.connect() as conn:
+        name = conn.execute(
+            select(tags.c.name).where(tags.c.id == tag_id, tags.c.app_id == g.app_id)
+        ).scalar()
+        if name is None:
+            raise TagNotFound(f"tag {tag_id!r}")
+        user_ids = list(
+            conn.execute(select(user_tags.c.user_id).where(user_tags.c.tag_id == tag_id)).scalars()
+        )
+        company_ids = list(
+            conn.execute(
+                select(company_tags.c.company_id).where(company_tags.c.tag_id == tag_id)
+            ).scalars()
+        )
+    position = delete_tag(s.store, g.app_id, tag_id, s.clock, user_ids, company_ids)
+    read_your_writes(position)
+    return jsonify(_tag(tag_id, name))
