@@ -38,6 +38,7 @@ class UserSearchArgs(Schema):
 
     filter = FilterField()
     tag_id = fields.String(validate=validate.Length(min=1, max=64))
+    segment_id = fields.String(validate=validate.Length(min=1, max=64))
     sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTABLE))
     order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

@@ -34,3 +34,8 @@ class AdminExists(CommandError):
 class TagNotFound(CommandError):
     def __init__(self, what: str) -> None:
         super().__init__(f"no {what}")
+
+
+class SegmentNotFound(CommandError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no {what}")

@@ -70,13 +70,9 @@ class CompaniesProjection:
             conn.execute(
                 delete(table).where(tuple_(table.c.company_id, table.c.tag_id).in_(removed))
             )
-        apps = dict(
-            conn.execute(
-                select(tables["companies"].c.id, tables["companies"].c.app_id).where(
-                    tables["companies"].c.id.in_({c for c, _ in latest})
-                )
-            ).tuples()
-        )
+        owners = tables["companies"]
+        query = select(owners.c.id, owners.c.app_id).where(owners.c.id.in_([c for c, _ in latest]))
+        apps = dict(conn.execute(query).tuples().all())
         added = [
             {"company_id": c, "tag_id": t, "app_id": apps.get(c, "")}
             for (c, t), tagged in latest.items()

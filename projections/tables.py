@@ -119,3 +119,15 @@ company_tags = Table(
     Column("app_id", String(64), nullable=False),
     Index("company_tags_tag", "tag_id", "company_id"),
 )
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("definition", JSONDoc, nullable=False),
+    Column("created_at", Seconds, nullable=False),
+    Column("updated_at", Seconds, nullable=False),
+    Index("segments_app_name", "app_id", "name"),
+)

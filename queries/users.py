@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
@@ -12,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
 from projections.tables import companies, tags, user_companies, user_tags, users
+from queries.segments import segments_of
 
 Row = dict[str, Any]
 
@@ -55,6 +57,7 @@ def find_user(
     conn: Connection,
     app_id: str,
     *,
+    now: datetime,
     id: str | None = None,
     user_id: str | None = None,
     email: str | None = None,
@@ -72,7 +75,7 @@ def find_user(
     else:
         return None
     row = conn.execute(query.limit(1)).mappings().first()
-    return with_relations(conn, [dict(row)])[0] if row else None
+    return with_relations(conn, [dict(row)], now)[0] if row else None
 
 
 def _with_tags(conn: Connection, rows: list[Row]) -> list[Row]:
@@ -90,9 +93,13 @@ def _with_tags(conn: Connection, rows: list[Row]) -> list[Row]:
     return [{**r, "tags": found[r["id"]]} for r in rows]
 
 
-def with_relations(conn: Connection, rows: list[Row]) -> list[Row]:
-    """User rows with their companies and (live) tags, as payloads show them."""
-    return _with_tags(conn, _with_companies(conn, rows))
+def with_relations(conn: Connection, rows: list[Row], now: datetime) -> list[Row]:
+    """User rows with their companies, (live) tags and segments now, as payloads show them."""
+    rows = _with_tags(conn, _with_companies(conn, rows))
+    if not rows:
+        return rows
+    found = segments_of(conn, rows[0]["app_id"], [r["id"] for r in rows], now)
+    return [{**r, "segments": found[r["id"]]} for r in rows]
 
 
 # -- searching: filter, sort, keyset pages -----------------------------------------------
@@ -145,6 +152,7 @@ def search_users(
     conn: Connection,
     app_id: str,
     where: ColumnElement[bool],
+    now: datetime,
     sort: str = "created_at",
     order: str = "desc",
     per_page: int = 50,
@@ -169,4 +177,4 @@ def search_users(
     more = len(rows) > per_page
     rows = rows[:per_page]
     following = Cursor(page, rows[-1][sort], rows[-1]["id"]) if more else None
-    return Listing(with_relations(conn, rows), total, page, per_page, following)
+    return Listing(with_relations(conn, rows, now), total, page, per_page, following)

@@ -61,13 +61,13 @@ def test_pings_record_where_the_user_is_when_geoip_db_is_set(
         ping(services, app.app_id, {"user_id": "traveller"}, ip="81.2.69.142")
         services.runner.catch_up()
         with services.engine.connect() as conn:
-            user = find_user(conn, app.app_id, user_id="traveller")
+            user = find_user(conn, app.app_id, now=services.clock.now(), user_id="traveller")
         assert user is not None and (user["city"], user["country"]) == ("London", "United Kingdom")
         ping(services, app.app_id, {"user_id": "traveller"}, ip="89.160.20.112")
         ping(services, app.app_id, {"user_id": "traveller"}, ip="10.0.0.1")
         services.runner.catch_up()
         with services.engine.connect() as conn:
-            user = find_user(conn, app.app_id, user_id="traveller")
+            user = find_user(conn, app.app_id, now=services.clock.now(), user_id="traveller")
         # An address the database cannot place keeps the last known location.
         assert user is not None and (user["city"], user["country"]) == ("Linköping", "Sweden")
         assert user["last_seen_ip"] == "10.0.0.1"
@@ -79,5 +79,5 @@ def test_without_geoip_db_location_stays_unknown(services: Services, app: Create
     ping(services, app.app_id, {"user_id": "u"}, ip="81.2.69.142")
     services.runner.catch_up()
     with services.engine.connect() as conn:
-        user = find_user(conn, app.app_id, user_id="u")
+        user = find_user(conn, app.app_id, now=services.clock.now(), user_id="u")
     assert user is not None and user["city"] is None and user["country"] is None

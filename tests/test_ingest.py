@@ -92,7 +92,7 @@ def test_created_at_custom_data_and_companies_are_recorded_with_types(
         assert company["custom_attributes"] == {"seats": 12}
         assert company["user_count"] == 2
         assert total_monthly_spend(conn, app.app_id) == 75.5
-        user = find_user(conn, app.app_id, user_id="123")
+        user = find_user(conn, app.app_id, now=services.clock.now(), user_id="123")
         assert user is not None
         assert [c["company_id"] for c in user["companies"]] == ["6"]
 

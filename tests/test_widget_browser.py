@@ -117,11 +117,13 @@ class Parley:
 
     def user(self, user_id: str) -> Row | None:
         with self._read() as conn:
-            return find_user(conn, self.app_id, user_id=user_id)
+            return find_user(conn, self.app_id, now=self.services.clock.now(), user_id=user_id)
 
     def users(self) -> list[Row]:
         with self._read() as conn:
-            return search_users(conn, self.app_id, true(), per_page=500).items
+            return search_users(
+                conn, self.app_id, true(), self.services.clock.now(), per_page=500
+            ).items
 
     def company(self, company_id: str) -> Row | None:
         with self._read() as conn:

@@ -97,7 +97,7 @@ def post_user() -> ResponseReturnValue:
     saved = save_user(cmd, s.store, s.clock, s.locate)
     read_your_writes(saved.position)
     with s.engine.connect() as conn:
-        row = find_user(conn, g.app_id, id=saved.user.id.hex)
+        row = find_user(conn, g.app_id, now=services().clock.now(), id=saved.user.id.hex)
     if row is None:
         raise UserNotFound(f"id {saved.user.id.hex}")
     return jsonify(USER_OUT.dump(row))
@@ -106,7 +106,7 @@ def post_user() -> ResponseReturnValue:
 @api.get("/users/<public_id>")
 def get_user(public_id: str) -> ResponseReturnValue:
     with services().engine.connect() as conn:
-        row = find_user(conn, g.app_id, id=public_id)
+        row = find_user(conn, g.app_id, now=services().clock.now(), id=public_id)
     if row is None:
         raise UserNotFound(f"id {public_id!r}")
     return jsonify(USER_OUT.dump(row))
@@ -116,7 +116,7 @@ def get_user(public_id: str) -> ResponseReturnValue:
 def remove_user(public_id: str) -> ResponseReturnValue:
     s = services()
     with s.engine.connect() as conn:
-        row = find_user(conn, g.app_id, id=public_id)
+        row = find_user(conn, g.app_id, now=services().clock.now(), id=public_id)
     if row is None:
         raise UserNotFound(f"id {public_id!r}")
     saved = delete_user(g.app_id, public_id, s.store, s.clock)

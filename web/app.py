@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import audience, errors
+from web import audience, errors, segments
 from web.bootstrap import Services, bootstrap
 from web.config import Config
 from web.widget import widget
@@ -30,7 +30,9 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         )
     errors.register(app)
     app.register_blueprint(widget)
-    app.register_blueprint(audience.api)  # the api blueprint, with the audience routes added
+    # The api blueprint, with the routes web.audience and web.segments added to it.
+    assert audience.api is segments.api
+    app.register_blueprint(audience.api)
 
     @app.get("/health")
     def health() -> ResponseReturnValue:

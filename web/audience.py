@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, select, true
 
 from commands.audience_schemas import TagSchema, UserSearchArgs
 from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
@@ -25,6 +25,7 @@ from domain.filters import parse_condition
 from projections.tables import company_tags, tags, user_companies, user_tags, users
 from queries.companies import find_company
 from queries.filters import matching_ids, user_filter
+from queries.segments import definitions
 from queries.users import Cursor, Listing, find_user, search_users
 from web.api import api, body, read_your_writes, services
 from web.schemas import UserSchema
@@ -52,30 +53,31 @@ CSV_COLUMNS = [
 ]
 
 
-def _where(args: dict[str, Any], dialect: str) -> ColumnElement[bool]:
+def _where(args: dict[str, Any], conn: Connection, now: datetime) -> ColumnElement[bool]:
+    """The filter, tag and segment the request names, all of them at once."""
     clauses: list[ColumnElement[bool]] = [true()]
-    now = services().clock.now()
-    if "filter" in args:
-        clauses.append(user_filter(args["filter"], dialect, now))
-    if "tag_id" in args:
-        tagged = parse_condition(
-            {"attribute": "tag", "operator": "is", "value": args["tag_id"]}, ""
-        )
-        clauses.append(user_filter(tagged, dialect, now))
+    lookup = definitions(conn, g.app_id)
+    conditions = [args["filter"]] if "filter" in args else []
+    for name in ("tag", "segment"):
+        if f"{name}_id" in args:
+            condition = {"attribute": name, "operator": "is", "value": args[f"{name}_id"]}
+            conditions.append(parse_condition(condition, ""))
+    for f in conditions:
+        clauses.append(user_filter(f, conn.dialect.name, now, lookup))
     return and_(*clauses)
 
 
-def _search(extra: ColumnElement[bool] | None = None) -> tuple[Listing, dict[str, Any]]:
+def _search(extra: ColumnElement[bool] | None = None) -> Listing:
     args = SEARCH.load(request.args)
     after = Cursor.decode(args["after"]) if "after" in args else None
+    now = services().clock.now()
     with services().engine.connect() as conn:
-        where = _where(args, conn.dialect.name)
+        where = _where(args, conn, now)
         if extra is not None:
             where = and_(where, extra)
-        found = search_users(
-            conn, g.app_id, where, args["sort"], args["order"], args["per_page"], after
+        return search_users(
+            conn, g.app_id, where, now, args["sort"], args["order"], args["per_page"], after
         )
-    return found, args
 
 
 def _listing(found: Listing, endpoint: str, **values: Any) -> dict[str, Any]:
@@ -103,12 +105,13 @@ def get_users() -> ResponseReturnValue:
     email, user_id = request.args.get("email"), request.args.get("user_id")
     if email is not None or user_id is not None:
         with services().engine.connect() as conn:
-            row = find_user(conn, g.app_id, email=email, user_id=user_id)
+            row = find_user(
+                conn, g.app_id, now=services().clock.now(), email=email, user_id=user_id
+            )
         if row is None:
             raise UserNotFound(f"email {email!r}" if email else f"user_id {user_id!r}")
         return jsonify(USER_OUT.dump(row))
-    found, _ = _search()
-    return jsonify(_listing(found, "api.get_users"))
+    return jsonify(_listing(_search(), "api.get_users"))
 
 
 @api.get("/companies/<public_id>/users")
@@ -117,7 +120,7 @@ def company_users(public_id: str) -> ResponseReturnValue:
         if find_company(conn, g.app_id, id=public_id) is None:
             raise CompanyNotFound(f"id {public_id!r}")
     members = select(user_companies.c.user_id).where(user_companies.c.company_id == public_id)
-    found, _ = _search(users.c.id.in_(members))
+    found = _search(users.c.id.in_(members))
     return jsonify(_listing(found, "api.company_users", public_id=public_id))
 
 
@@ -158,10 +161,11 @@ def export_users() -> ResponseReturnValue:
         writer.writerow(CSV_COLUMNS)
         after: Cursor | None = None
         while True:
+            now = s.clock.now()
             with s.engine.connect() as conn:
-                where = _where(args, conn.dialect.name)
+                where = _where(args, conn, now)
                 found = search_users(
-                    conn, app_id, where, args["sort"], args["order"], EXPORT_PAGE, after
+                    conn, app_id, where, now, args["sort"], args["order"], EXPORT_PAGE, after
                 )
             for row in found.items:
                 writer.writerow(_csv_row(row))

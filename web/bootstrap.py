@@ -14,13 +14,14 @@ from migrations import upgrade
 from projections.companies import CompaniesProjection
 from projections.db import ensure_sqlite_dir, make_engine
 from projections.runner import Projection, Runner
+from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
 from projections.users import UsersProjection
 from web.config import Config
 
 
 def all_projections() -> list[Projection]:
-    return [UsersProjection(), CompaniesProjection(), TagsProjection()]
+    return [UsersProjection(), CompaniesProjection(), TagsProjection(), SegmentsProjection()]
 
 
 @dataclass

@@ -34,7 +34,7 @@ class UserSchema(Schema):
     location_data = fields.Method("location")
     companies = fields.Method("company_list")
     tags = fields.Method("tag_list")
-    segments = fields.Constant({"type": "segment.list", "segments": []})
+    segments = fields.Method("segment_list")
 
     def location(self, row: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -47,6 +47,12 @@ class UserSchema(Schema):
     def tag_list(self, row: dict[str, Any]) -> dict[str, Any]:
         tags = [{"type": "tag", "id": t["id"], "name": t["name"]} for t in row.get("tags", [])]
         return {"type": "tag.list", "tags": tags}
+
+    def segment_list(self, row: dict[str, Any]) -> dict[str, Any]:
+        found = [
+            {"type": "segment", "id": s["id"], "name": s["name"]} for s in row.get("segments", [])
+        ]
+        return {"type": "segment.list", "segments": found}
 
     def company_list(self, row: dict[str, Any]) -> dict[str, Any]:
         refs = CompanyRefSchema(many=True).dump(row.get("companies", []))

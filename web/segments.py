@@ -1,0 +1,125 @@
+"""The REST API's segments and counts (Intercom 1.x shapes). Routes join the `api`
+blueprint (same authentication); web/app.py imports this module before registering it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate
+
+from commands.audience_schemas import FilterField
+from commands.errors import SegmentNotFound
+from commands.segments import SaveSegment, delete_segment, save_segment
+from queries.counts import app_counts, company_counts, user_counts
+from queries.segments import find_segment, list_segments, segment_size
+from web.api import api, body, read_your_writes, services
+
+
+class SegmentIn(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    filter = FilterField()
+
+
+class CountArgs(Schema):
+    type = fields.String(validate=validate.OneOf(["user", "company"]))
+    count = fields.String(validate=validate.OneOf(["tag", "segment", "user"]))
+
+
+SEGMENT_IN, COUNT_ARGS = SegmentIn(), CountArgs()
+
+
+def _segment(row: dict[str, Any], count: int | None = None) -> dict[str, Any]:
+    found = {
+        "type": "segment",
+        "id": row["id"],
+        "name": row["name"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "person_type": "user",
+        "filter": row["definition"],
+    }
+    if count is not None:
+        found["count"] = count
+    return found
+
+
+def _show(segment_id: str, with_count: bool = False) -> ResponseReturnValue:
+    s = services()
+    with s.engine.connect() as conn:
+        row = find_segment(conn, g.app_id, segment_id)
+        if row is None:
+            raise SegmentNotFound(f"segment {segment_id!r}")
+        size = segment_size(conn, g.app_id, segment_id, s.clock.now()) if with_count else None
+    return jsonify(_segment(row, size))
+
+
+@api.post("/segments")
+def post_segment() -> ResponseReturnValue:
+    given = SEGMENT_IN.load(body())
+    missing = {k: ["is required"] for k in ("name", "filter") if k not in given}
+    if missing:
+        raise ValidationError(missing)
+    s = services()
+    cmd = SaveSegment(g.app_id, given["name"], given["filter"])
+    saved = save_segment(cmd, s.store, s.clock)
+    read_your_writes(saved.position)
+    return _show(saved.id)
+
+
+@api.get("/segments")
+def get_segments() -> ResponseReturnValue:
+    with services().engine.connect() as conn:
+        rows = list_segments(conn, g.app_id)
+    return jsonify({"type": "segment.list", "segments": [_segment(r) for r in rows]})
+
+
+@api.get("/segments/<segment_id>")
+def get_segment(segment_id: str) -> ResponseReturnValue:
+    return _show(segment_id, request.args.get("include_count", "").lower() == "true")
+
+
+@api.put("/segments/<segment_id>")
+def put_segment(segment_id: str) -> ResponseReturnValue:
+    given = SEGMENT_IN.load(body())
+    s = services()
+    cmd = SaveSegment(g.app_id, given.get("name"), given.get("filter"), id=segment_id)
+    saved = save_segment(cmd, s.store, s.clock)
+    read_your_writes(saved.position)
+    return _show(segment_id)
+
+
+@api.delete("/segments/<segment_id>")
+def remove_segment(segment_id: str) -> ResponseReturnValue:
+    s = services()
+    with s.engine.connect() as conn:
+        row = find_segment(conn, g.app_id, segment_id)
+    position = delete_segment(g.app_id, segment_id, s.store, s.clock)
+    read_your_writes(position)
+    assert row is not None  # the command found it
+    return jsonify(_segment(row))
+
+
+@api.get("/counts")
+def get_counts() -> ResponseReturnValue:
+    """App totals, or per tag / segment / company counts (`type` and `count`)."""
+    args = COUNT_ARGS.load(request.args)
+    kind, what = args.get("type"), args.get("count")
+    if (kind is None) != (what is None) or (kind == "user" and what == "user"):
+        raise ValidationError(
+            {
+                "count": [
+                    "give type=user with count=tag|segment, or "
+                    "type=company with count=tag|segment|user"
+                ]
+            }
+        )
+    s = services()
+    with s.engine.connect() as conn:
+        if kind is None:
+            return jsonify({"type": "count", **app_counts(conn, g.app_id)})
+        assert what is not None
+        counter = user_counts if kind == "user" else company_counts
+        found = counter(conn, g.app_id, what, s.clock.now())
+    return jsonify({"type": "count", kind: {what: [{name: n} for name, n in found]}})
