@@ -7,10 +7,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from commands.schemas import Identifier
+from commands.schemas import Identifier, Timestamp
 from commands.tags import CompanyRef, SaveTag, UserRef
+from commands.tracking import TrackEvent
 from domain.errors import InvalidValue
 from domain.filters import Filter, parse_filter
+from domain.values import custom_data
 from queries.users import SORTABLE
 
 
@@ -90,3 +92,59 @@ class TagSchema(Schema):
     def build(self, data: dict[str, Any], **_kwargs: Any) -> tuple[SaveTag, Filter | None]:
         found = data.pop("filter", None)
         return SaveTag(app_id="", **data), found
+
+
+MAX_METADATA = 10
+
+
+def _metadata(values: Any) -> dict[str, Any]:
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValidationError({"metadata": ["must be an object of names to values"]})
+    if len(values) > MAX_METADATA:
+        raise ValidationError({"metadata": [f"at most {MAX_METADATA} keys"]})
+    try:
+        return custom_data("metadata", values)
+    except InvalidValue as error:
+        raise ValidationError({error.field: [error.reason]}) from None
+
+
+EVENT_NAME = validate.And(
+    validate.Length(min=1, max=255),
+    validate.Regexp(r"^[^\x00]*$", error="cannot contain NUL characters"),
+)
+
+
+class EventSchema(Schema):
+    """`POST /events` (Intercom 1.x): event_name, created_at, the user, metadata."""
+
+    event_name = fields.String(required=True, validate=EVENT_NAME)
+    created_at = Timestamp(required=True)
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = Identifier()
+    email = fields.String(validate=validate.Length(max=255))
+    metadata = fields.Raw(load_default=None)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> TrackEvent:
+        if not any(data.get(k) for k in ("id", "user_id", "email")):
+            raise ValidationError({"user_id": ["a user_id, an email or an id is required"]})
+        data["metadata"] = _metadata(data.get("metadata"))
+        return TrackEvent(app_id="", **data)
+
+
+class WidgetEventSchema(Schema):
+    """What widget.js posts for `Intercom('trackEvent', name, metadata)`."""
+
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user_id = Identifier(allow_none=True)
+    email = fields.String(allow_none=True, validate=validate.Length(max=255))
+    user_hash = fields.String(allow_none=True, validate=validate.Length(max=128))
+    event_name = fields.String(required=True, validate=EVENT_NAME)
+    metadata = fields.Raw(load_default=None)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> TrackEvent:
+        data["metadata"] = _metadata(data.get("metadata"))
+        return TrackEvent(**data)

@@ -11,13 +11,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.clock import Clock
-from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
+from commands.errors import CompanyNotFound, TagNotFound
 from commands.store import Parley, retry_on_conflict
+from commands.users import find_named_user
 from domain.company import Company
 from domain.errors import InvalidValue
-from domain.identity import company_key, email_key, user_id_key
+from domain.identity import company_key
 from domain.tags import Tags, tags_key
-from domain.user import Alias, User
+from domain.user import User
 
 CHUNK = 500
 T = TypeVar("T")
@@ -111,23 +112,7 @@ def _tag_for(tags: Tags, cmd: SaveTag, clock: Clock) -> str:
 
 
 def find_user_ref(store: Parley, app_id: str, ref: UserRef) -> User:
-    if ref.id is not None:
-        try:
-            key = UUID(hex=ref.id)
-        except ValueError:
-            raise UserNotFound(f"id {ref.id!r}") from None
-        found = store.find(key)
-    elif ref.user_id is not None:
-        found = store.find(user_id_key(app_id, ref.user_id))
-    elif ref.email is not None:
-        found = store.find(email_key(app_id, ref.email))
-    else:
-        raise InvalidValue("users", "each user needs an id, user_id or email")
-    if isinstance(found, Alias):
-        found = store.find(found.user)
-    if not isinstance(found, User) or found.app_id != app_id or found.deleted:
-        raise UserNotFound(ref.id or ref.user_id or ref.email or "")
-    return found
+    return find_named_user(store, app_id, id=ref.id, user_id=ref.user_id, email=ref.email)
 
 
 def find_company_ref(store: Parley, app_id: str, ref: CompanyRef) -> Company:

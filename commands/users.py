@@ -231,3 +231,25 @@ def delete_user(app_id: str, public_id: str, store: Parley, clock: Clock) -> Sav
         return Saved(user, store.save_all(user))
 
     return retry_on_conflict(attempt)
+
+
+def find_named_user(
+    store: Parley,
+    app_id: str,
+    *,
+    id: str | None = None,
+    user_id: str | None = None,
+    email: str | None = None,
+) -> User:
+    """An existing user named by Parley id, user_id or email (the first given wins)."""
+    if id is not None:
+        return _by_public_id(store, app_id, id)
+    if user_id is not None:
+        found = _follow(store, user_id_key(app_id, user_id))
+    elif email is not None:
+        found = _follow(store, email_key(app_id, email))
+    else:
+        raise MissingUserIdentifier()
+    if found is None or found.app_id != app_id or found.deleted:
+        raise UserNotFound(f"user_id {user_id!r}" if user_id is not None else f"email {email!r}")
+    return found

@@ -60,6 +60,10 @@ COMPANY_ATTRIBUTES: dict[str, str] = {
     "created_at": DATE,
 }
 
+# Tracked events: `event.NAME.count` (0 for users who never did it), first_at, last_at.
+EVENT_FIELDS: dict[str, str] = {"count": NUMBER, "first_at": DATE, "last_at": DATE}
+MAX_EVENT_NAME = 255
+
 # Each negative operator and the positive one it negates.
 NEGATIONS = {"is_not": "is", "does_not_contain": "contains", "ne": "eq", "unknown": "known"}
 PRESENCE = {"known", "unknown"}
@@ -89,7 +93,7 @@ class Condition:
     """One test of one attribute. `operator` is always positive; `negated` flips it."""
 
     attribute: str  # as written: "email", "custom.plan", "company.custom.seats", "tag"
-    scope: str  # "user", "company", "tag" or "segment"
+    scope: str  # "user", "company", "tag", "segment" or "event.count|first_at|last_at"
     name: str  # the standard attribute or custom key within the scope
     custom: bool
     kind: str
@@ -176,6 +180,13 @@ def _attribute(attribute: str, operator: str, value: Any, field: str) -> tuple[s
     """(scope, name, custom, kind) of an attribute path."""
     if attribute in (TAG, SEGMENT):
         return attribute, attribute, False, attribute
+    if attribute.startswith("event."):
+        name, _, part = attribute.removeprefix("event.").rpartition(".")
+        if not name or len(name) > MAX_EVENT_NAME or part not in EVENT_FIELDS:
+            raise InvalidValue(
+                f"{field}.attribute", "tracked events are event.NAME.count, .first_at or .last_at"
+            )
+        return f"event.{part}", name, False, EVENT_FIELDS[part]
     scope, rest = "user", attribute
     if attribute.startswith("company."):
         scope, rest = "company", attribute.removeprefix("company.")

@@ -50,6 +50,7 @@ class Profile:
     custom: Mapping[str, CustomValue] = field(default_factory=dict)
     tags: frozenset[str] = frozenset()
     companies: tuple[CompanyProfile, ...] = ()
+    events: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 Segments = Callable[[str], Filter | None]
@@ -132,6 +133,11 @@ def _positive(c: Condition, profile: Profile, now: datetime, segments: Segments)
     if c.kind == SEGMENT:
         definition = segments(c.value)
         return definition is not None and matches(definition, profile, now, segments)
+    if c.scope.startswith("event."):
+        part = c.scope.removeprefix("event.")
+        stats = profile.events.get(c.name, {})
+        value = stats.get(part, 0 if part == "count" else None)
+        return value is not None and holds(c, typed(c.kind, value), now)
     if c.scope == "company":
         return any(
             _holds_on(c, company.attributes, company.custom, now) for company in profile.companies
@@ -186,6 +192,7 @@ def profile_of(user: User, companies: Sequence[Company], live_tags: Collection[s
         attributes=attributes,
         custom=dict(user.custom),
         tags=frozenset(t for t in user.tags if t in live_tags),
+        events={name: dict(stats) for name, stats in user.events.items()},
         companies=tuple(
             CompanyProfile(
                 attributes={

@@ -22,12 +22,16 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 
 class User(Aggregate):
-    # Version 2 added tags: snapshots taken before then are upcast.
-    class_version = 2
+    # Version 2 added tags, version 3 tracked events: older snapshots are upcast.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["tags"] = []
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["events"] = {}
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -80,6 +84,8 @@ class User(Aggregate):
         self.custom: dict[str, CustomValue] = {}
         self.companies: list[str] = []
         self.tags: list[str] = []
+        # Per tracked event name: how often, first and last time (seconds since the epoch).
+        self.events: dict[str, dict[str, int]] = {}
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -158,6 +164,15 @@ class User(Aggregate):
     @event("Untagged")
     def _untagged(self, tag_id: str) -> None:
         self.tags.remove(tag_id)
+
+    @event("EventTracked")
+    def track(self, name: str, at: datetime, metadata: dict[str, CustomValue]) -> None:
+        """Something the user did in the product ("invited-teammate"), with its details."""
+        seconds = int(at.timestamp())
+        stats = self.events.setdefault(name, {"count": 0, "first_at": seconds, "last_at": seconds})
+        stats["count"] += 1
+        stats["first_at"] = min(stats["first_at"], seconds)
+        stats["last_at"] = max(stats["last_at"], seconds)
 
     # -- activity ---------------------------------------------------------------------
 

@@ -131,3 +131,15 @@ segments = Table(
     Column("updated_at", Seconds, nullable=False),
     Index("segments_app_name", "app_id", "name"),
 )
+
+user_events = Table(
+    "user_events",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_at", Seconds, nullable=False),
+    Column("last_at", Seconds, nullable=False),
+    Index("user_events_app_name", "app_id", "name", "count"),
+)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, delete, select, tuple_
 from domain.user import User, effective_unsubscribe
 from domain.values import browser
 from projections.events import event_class
-from projections.tables import user_companies, user_tags, users
+from projections.tables import user_companies, user_events, user_tags, users
 from projections.upsert import upsert
 
 Row = dict[str, Any]
@@ -63,6 +63,8 @@ class Batch:
         self.joined: set[tuple[str, str]] = set()
         self.left: set[tuple[str, str]] = set()
         self.memberships = memberships
+        self.events: dict[tuple[str, str], Row] = {}  # (user, name) -> how often, when
+        self.events_cleared: set[str] = set()  # users whose stored stats are void
         self.tagged: set[tuple[str, str]] = set()
         self.untagged: set[tuple[str, str]] = set()
         self.had_tags = tagged
@@ -147,6 +149,17 @@ def on_untagged(batch: Batch, event: Any) -> None:
     batch.untagged.add(pair)
 
 
+def on_tracked(batch: Batch, event: Any) -> None:
+    key = (event.originator_id.hex, event.name)
+    at = seconds(event.at)
+    stats = batch.events.setdefault(
+        key, {"user_id": key[0], "name": key[1], "count": 0, "first_at": at, "last_at": at}
+    )
+    stats["count"] += 1
+    stats["first_at"] = min(stats["first_at"], at)
+    stats["last_at"] = max(stats["last_at"], at)
+
+
 def on_deleted(batch: Batch, event: Any) -> None:
     user = event.originator_id.hex
     batch.deleted.add(user)
@@ -154,6 +167,8 @@ def on_deleted(batch: Batch, event: Any) -> None:
     batch.left |= {pair for pair in batch.memberships if pair[0] == user}
     batch.tagged = {pair for pair in batch.tagged if pair[0] != user}
     batch.untagged |= {pair for pair in batch.had_tags if pair[0] == user}
+    batch.events = {key: stats for key, stats in batch.events.items() if key[0] != user}
+    batch.events_cleared.add(user)
 
 
 HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
@@ -166,13 +181,14 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
     event_class(User, "LeftCompany"): on_left_company,
     event_class(User, "Tagged"): on_tagged,
     event_class(User, "Untagged"): on_untagged,
+    event_class(User, "EventTracked"): on_tracked,
     event_class(User, "Deleted"): on_deleted,
 }
 
 
 class UsersProjection:
     name = "users"
-    tables: tuple[Table, ...] = (users, user_companies, user_tags)
+    tables: tuple[Table, ...] = (users, user_companies, user_tags, user_events)
     per_aggregate = True
     topics: tuple[str, ...] = tuple(get_topic(cls) for cls in HANDLERS)
 
@@ -201,6 +217,9 @@ class UsersProjection:
             )
         }
         batch = Batch(rows, memberships, tagged)
+        events_t = tables["user_events"]
+        for stats in conn.execute(select(events_t).where(events_t.c.user_id.in_(ids))).mappings():
+            batch.events[(stats["user_id"], stats["name"])] = dict(stats)
         latest: dict[str, datetime] = {}
         for event in mine:
             HANDLERS[type(event)](batch, event)
@@ -213,6 +232,18 @@ class UsersProjection:
         upsert(conn, users_t, [r for i, r in batch.rows.items() if i not in batch.deleted])
         _write_pairs(conn, members_t, "company_id", batch, batch.joined, batch.left)
         _write_pairs(conn, tags_t, "tag_id", batch, batch.tagged, batch.untagged)
+        _write_events(conn, events_t, batch)
+
+
+def _write_events(conn: Connection, table: Table, batch: Batch) -> None:
+    if batch.events_cleared:
+        conn.execute(delete(table).where(table.c.user_id.in_(batch.events_cleared)))
+    rows = [
+        {**stats, "app_id": batch.rows[user]["app_id"]}
+        for (user, _name), stats in batch.events.items()
+        if user not in batch.deleted and user in batch.rows
+    ]
+    upsert(conn, table, rows)
 
 
 def _write_pairs(

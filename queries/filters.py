@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from domain.filters import ANY, BOOLEAN, DATE, NUMBER, SEGMENT, STRING, TAG, Condition, Filter
 from domain.matching import date_bounds, fold
-from projections.tables import companies, user_companies, user_tags, users
+from projections.tables import companies, user_companies, user_events, user_tags, users
 
 Segments = Callable[[str], Filter | None]
 UPPER, LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
@@ -59,6 +59,8 @@ class Compiler:
             return exists().where(user_tags.c.user_id == users.c.id, user_tags.c.tag_id == c.value)
         if c.kind == SEGMENT:
             return self._segment(c.value)
+        if c.scope.startswith("event."):
+            return self._holds(c, self._event(c))
         if c.scope == "company":
             member = and_(
                 user_companies.c.user_id == users.c.id,
@@ -67,6 +69,15 @@ class Compiler:
             value = self._value(c, companies.c, companies.c.custom_attributes)
             return exists().where(member, self._holds(c, value))
         return self._holds(c, self._value(c, users.c, users.c.custom_attributes))
+
+    def _event(self, c: Condition) -> ColumnElement[Any]:
+        part = c.scope.removeprefix("event.")
+        stat = (
+            select(user_events.c[part])
+            .where(user_events.c.user_id == users.c.id, user_events.c.name == c.name)
+            .scalar_subquery()
+        )
+        return func.coalesce(stat, 0) if part == "count" else stat
 
     def _segment(self, segment_id: str) -> ColumnElement[Any]:
         definition = self.segments(segment_id)

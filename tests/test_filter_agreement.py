@@ -15,6 +15,7 @@ from commands.apps import CreateApp, create_app
 from commands.clock import ManualClock
 from commands.segments import SaveSegment, save_segment
 from commands.tags import SaveTag, UserRef, save_tag
+from commands.tracking import TrackEvent, track_event
 from commands.users import CompanyInput, Ping, SaveUser, UserInput, record_ping, save_user
 from domain.company import Company
 from domain.errors import InvalidValue
@@ -42,6 +43,7 @@ PIECE = st.one_of(
 TEXT = st.lists(
     st.one_of(PIECE, PIECE.map(str.upper), PIECE.map(str.lower)), min_size=1, max_size=3
 ).map("".join)
+EVENTS = ["invited", "exported.pdf", "é'vent"]
 KEYS = ["plan", "seats", "paid", "trial_at", "é clé", 'quo"te', "[0]"]
 AGENTS = [
     None,
@@ -73,6 +75,9 @@ def user_specs(draw: st.DrawFn) -> dict[str, Any]:
         "agent": draw(st.sampled_from(AGENTS)),
         "advance_days": draw(st.integers(0, 40)),
         "tags": draw(st.lists(st.sampled_from(["vip", "PDF"]), unique=True, max_size=2)),
+        "events": draw(
+            st.lists(st.tuples(st.sampled_from(EVENTS), st.integers(0, 60)), max_size=4)
+        ),
     }
 
 
@@ -127,7 +132,7 @@ def conditions(draw: st.DrawFn, seen: Seen, now: datetime) -> dict[str, Any]:
     text = st.one_of(TEXT, fragment(seen), fragment(seen))
     number = st.one_of(NUMBER, st.sampled_from(seen.numbers))
     tag_ids = seen.tag_ids
-    kinds = ["string", "number", "date", "bool", "custom", "company", "tag", "segment"]
+    kinds = ["string", "number", "date", "bool", "custom", "company", "tag", "segment", "event"]
     kind = draw(st.sampled_from(kinds))
     presence = draw(st.sampled_from(["known", "unknown", None, None, None, None]))
     if kind in ("tag", "segment"):
@@ -139,6 +144,19 @@ def conditions(draw: st.DrawFn, seen: Seen, now: datetime) -> dict[str, Any]:
         }
     op: str
     value: Any
+    if kind == "event":
+        name, part = (
+            draw(st.sampled_from(EVENTS)),
+            draw(st.sampled_from(["count", "first_at", "last_at"])),
+        )
+        if part == "count":
+            op, value = draw(st.sampled_from(NUMBER_OPS)), draw(st.integers(0, 4))
+        else:
+            op, value = date_condition(draw, seen, now)
+        attribute = f"event.{name}.{part}"
+        if presence:
+            return {"attribute": attribute, "operator": presence}
+        return {"attribute": attribute, "operator": op, "value": value}
     if kind == "company":
         prefix = "company."
         kind = draw(st.sampled_from(["string", "number", "date", "custom"]))
@@ -235,6 +253,14 @@ def build_world(services: Services, specs: list[dict[str, Any]], companies: dict
                 store,
                 clock,
             )
+        for name, days_ago in spec.get("events", []):
+            track = TrackEvent(
+                app_id,
+                name,
+                user_id=f"u{n}",
+                created_at=int(clock.now().timestamp()) - days_ago * DAY,
+            )
+            track_event(track, store, clock)
         for tag in spec["tags"]:
             save_tag(
                 SaveTag(app_id=app_id, name=tag, users=[UserRef(user_id=f"u{n}")]), store, clock
@@ -273,6 +299,9 @@ def test_sql_and_memory_pick_the_same_users(
         for company in p.companies:
             for value in [*company.attributes.values(), *company.custom.values()]:
                 seen.add(value)
+        for stats in p.events.values():
+            seen.add(stats["first_at"])
+            seen.add(stats["last_at"])
     # Saved segments (which may use one another) are conditions too.
     for n, written in enumerate(data.draw(st.lists(filters(seen, START), max_size=3))):
         cmd = SaveSegment(app_id, f"s{n}", parse_filter(written))

@@ -12,6 +12,7 @@ from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
 from commands.segments import SaveSegment, delete_segment, save_segment
 from commands.tags import CompanyRef, SaveTag, UserRef, delete_tag, save_tag
+from commands.tracking import TrackEvent, track_event
 from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
 from domain.filters import parse_filter
 from domain.identity import company_key, user_id_key
@@ -74,6 +75,8 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
         [user_id_key(app_id, f"u{n}").hex for n in (0, 1)],  # u0 no longer has it: fine
         [company_key(app_id, "2").hex],
     )
+    for n, name in enumerate(["invited", "invited", "exported", "invited"]):
+        track_event(TrackEvent(app_id, name, user_id=f"u{n % 3}"), store, clock)
     pro = save_segment(SaveSegment(app_id, "Pro", parse_filter(PRO)), store, clock)
     save_segment(SaveSegment(app_id, "Pro plan", None, id=pro.id), store, clock)
     dropped = save_segment(SaveSegment(app_id, "Dropped", parse_filter(PRO)), store, clock)

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
@@ -68,6 +69,34 @@ def test_long_histories_are_loaded_from_snapshots(
     user: User = services.store.repository.get(key)
     assert user.impressions == 120
     assert user_rows(services, app.app_id)[0]["impressions"] == 120
+
+
+def test_snapshots_taken_before_tags_and_tracked_events_still_load(
+    services: Services, app: CreatedApp, clock: ManualClock
+) -> None:
+    """A version-1 User snapshot (no tags, no tracked events) is upcast when loaded."""
+    from sqlalchemy import select, update
+
+    for _ in range(50):
+        clock.advance(minutes=1)
+        ping(services, app.app_id, {"user_id": "old"})
+    key = user_id_key(app.app_id, "old")
+    assert services.store.snapshots is not None
+    recorder: Any = services.store.snapshots.recorder
+    table = recorder.events_record_cls.__table__
+    with recorder.datastore.writer.begin() as conn:
+        row = conn.execute(select(table.c.state).where(table.c.originator_id == key)).one()
+        state = json.loads(bytes(row.state))
+        for written_later in ("tags", "events", "class_version"):
+            state.pop(written_later, None)
+        changed = json.dumps(state).encode()
+        conn.execute(update(table).where(table.c.originator_id == key).values(state=changed))
+    fresh = Parley(services.config.database_url)
+    try:
+        user: User = fresh.repository.get(key)
+        assert (user.tags, user.events, user.impressions) == ([], {}, 50)
+    finally:
+        fresh.close()
 
 
 def test_api_keys_are_never_stored_in_plain_text(services: Services, app: CreatedApp) -> None:

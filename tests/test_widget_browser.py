@@ -27,6 +27,8 @@ from werkzeug.wrappers import Response as WsgiResponse
 from commands.apps import CreateApp, CreatedApp, SetSecureMode, create_app, set_secure_mode
 from commands.clock import ManualClock
 from domain.app import user_hash
+from domain.identity import user_id_key
+from domain.user import User
 from queries.companies import find_company
 from queries.users import find_user, search_users
 from web.app import create_app as create_web_app
@@ -54,6 +56,10 @@ RECORD_PINGS = """
 window.__parleyPings = [];
 window.addEventListener("parley:ping", function (event) {
   window.__parleyPings.push(event.detail);
+});
+window.__parleyEvents = [];
+window.addEventListener("parley:event", function (event) {
+  window.__parleyEvents.push(event.detail);
 });
 """
 
@@ -510,3 +516,18 @@ def test_after_shutdown_stale_page_settings_do_not_bring_the_old_user_back(
     assert john is not None
     assert (john["name"], john["impressions"]) == ("John Doe", 1)
     assert john["id"] not in parley.originators_since(head_booted)
+
+
+def test_track_event_queued_before_the_library_loads_lands_on_the_booted_user(
+    parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    settings, loader = snippet(parley.app_id, parley.url)
+    tracking = "<script>Intercom('trackEvent', 'opened-editor', {draft: true});</script>"
+    tab = open_tab()
+    tab.open(site.publish(html(settings, loader, tracking)))
+    assert tab.ping(1)["status"] == 200
+    tab.page.wait_for_function("() => window.__parleyEvents.length >= 1")
+    outcome = tab.js("() => window.__parleyEvents[0]")
+    assert outcome["status"] == 202, outcome
+    user: User = parley.services.store.repository.get(user_id_key(parley.app_id, "9876"))
+    assert user.events["opened-editor"]["count"] == 1

@@ -18,9 +18,10 @@ from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import ColumnElement, Connection, and_, select, true
 
-from commands.audience_schemas import TagSchema, UserSearchArgs
+from commands.audience_schemas import EventSchema, TagSchema, UserSearchArgs
 from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
 from commands.tags import delete_tag, save_tag, tag_users
+from commands.tracking import track_event
 from domain.filters import parse_condition
 from projections.tables import company_tags, tags, user_companies, user_tags, users
 from queries.companies import find_company
@@ -30,7 +31,7 @@ from queries.users import Cursor, Listing, find_user, search_users
 from web.api import api, body, read_your_writes, services
 from web.schemas import UserSchema
 
-SEARCH, TAG_IN, USER_OUT = UserSearchArgs(), TagSchema(), UserSchema()
+SEARCH, TAG_IN, EVENT_IN, USER_OUT = UserSearchArgs(), TagSchema(), EventSchema(), UserSchema()
 
 EXPORT_PAGE = 1000
 CSV_COLUMNS = [
@@ -231,3 +232,15 @@ def remove_tag(tag_id: str) -> ResponseReturnValue:
     position = delete_tag(s.store, g.app_id, tag_id, s.clock, user_ids, company_ids)
     read_your_writes(position)
     return jsonify(_tag(tag_id, name))
+
+
+# -- tracked events -----------------------------------------------------------------------
+
+
+@api.post("/events")
+def post_event() -> ResponseReturnValue:
+    """Record something a user did (Intercom 1.x answers 202 with no body)."""
+    cmd = replace(EVENT_IN.load(body()), app_id=g.app_id)
+    s = services()
+    read_your_writes(track_event(cmd, s.store, s.clock))
+    return "", 202

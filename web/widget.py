@@ -11,7 +11,9 @@ from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from marshmallow import ValidationError
 
+from commands.audience_schemas import WidgetEventSchema
 from commands.schemas import PingSchema
+from commands.tracking import track_event
 from commands.users import Ping, record_ping
 from web.bootstrap import Services
 
@@ -20,7 +22,7 @@ CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
 
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 # Schemas are stateless once built; building one per request costs more than the load.
-PING = PingSchema()
+PING, EVENT = PingSchema(), WidgetEventSchema()
 
 
 @widget.get("/widget.js")
@@ -57,3 +59,14 @@ def ping() -> ResponseReturnValue:
     services: Services = current_app.extensions["parley"]
     saved = record_ping(cmd, services.store, services.clock, services.locate)
     return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": []})
+
+
+@widget.post("/widget/events")
+def track() -> ResponseReturnValue:
+    """`Intercom('trackEvent', name, metadata)`: recorded on the booted user, now."""
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError({"body": ["expected a JSON object"]})
+    services: Services = current_app.extensions["parley"]
+    track_event(EVENT.load(data), services.store, services.clock, from_snippet=True)
+    return jsonify({"type": "event"}), 202

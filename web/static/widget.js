@@ -19,6 +19,7 @@
   var booted = false;
   var shutDown = false;
   var queued = (w.Intercom && w.Intercom.q) || [];
+  var lastPing = null; // events wait for it: their user must exist first
 
   function timezone() {
     try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
@@ -31,13 +32,29 @@
     return target;
   }
 
-  function report(status, body) {
+  function report(kind, status, body) {
     var detail = { status: status, body: body };
-    api.last = detail;
-    try { w.dispatchEvent(new CustomEvent("parley:ping", { detail: detail })); } catch (e) { /* old browsers */ }
+    if (kind === "ping") { api.last = detail; }
+    try { w.dispatchEvent(new CustomEvent("parley:" + kind, { detail: detail })); } catch (e) { /* old browsers */ }
     if (status >= 400 && w.console) {
-      w.console.warn("Parley: ping refused (" + status + ")", body);
+      w.console.warn("Parley: " + kind + " refused (" + status + ")", body);
     }
+  }
+
+  function send(kind, path, payload) {
+    // text/plain keeps this a "simple" cross-origin request: no CORS preflight.
+    return w.fetch(base + path, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain;charset=UTF-8" },
+      body: JSON.stringify(payload),
+      keepalive: true
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var body = text;
+        try { body = JSON.parse(text); } catch (e) { /* keep the text */ }
+        report(kind, response.status, body);
+      });
+    }).catch(function (error) { report(kind, 0, String(error)); });
   }
 
   function ping() {
@@ -49,19 +66,7 @@
       referrer: d.referrer || null,
       timezone: timezone()
     };
-    // text/plain keeps this a "simple" cross-origin request: no CORS preflight.
-    w.fetch(base + "/widget/ping", {
-      method: "POST",
-      headers: { "Content-Type": "text/plain;charset=UTF-8" },
-      body: JSON.stringify(payload),
-      keepalive: true
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        var body = text;
-        try { body = JSON.parse(text); } catch (e) { /* keep the text */ }
-        report(response.status, body);
-      });
-    }).catch(function (error) { report(0, String(error)); });
+    lastPing = send("ping", "/widget/ping", payload);
   }
 
   var commands = {
@@ -91,6 +96,20 @@
       settings = null;
       booted = false;
       shutDown = true;
+    },
+    trackEvent: function (name, metadata) {
+      if (!settings || !settings.app_id) { return; }
+      var payload = {
+        app_id: String(settings.app_id),
+        user_id: settings.user_id === undefined ? null : settings.user_id,
+        email: settings.email || null,
+        user_hash: settings.user_hash || null,
+        event_name: name,
+        metadata: metadata || null
+      };
+      (lastPing || Promise.resolve()).then(function () {
+        send("event", "/widget/events", payload);
+      });
     }
   };
 
