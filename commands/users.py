@@ -253,3 +253,25 @@ def find_named_user(
     if found is None or found.app_id != app_id or found.deleted:
         raise UserNotFound(f"user_id {user_id!r}" if user_id is not None else f"email {email!r}")
     return found
+
+
+def record_message_sent(store: Parley, app_id: str, user_id: str, at: datetime) -> int:
+    """A teammate's manual message reached this user (messages call this when they send)."""
+
+    def attempt() -> int:
+        user = find_named_user(store, app_id, user_id=user_id)
+        user.message_sent(at)
+        return store.save_all(user)
+
+    return retry_on_conflict(attempt)
+
+
+def record_message_received(store: Parley, app_id: str, user_id: str, at: datetime) -> int:
+    """This user wrote to the team (conversations call this for each user reply)."""
+
+    def attempt() -> int:
+        user = find_named_user(store, app_id, user_id=user_id)
+        user.message_received(at)
+        return store.save_all(user)
+
+    return retry_on_conflict(attempt)

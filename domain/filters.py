@@ -47,9 +47,12 @@ USER_ATTRIBUTES: dict[str, str] = {
     "created_at": DATE,
     "last_seen_at": DATE,
     "last_request_at": DATE,
+    "last_message_sent_at": DATE,
+    "last_message_received_at": DATE,
     "session_count": NUMBER,
     "impressions": NUMBER,
     "unsubscribed_from_emails": BOOLEAN,
+    "relationship_score": NUMBER,  # computed at the moment of asking, never stored
 }
 COMPANY_ATTRIBUTES: dict[str, str] = {
     "company_id": STRING,

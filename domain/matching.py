@@ -28,7 +28,7 @@ from domain.filters import (
     Filter,
     Group,
 )
-from domain.user import User
+from domain.user import User, relationship_score
 from domain.values import CustomValue, browser
 
 DAY = 86_400
@@ -142,6 +142,13 @@ def _positive(c: Condition, profile: Profile, now: datetime, segments: Segments)
         return any(
             _holds_on(c, company.attributes, company.custom, now) for company in profile.companies
         )
+    if c.name == "relationship_score":
+        score = relationship_score(
+            profile.attributes.get("last_message_sent_at"),
+            profile.attributes.get("last_message_received_at"),
+            int(now.timestamp()),
+        )
+        return holds(c, float(score), now)
     return _holds_on(c, profile.attributes, profile.custom, now)
 
 
@@ -187,6 +194,8 @@ def profile_of(user: User, companies: Sequence[Company], live_tags: Collection[s
         "session_count": user.session_count,
         "impressions": user.impressions,
         "unsubscribed_from_emails": user.unsubscribed_from_emails,
+        "last_message_sent_at": user.last_message_sent_at,
+        "last_message_received_at": user.last_message_received_at,
     }
     return Profile(
         attributes=attributes,

@@ -13,6 +13,23 @@ from domain.identity import email_key, user_id_key
 from domain.values import CustomValue, changes, traffic_source
 
 SESSION_TIMEOUT = timedelta(minutes=30)
+RELATIONSHIP_MONTH = 30 * 86_400  # seconds
+
+
+def relationship_half(at: int | None, now: int) -> int:
+    """50 for a message within the last 30 days, 5 points less for each month older."""
+    if at is None:
+        return 0
+    months = max(0, now - at) // RELATIONSHIP_MONTH
+    return max(0, 50 - 5 * months)
+
+
+def relationship_score(sent_at: int | None, received_at: int | None, now: int) -> int:
+    """Personal contact (seed: "Relationship"): half for the last message sent to the user,
+    half for the last one received from them; 100 means both within 30 days."""
+    return relationship_half(sent_at, now) + relationship_half(received_at, now)
+
+
 STANDARD = ("email", "name", "user_id", "signed_up_at")
 
 
@@ -22,8 +39,8 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 
 class User(Aggregate):
-    # Version 2 added tags, version 3 tracked events: older snapshots are upcast.
-    class_version = 3
+    # Version 2 added tags, 3 tracked events, 4 message times: older snapshots are upcast.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -32,6 +49,11 @@ class User(Aggregate):
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         state["events"] = {}
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        state["last_message_sent_at"] = None
+        state["last_message_received_at"] = None
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -86,6 +108,9 @@ class User(Aggregate):
         self.tags: list[str] = []
         # Per tracked event name: how often, first and last time (seconds since the epoch).
         self.events: dict[str, dict[str, int]] = {}
+        # Personal contact, for the relationship score (seconds since the epoch).
+        self.last_message_sent_at: int | None = None
+        self.last_message_received_at: int | None = None
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -173,6 +198,17 @@ class User(Aggregate):
         stats["count"] += 1
         stats["first_at"] = min(stats["first_at"], seconds)
         stats["last_at"] = max(stats["last_at"], seconds)
+
+    @event("MessageSent")
+    def message_sent(self, at: datetime) -> None:
+        """A teammate's manual message reached the user (half of the relationship score)."""
+        self.last_message_sent_at = max(self.last_message_sent_at or 0, int(at.timestamp()))
+
+    @event("MessageReceived")
+    def message_received(self, at: datetime) -> None:
+        """The user wrote to the team (the other half of the relationship score)."""
+        seconds = int(at.timestamp())
+        self.last_message_received_at = max(self.last_message_received_at or 0, seconds)
 
     # -- activity ---------------------------------------------------------------------
 

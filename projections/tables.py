@@ -59,6 +59,8 @@ users = Table(
     Column("unsubscribed_manually", Boolean, nullable=False),
     Column("unsubscribed_from_emails", Boolean, nullable=False),
     Column("custom_attributes", JSONDoc, nullable=False),
+    Column("last_message_sent_at", Seconds),
+    Column("last_message_received_at", Seconds),
     Index("users_app_email", "app_id", "email"),
     Index("users_app_user_id", "app_id", "user_id"),
     Index("users_app_created", "app_id", "created_at", "id"),

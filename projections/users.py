@@ -49,6 +49,8 @@ def _fresh(event: Any) -> Row:
         "unsubscribed_manually": False,
         "unsubscribed_from_emails": False,
         "custom_attributes": {},
+        "last_message_sent_at": None,
+        "last_message_received_at": None,
     }
 
 
@@ -149,6 +151,17 @@ def on_untagged(batch: Batch, event: Any) -> None:
     batch.untagged.add(pair)
 
 
+def on_message_sent(batch: Batch, event: Any) -> None:
+    row = batch.rows[event.originator_id.hex]
+    row["last_message_sent_at"] = max(row["last_message_sent_at"] or 0, seconds(event.at) or 0)
+
+
+def on_message_received(batch: Batch, event: Any) -> None:
+    row = batch.rows[event.originator_id.hex]
+    at = seconds(event.at) or 0
+    row["last_message_received_at"] = max(row["last_message_received_at"] or 0, at)
+
+
 def on_tracked(batch: Batch, event: Any) -> None:
     key = (event.originator_id.hex, event.name)
     at = seconds(event.at)
@@ -182,6 +195,8 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
     event_class(User, "Tagged"): on_tagged,
     event_class(User, "Untagged"): on_untagged,
     event_class(User, "EventTracked"): on_tracked,
+    event_class(User, "MessageSent"): on_message_sent,
+    event_class(User, "MessageReceived"): on_message_received,
     event_class(User, "Deleted"): on_deleted,
 }
 

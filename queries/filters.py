@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Float,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 
 from domain.filters import ANY, BOOLEAN, DATE, NUMBER, SEGMENT, STRING, TAG, Condition, Filter
 from domain.matching import date_bounds, fold
+from domain.user import RELATIONSHIP_MONTH
 from projections.tables import companies, user_companies, user_events, user_tags, users
 
 Segments = Callable[[str], Filter | None]
@@ -91,6 +93,8 @@ class Compiler:
 
     def _value(self, c: Condition, columns: Any, custom: Any) -> ColumnElement[Any]:
         """The attribute's value when it has the condition's type, else NULL."""
+        if c.scope == "user" and c.name == "relationship_score":
+            return relationship_expression(self.postgres, self.now)
         if not c.custom:
             return columns[c.name]
         if self.postgres:
@@ -158,6 +162,19 @@ class Compiler:
         if high is not None:
             bounds.append(value < high)
         return and_(*bounds)
+
+
+def relationship_expression(postgres: bool, now: datetime) -> ColumnElement[Any]:
+    """domain.user.relationship_score in SQL, for filtering and sorting at `now`."""
+    largest = func.greatest if postgres else func.max
+    moment = int(now.timestamp())
+
+    def half(column: Any) -> ColumnElement[Any]:
+        elapsed = cast(largest(0, moment - column), BigInteger)
+        months = elapsed // RELATIONSHIP_MONTH
+        return case((column.is_(None), 0), else_=largest(0, 50 - 5 * months))
+
+    return half(users.c.last_message_sent_at) + half(users.c.last_message_received_at)
 
 
 def no_segments(_segment_id: str) -> Filter | None:

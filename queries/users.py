@@ -12,7 +12,9 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
+from domain.user import relationship_score
 from projections.tables import companies, tags, user_companies, user_tags, users
+from queries.filters import relationship_expression
 from queries.segments import segments_of
 
 Row = dict[str, Any]
@@ -99,12 +101,22 @@ def with_relations(conn: Connection, rows: list[Row], now: datetime) -> list[Row
     if not rows:
         return rows
     found = segments_of(conn, rows[0]["app_id"], [r["id"] for r in rows], now)
-    return [{**r, "segments": found[r["id"]]} for r in rows]
+    moment = int(now.timestamp())
+    return [
+        {
+            **r,
+            "segments": found[r["id"]],
+            "relationship_score": relationship_score(
+                r["last_message_sent_at"], r["last_message_received_at"], moment
+            ),
+        }
+        for r in rows
+    ]
 
 
 # -- searching: filter, sort, keyset pages -----------------------------------------------
 
-SORTABLE = tuple(name for name in USER_ATTRIBUTES if name in users.c)
+SORTABLE = (*tuple(name for name in USER_ATTRIBUTES if name in users.c), "relationship_score")
 
 
 @dataclass(frozen=True)
@@ -159,7 +171,11 @@ def search_users(
     after: Cursor | None = None,
 ) -> Listing:
     """One page of the app's users matching `where`, in order, and how many match in all."""
-    column = users.c[sort]
+    column = (
+        relationship_expression(conn.dialect.name == "postgresql", now)
+        if sort == "relationship_score"
+        else users.c[sort]
+    )
     descending = order == "desc"
     matching = and_(users.c.app_id == app_id, where)
     total = conn.execute(select(func.count()).select_from(users).where(matching)).scalar_one()
@@ -176,5 +192,6 @@ def search_users(
     page = after.page + 1 if after else 1
     more = len(rows) > per_page
     rows = rows[:per_page]
+    rows = with_relations(conn, rows, now)
     following = Cursor(page, rows[-1][sort], rows[-1]["id"]) if more else None
-    return Listing(with_relations(conn, rows, now), total, page, per_page, following)
+    return Listing(rows, total, page, per_page, following)

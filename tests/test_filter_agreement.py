@@ -16,7 +16,16 @@ from commands.clock import ManualClock
 from commands.segments import SaveSegment, save_segment
 from commands.tags import SaveTag, UserRef, save_tag
 from commands.tracking import TrackEvent, track_event
-from commands.users import CompanyInput, Ping, SaveUser, UserInput, record_ping, save_user
+from commands.users import (
+    CompanyInput,
+    Ping,
+    SaveUser,
+    UserInput,
+    record_message_received,
+    record_message_sent,
+    record_ping,
+    save_user,
+)
 from domain.company import Company
 from domain.errors import InvalidValue
 from domain.filters import parse_filter
@@ -75,6 +84,7 @@ def user_specs(draw: st.DrawFn) -> dict[str, Any]:
         "agent": draw(st.sampled_from(AGENTS)),
         "advance_days": draw(st.integers(0, 40)),
         "tags": draw(st.lists(st.sampled_from(["vip", "PDF"]), unique=True, max_size=2)),
+        "messages": draw(st.lists(st.tuples(st.booleans(), st.integers(0, 400)), max_size=3)),
         "events": draw(
             st.lists(st.tuples(st.sampled_from(EVENTS), st.integers(0, 60)), max_size=4)
         ),
@@ -92,7 +102,7 @@ COMPANY_SPECS = st.fixed_dictionaries(
     }
 )
 STRINGS = ["email", "name", "user_id", "browser", "timezone", "city", "last_url"]
-DATES = ["last_seen_at", "created_at", "signed_up_at", "last_request_at"]
+DATES = ["last_seen_at", "created_at", "signed_up_at", "last_request_at", "last_message_sent_at"]
 STRING_OPS = ["is", "is_not", "starts_with", "ends_with", "contains", "does_not_contain"]
 NUMBER_OPS = ["eq", "ne", "gt", "gte", "lt", "lte"]
 RELATIVE = ["more_than_days_ago", "exactly_days_ago", "less_than_days_ago"]
@@ -130,7 +140,9 @@ def fragment(draw: st.DrawFn, seen: Seen) -> str:
 @st.composite
 def conditions(draw: st.DrawFn, seen: Seen, now: datetime) -> dict[str, Any]:
     text = st.one_of(TEXT, fragment(seen), fragment(seen))
-    number = st.one_of(NUMBER, st.sampled_from(seen.numbers))
+    number = st.one_of(
+        NUMBER, st.sampled_from(seen.numbers), st.sampled_from([0, 5, 45, 50, 95, 100])
+    )
     tag_ids = seen.tag_ids
     kinds = ["string", "number", "date", "bool", "custom", "company", "tag", "segment", "event"]
     kind = draw(st.sampled_from(kinds))
@@ -166,9 +178,8 @@ def conditions(draw: st.DrawFn, seen: Seen, now: datetime) -> dict[str, Any]:
         attribute = draw(st.sampled_from(["name", "plan", "company_id"] if prefix else STRINGS))
         op, value = draw(st.sampled_from(STRING_OPS)), draw(text)
     elif kind == "number":
-        attribute = draw(
-            st.sampled_from(["monthly_spend"] if prefix else ["session_count", "impressions"])
-        )
+        numbers = ["session_count", "impressions", "relationship_score"]
+        attribute = draw(st.sampled_from(["monthly_spend"] if prefix else numbers))
         op, value = draw(st.sampled_from(NUMBER_OPS)), draw(number)
     elif kind == "date":
         attribute = draw(st.sampled_from(["created_at", "remote_created_at"] if prefix else DATES))
@@ -261,6 +272,9 @@ def build_world(services: Services, specs: list[dict[str, Any]], companies: dict
                 created_at=int(clock.now().timestamp()) - days_ago * DAY,
             )
             track_event(track, store, clock)
+        for to_user, days_ago in spec.get("messages", []):
+            note = record_message_sent if to_user else record_message_received
+            note(store, app_id, f"u{n}", clock.now() - timedelta(days=days_ago))
         for tag in spec["tags"]:
             save_tag(
                 SaveTag(app_id=app_id, name=tag, users=[UserRef(user_id=f"u{n}")]), store, clock

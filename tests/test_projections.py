@@ -13,7 +13,15 @@ from commands.clock import ManualClock
 from commands.segments import SaveSegment, delete_segment, save_segment
 from commands.tags import CompanyRef, SaveTag, UserRef, delete_tag, save_tag
 from commands.tracking import TrackEvent, track_event
-from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
+from commands.users import (
+    CompanyInput,
+    SaveUser,
+    UserInput,
+    delete_user,
+    record_message_received,
+    record_message_sent,
+    save_user,
+)
 from domain.filters import parse_filter
 from domain.identity import company_key, user_id_key
 from projections.db import make_engine
@@ -75,6 +83,8 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
         [user_id_key(app_id, f"u{n}").hex for n in (0, 1)],  # u0 no longer has it: fine
         [company_key(app_id, "2").hex],
     )
+    record_message_sent(store, app_id, "u1", clock.now())
+    record_message_received(store, app_id, "u2", clock.now())
     for n, name in enumerate(["invited", "invited", "exported", "invited"]):
         track_event(TrackEvent(app_id, name, user_id=f"u{n % 3}"), store, clock)
     pro = save_segment(SaveSegment(app_id, "Pro", parse_filter(PRO)), store, clock)

@@ -30,6 +30,7 @@ class UserSchema(Schema):
     last_seen_ip = fields.String(allow_none=True)
     user_agent_data = fields.String(attribute="user_agent", allow_none=True)
     unsubscribed_from_emails = fields.Boolean()
+    relationship_score = fields.Integer()
     custom_attributes = fields.Dict()
     location_data = fields.Method("location")
     companies = fields.Method("company_list")
