@@ -31,6 +31,7 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.audience
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
