@@ -179,6 +179,14 @@ def test_tags_tag_untag_list_rename_and_delete(
         "cyd",
         "dee",
     ]
+    # A filter naming a segment tags the segment's users.
+    seats = {"attribute": "custom.seats", "operator": "gte", "value": 30}
+    big = post(client, "/segments", auth, {"name": "Big", "filter": seats}).get_json()
+    by_segment = {"attribute": "segment", "operator": "is", "value": big["id"]}
+    wide = post(client, "/tags", auth, {"name": "Wide", "filter": by_segment}).get_json()
+    wide_users = client.get(f"/users?tag_id={wide['id']}", headers=auth).get_json()
+    assert ids_of(wide_users) == ["dee"]
+    client.delete(f"/tags/{wide['id']}", headers=auth)
     listed = client.get("/tags", headers=auth).get_json()
     assert [t["name"] for t in listed["tags"]] == ["PDF export", "VIP"]
     # Deleting a tag takes it off everyone, in the read model and in each user's history.

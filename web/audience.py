@@ -197,7 +197,8 @@ def post_tag() -> ResponseReturnValue:
     position = saved.position
     if audience is not None:
         with s.engine.connect() as conn:
-            ids = matching_ids(conn, g.app_id, audience, s.clock.now())
+            lookup = definitions(conn, g.app_id)
+            ids = matching_ids(conn, g.app_id, audience, s.clock.now(), lookup)
         position = max(position, tag_users(s.store, g.app_id, saved.id, ids))
     read_your_writes(position)
     return jsonify(_tag(saved.id, saved.name))

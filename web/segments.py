@@ -95,9 +95,10 @@ def remove_segment(segment_id: str) -> ResponseReturnValue:
     s = services()
     with s.engine.connect() as conn:
         row = find_segment(conn, g.app_id, segment_id)
+    if row is None:
+        raise SegmentNotFound(f"segment {segment_id!r}")
     position = delete_segment(g.app_id, segment_id, s.store, s.clock)
     read_your_writes(position)
-    assert row is not None  # the command found it
     return jsonify(_segment(row))
 
 
