@@ -76,20 +76,16 @@ def save_tag(cmd: SaveTag, store: Parley, clock: Clock) -> SavedTag:
         tags = app_tags(store, cmd.app_id)
         tag_id = _tag_for(tags, cmd, clock)
         changed: list[Aggregate] = [tags]
-        for user_ref in cmd.users:
-            user = find_user_ref(store, cmd.app_id, user_ref)
-            if user_ref.untag:
-                user.untag(tag_id)
+        targets: list[tuple[User | Company, bool]] = [
+            (find_user_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.users
+        ]
+        targets += [(find_company_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.companies]
+        for target, untag in targets:
+            if untag:
+                target.untag(tag_id)
             else:
-                user.tag(tag_id)
-            changed.append(user)
-        for company_ref in cmd.companies:
-            company = find_company_ref(store, cmd.app_id, company_ref)
-            if company_ref.untag:
-                company.untag(tag_id)
-            else:
-                company.tag(tag_id)
-            changed.append(company)
+                target.tag(tag_id)
+            changed.append(target)
         return SavedTag(tag_id, tags.names[tag_id], store.save_all(*changed))
 
     return retry_on_conflict(attempt)

@@ -257,21 +257,18 @@ def find_named_user(
 
 def record_message_sent(store: Parley, app_id: str, user_id: str, at: datetime) -> int:
     """A teammate's manual message reached this user (messages call this when they send)."""
-
-    def attempt() -> int:
-        user = find_named_user(store, app_id, user_id=user_id)
-        user.message_sent(at)
-        return store.save_all(user)
-
-    return retry_on_conflict(attempt)
+    return _note(store, app_id, user_id, lambda user: user.message_sent(at))
 
 
 def record_message_received(store: Parley, app_id: str, user_id: str, at: datetime) -> int:
     """This user wrote to the team (conversations call this for each user reply)."""
+    return _note(store, app_id, user_id, lambda user: user.message_received(at))
 
+
+def _note(store: Parley, app_id: str, user_id: str, change: Callable[[User], None]) -> int:
     def attempt() -> int:
         user = find_named_user(store, app_id, user_id=user_id)
-        user.message_received(at)
+        change(user)
         return store.save_all(user)
 
     return retry_on_conflict(attempt)

@@ -16,6 +16,8 @@ condition holds when any of the user's companies satisfies it.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -84,6 +86,14 @@ OPERATORS: dict[str, set[str]] = {
     BOOLEAN: {"is", "is_not"},
     TAG: {"is", "is_not"},
     SEGMENT: {"is", "is_not"},
+}
+# How each number operator compares: on Python values and on SQL expressions alike.
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
 }
 RELATIVE_DATES = {"more_than_days_ago", "exactly_days_ago", "less_than_days_ago"}
 MAX_DAYS = 36_500

@@ -19,6 +19,7 @@ from domain.company import Company
 from domain.filters import (
     ANY,
     BOOLEAN,
+    COMPARISONS,
     DATE,
     NUMBER,
     SEGMENT,
@@ -114,13 +115,7 @@ def holds(c: Condition, value: Any, now: datetime) -> bool:
             return have.endswith(want)
         return want in have
     if c.kind == NUMBER:
-        return {
-            "eq": value == c.value,
-            "gt": value > c.value,
-            "gte": value >= c.value,
-            "lt": value < c.value,
-            "lte": value <= c.value,
-        }[op]
+        return COMPARISONS[op](value, c.value)
     if c.kind == BOOLEAN:
         return bool(value is c.value)
     low, high = date_bounds(op, c.value, now)

@@ -63,9 +63,24 @@ users = Table(
     Column("last_message_received_at", Seconds),
     Index("users_app_email", "app_id", "email"),
     Index("users_app_user_id", "app_id", "user_id"),
-    Index("users_app_created", "app_id", "created_at", "id"),
-    Index("users_app_last_seen", "app_id", "last_seen_at"),
 )
+
+# Lists are newest first, users without a value last: the indexes hold that order, so the
+# first page of a large app is read off an index instead of sorting every row. (SQLite puts
+# NULLs last in a DESC index and cannot say NULLS LAST in one; PostgreSQL needs to be told.)
+for _column in ("created_at", "last_seen_at"):
+    Index(
+        f"users_app_{_column}",
+        users.c.app_id,
+        users.c[_column].desc().nulls_last(),
+        users.c.id.desc(),
+    ).ddl_if(dialect="postgresql")
+    Index(
+        f"users_app_{_column}",
+        users.c.app_id,
+        users.c[_column].desc(),
+        users.c.id.desc(),
+    ).ddl_if(dialect="sqlite")
 
 user_companies = Table(
     "user_companies",

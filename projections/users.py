@@ -151,15 +151,14 @@ def on_untagged(batch: Batch, event: Any) -> None:
     batch.untagged.add(pair)
 
 
-def on_message_sent(batch: Batch, event: Any) -> None:
-    row = batch.rows[event.originator_id.hex]
-    row["last_message_sent_at"] = max(row["last_message_sent_at"] or 0, seconds(event.at) or 0)
+def latest(column: str) -> Callable[[Batch, Any], None]:
+    """A handler keeping the latest `event.at` in `column` (message times)."""
 
+    def on_event(batch: Batch, event: Any) -> None:
+        row = batch.rows[event.originator_id.hex]
+        row[column] = max(row[column] or 0, seconds(event.at) or 0)
 
-def on_message_received(batch: Batch, event: Any) -> None:
-    row = batch.rows[event.originator_id.hex]
-    at = seconds(event.at) or 0
-    row["last_message_received_at"] = max(row["last_message_received_at"] or 0, at)
+    return on_event
 
 
 def on_tracked(batch: Batch, event: Any) -> None:
@@ -195,8 +194,8 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
     event_class(User, "Tagged"): on_tagged,
     event_class(User, "Untagged"): on_untagged,
     event_class(User, "EventTracked"): on_tracked,
-    event_class(User, "MessageSent"): on_message_sent,
-    event_class(User, "MessageReceived"): on_message_received,
+    event_class(User, "MessageSent"): latest("last_message_sent_at"),
+    event_class(User, "MessageReceived"): latest("last_message_received_at"),
     event_class(User, "Deleted"): on_deleted,
 }
 

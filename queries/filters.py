@@ -25,17 +25,33 @@ from sqlalchemy import (
     true,
 )
 
-from domain.filters import ANY, BOOLEAN, DATE, NUMBER, SEGMENT, STRING, TAG, Condition, Filter
-from domain.matching import date_bounds, fold
+from domain.filters import (
+    ANY,
+    BOOLEAN,
+    COMPARISONS,
+    DATE,
+    NUMBER,
+    SEGMENT,
+    STRING,
+    TAG,
+    Condition,
+    Filter,
+)
+from domain.matching import date_bounds, fold, holds
 from domain.user import RELATIONSHIP_MONTH
 from projections.tables import companies, user_companies, user_events, user_tags, users
 
 Segments = Callable[[str], Filter | None]
-UPPER, LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 # json_each's types (SQLite) and jsonb_typeof's (PostgreSQL) for each kind of custom value.
 SQLITE_TYPES = {STRING: ("text",), NUMBER: ("integer", "real"), DATE: ("integer", "real")}
 SQLITE_TYPES[BOOLEAN] = ("true", "false")
 PG_TYPES = {STRING: "string", NUMBER: "number", DATE: "number", BOOLEAN: "boolean"}
+
+
+def _never_null(c: Condition) -> bool:
+    """EXISTS tests (tags, companies, tracked events) and whole segments are true or false,
+    never NULL; left bare, PostgreSQL plans them as semi- and anti-joins."""
+    return c.kind in (TAG, SEGMENT) or c.scope == "company" or c.scope.startswith("event.")
 
 
 class Compiler:
@@ -49,7 +65,9 @@ class Compiler:
 
     def where(self, f: Filter) -> ColumnElement[bool]:
         if isinstance(f, Condition):
-            positive = func.coalesce(self._positive(f), false())
+            positive = self._positive(f)
+            if not _never_null(f):
+                positive = func.coalesce(positive, false())
             return not_(positive) if f.negated else positive
         parts = [self.where(part) for part in f.parts]
         if f.mode == "all":
@@ -62,7 +80,7 @@ class Compiler:
         if c.kind == SEGMENT:
             return self._segment(c.value)
         if c.scope.startswith("event."):
-            return self._holds(c, self._event(c))
+            return self._event(c)
         if c.scope == "company":
             member = and_(
                 user_companies.c.user_id == users.c.id,
@@ -73,13 +91,19 @@ class Compiler:
         return self._holds(c, self._value(c, users.c, users.c.custom_attributes))
 
     def _event(self, c: Condition) -> ColumnElement[Any]:
+        """EXISTS / NOT EXISTS over the user's stats for that event (semi and anti joins):
+        users who never did it have a count of 0 and no dates."""
         part = c.scope.removeprefix("event.")
-        stat = (
-            select(user_events.c[part])
-            .where(user_events.c.user_id == users.c.id, user_events.c.name == c.name)
-            .scalar_subquery()
+        stat = user_events.c[part]
+        never = 0.0 if part == "count" else None
+        mine = and_(
+            user_events.c.user_id == users.c.id,
+            user_events.c.app_id == users.c.app_id,
+            user_events.c.name == c.name,
         )
-        return func.coalesce(stat, 0) if part == "count" else stat
+        if never is not None and holds(c, never, self.now):
+            return ~exists().where(mine, not_(self._holds(c, stat)))
+        return exists().where(mine, self._holds(c, stat))
 
     def _segment(self, segment_id: str) -> ColumnElement[Any]:
         definition = self.segments(segment_id)
@@ -128,8 +152,9 @@ class Compiler:
         return select(typed).where(entry.c.key == c.name).scalar_subquery()
 
     def _fold(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
-        # SQLite's lower() folds ASCII letters only, like domain.matching.fold.
-        return func.translate(value, UPPER, LOWER) if self.postgres else func.lower(value)
+        # lower() folds ASCII letters only, like domain.matching.fold: on SQLite always, on
+        # PostgreSQL under the "C" collation (and ten times faster than translate()).
+        return func.lower(value.collate("C") if self.postgres else value)
 
     def _holds(self, c: Condition, value: ColumnElement[Any]) -> ColumnElement[Any]:
         present = value.is_not(None)
@@ -146,13 +171,7 @@ class Compiler:
                 return have.endswith(want, autoescape=True)
             return have.contains(want, autoescape=True)
         if c.kind == NUMBER:
-            return {
-                "eq": value == c.value,
-                "gt": value > c.value,
-                "gte": value >= c.value,
-                "lt": value < c.value,
-                "lte": value <= c.value,
-            }[op]
+            return COMPARISONS[op](value, c.value)
         if c.kind == BOOLEAN:
             return value == c.value
         low, high = date_bounds(op, c.value, self.now)

@@ -152,7 +152,7 @@ class Listing:
 
 
 def _after(column: Any, cursor: Cursor, descending: bool) -> ColumnElement[bool]:
-    """Rows after the cursor in the order (column IS NULL, column, id): values, then nulls."""
+    """Rows after the cursor in the order (column NULLS LAST, id): values, then nulls."""
     beyond_id = users.c.id < cursor.id if descending else users.c.id > cursor.id
     if cursor.value is None:
         return and_(column.is_(None), beyond_id)
@@ -182,13 +182,12 @@ def search_users(
     query = select(users).where(matching)
     if after is not None:
         query = query.where(_after(column, after, descending))
-    direction = (column.desc(), users.c.id.desc()) if descending else (column, users.c.id)
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            query.order_by(column.is_(None), *direction).limit(per_page + 1)
-        ).mappings()
-    ]
+    ordered = (
+        (column.desc().nulls_last(), users.c.id.desc())
+        if descending
+        else (column.asc().nulls_last(), users.c.id.asc())
+    )
+    rows = [dict(r) for r in conn.execute(query.order_by(*ordered).limit(per_page + 1)).mappings()]
     page = after.page + 1 if after else 1
     more = len(rows) > per_page
     rows = rows[:per_page]
