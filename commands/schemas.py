@@ -197,3 +197,18 @@ class AdminCreateSchema(Schema):
     app_id = fields.String(required=True)
     email = fields.Email(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+def refuse_nul(data: Any, path: str = "") -> None:
+    """NUL characters cannot be stored in PostgreSQL text: refuse them where they arrive,
+    naming the field, rather than record an event no read model could hold."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise ValidationError({path or "body": ["cannot contain NUL characters"]})
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            refuse_nul(key, path or "body")
+            refuse_nul(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for n, value in enumerate(data):
+            refuse_nul(value, f"{path}[{n}]")

@@ -29,7 +29,8 @@ from domain.filters import (
     Filter,
     Group,
 )
-from domain.user import User, relationship_score
+from domain.relationship import relationship_score
+from domain.user import User
 from domain.values import CustomValue, browser
 
 DAY = 86_400

@@ -38,7 +38,7 @@ from domain.filters import (
     Filter,
 )
 from domain.matching import date_bounds, fold, holds
-from domain.user import RELATIONSHIP_MONTH
+from domain.relationship import RELATIONSHIP_MONTH
 from projections.tables import companies, user_companies, user_events, user_tags, users
 
 Segments = Callable[[str], Filter | None]

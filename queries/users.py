@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
-from domain.user import relationship_score
+from domain.relationship import relationship_score
 from projections.tables import companies, tags, user_companies, user_tags, users
 from queries.filters import relationship_expression
 from queries.segments import segments_of

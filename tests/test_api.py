@@ -239,3 +239,20 @@ def test_health_says_unavailable_when_the_database_is_not_usable(
     response = client.get("/health")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
+
+
+def test_nul_characters_are_refused_before_anything_is_recorded(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    """PostgreSQL text cannot hold NUL: accepting one would record an event no read model
+    can show, and stall the projections that try."""
+    head = services.store.head()
+    refused = post(client, "/users", auth, {"user_id": "n", "name": "a\x00b"})
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"][0]["field"] == "name"
+    ping = {"app_id": app.app_id, "user": {"user_id": "n", "company": {"id": "c", "name": "\x00"}}}
+    refused = client.post("/widget/ping", data=json.dumps(ping))
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"][0]["field"] == "company.name"
+    assert services.store.head() == head
+    assert post(client, "/users", auth, {"user_id": "n", "name": "ab"}).status_code == 200

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from commands.apps import CreatedApp
 from commands.users import record_message_received, record_message_sent
-from domain.user import relationship_score
+from domain.relationship import relationship_score
 from tests.helpers import post
 from web.bootstrap import Services
 

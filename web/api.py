@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from commands.apps import recent_app
 from commands.companies import SaveCompany, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
-from commands.schemas import ApiCompanySchema, ApiUserSchema
+from commands.schemas import ApiCompanySchema, ApiUserSchema, refuse_nul
 from commands.users import delete_user, save_user
 from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user
@@ -57,6 +57,7 @@ def body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"body": ["expected a JSON object"]})
+    refuse_nul(data)
     return data
 
 

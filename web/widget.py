@@ -12,7 +12,7 @@ from flask_cors import CORS
 from marshmallow import ValidationError
 
 from commands.audience_schemas import WidgetEventSchema
-from commands.schemas import PingSchema
+from commands.schemas import PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, record_ping
 from web.bootstrap import Services
@@ -51,6 +51,8 @@ def ping() -> ResponseReturnValue:
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"body": ["expected a JSON object"]})
+    refuse_nul({k: v for k, v in data.items() if k != "user"})
+    refuse_nul(data.get("user"), "")  # fields named as in intercomSettings
     cmd = replace(
         load_ping(data),
         ip=request.remote_addr,
@@ -67,6 +69,7 @@ def track() -> ResponseReturnValue:
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"body": ["expected a JSON object"]})
+    refuse_nul(data)
     services: Services = current_app.extensions["parley"]
     track_event(EVENT.load(data), services.store, services.clock, from_snippet=True)
     return jsonify({"type": "event"}), 202
