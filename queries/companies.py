@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from projections.tables import companies, user_companies
-from queries.users import Page
+from projections.tables import companies, company_tags, user_companies
+from queries.users import Page, tags_of
 
 Row = dict[str, Any]
 
@@ -30,7 +30,7 @@ def list_companies(conn: Connection, app_id: str, page: int = 1, per_page: int =
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).mappings()
-    return Page([dict(r) for r in rows], total, page, per_page)
+    return Page(_with_tags(conn, [dict(r) for r in rows]), total, page, per_page)
 
 
 def find_company(
@@ -51,7 +51,12 @@ def find_company(
     else:
         return None
     row = conn.execute(query.limit(1)).mappings().first()
-    return dict(row) if row else None
+    return _with_tags(conn, [dict(row)])[0] if row else None
+
+
+def _with_tags(conn: Connection, rows: list[Row]) -> list[Row]:
+    found = tags_of(conn, company_tags, "company_id", [r["id"] for r in rows])
+    return [{**r, "tags": found[r["id"]]} for r in rows]
 
 
 def total_monthly_spend(conn: Connection, app_id: str) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 
 from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
@@ -80,18 +80,24 @@ def find_user(
     return with_relations(conn, [dict(row)], now)[0] if row else None
 
 
-def _with_tags(conn: Connection, rows: list[Row]) -> list[Row]:
-    ids = [r["id"] for r in rows]
+def tags_of(conn: Connection, members: Table, owner: str, ids: list[str]) -> dict[str, list[Row]]:
+    """The live tags of each of these users or companies (`members`: user_tags or
+    company_tags, `owner`: its user_id or company_id column), by name."""
     found: dict[str, list[Row]] = {i: [] for i in ids}
     if ids:
         query = (
-            select(user_tags.c.user_id, tags.c.id, tags.c.name)
-            .join(tags, tags.c.id == user_tags.c.tag_id)
-            .where(user_tags.c.user_id.in_(ids))
+            select(members.c[owner], tags.c.id, tags.c.name)
+            .join(tags, tags.c.id == members.c.tag_id)
+            .where(members.c[owner].in_(ids))
             .order_by(tags.c.name)
         )
         for tagged in conn.execute(query).mappings():
-            found[tagged["user_id"]].append({"id": tagged["id"], "name": tagged["name"]})
+            found[tagged[owner]].append({"id": tagged["id"], "name": tagged["name"]})
+    return found
+
+
+def _with_tags(conn: Connection, rows: list[Row]) -> list[Row]:
+    found = tags_of(conn, user_tags, "user_id", [r["id"] for r in rows])
     return [{**r, "tags": found[r["id"]]} for r in rows]
 
 

@@ -167,3 +167,7 @@ def test_counts_in_the_intercom_shape(
     assert counts("?type=company&count=segment")["company"]["segment"] == [{"Pro": 1}]
     assert counts("?type=company&count=user")["company"]["user"] == [{"Free Co": 1}, {"Pro Co": 2}]
     assert client.get("/counts?type=user", headers=auth).status_code == 400
+    company = client.get("/companies?company_id=co-pro", headers=auth).get_json()
+    assert [t["name"] for t in company["tags"]["tags"]] == ["Big"]
+    listed = client.get("/companies", headers=auth).get_json()["companies"]
+    assert {c["company_id"]: len(c["tags"]["tags"]) for c in listed} == {"co-pro": 1, "co-free": 0}

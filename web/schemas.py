@@ -14,6 +14,11 @@ class CompanyRefSchema(Schema):
     name = fields.String(allow_none=True)
 
 
+def tag_list(row: dict[str, Any]) -> dict[str, Any]:
+    tags = [{"type": "tag", "id": t["id"], "name": t["name"]} for t in row.get("tags", [])]
+    return {"type": "tag.list", "tags": tags}
+
+
 class UserSchema(Schema):
     type = fields.Constant("user")
     id = fields.String()
@@ -46,8 +51,7 @@ class UserSchema(Schema):
         }
 
     def tag_list(self, row: dict[str, Any]) -> dict[str, Any]:
-        tags = [{"type": "tag", "id": t["id"], "name": t["name"]} for t in row.get("tags", [])]
-        return {"type": "tag.list", "tags": tags}
+        return tag_list(row)
 
     def segment_list(self, row: dict[str, Any]) -> dict[str, Any]:
         found = [
@@ -73,6 +77,7 @@ class CompanySchema(Schema):
     updated_at = fields.Integer()
     user_count = fields.Integer()
     custom_attributes = fields.Dict()
+    tags = fields.Function(tag_list)
 
     def plan_object(self, row: dict[str, Any]) -> dict[str, Any] | None:
         if row.get("plan") is None:
