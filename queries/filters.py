@@ -3,6 +3,7 @@ many users at once (lists, counts, manual messages to a filter's result)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    Integer,
     and_,
     case,
     cast,
@@ -46,6 +48,20 @@ Segments = Callable[[str], Filter | None]
 SQLITE_TYPES = {STRING: ("text",), NUMBER: ("integer", "real"), DATE: ("integer", "real")}
 SQLITE_TYPES[BOOLEAN] = ("true", "false")
 PG_TYPES = {STRING: "string", NUMBER: "number", DATE: "number", BOOLEAN: "boolean"}
+
+
+def _whole(op: str, value: ColumnElement[Any], bound: float) -> ColumnElement[Any]:
+    """The same comparison against a whole-number column, with a whole-number bound: an
+    integer column compared with a float is cast row by row and no index serves it."""
+    if op == "eq":
+        return value == int(bound) if bound.is_integer() else false()
+    if op == "gt":
+        return value > math.floor(bound)
+    if op == "gte":
+        return value >= math.ceil(bound)
+    if op == "lt":
+        return value < math.ceil(bound)
+    return value <= math.floor(bound)  # lte
 
 
 def _never_null(c: Condition) -> bool:
@@ -171,6 +187,8 @@ class Compiler:
                 return have.endswith(want, autoescape=True)
             return have.contains(want, autoescape=True)
         if c.kind == NUMBER:
+            if isinstance(value.type, Integer):
+                return _whole(op, value, c.value)
             return COMPARISONS[op](value, c.value)
         if c.kind == BOOLEAN:
             return value == c.value
