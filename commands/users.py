@@ -272,3 +272,14 @@ def _note(store: Parley, app_id: str, user_id: str, change: Callable[[User], Non
         return store.save_all(user)
 
     return retry_on_conflict(attempt)
+
+
+def unsubscribe_by_link(store: Parley, app_id: str, public_id: str) -> int:
+    """The user clicked an email's unsubscribe link (the snippet's own value still wins)."""
+
+    def attempt() -> int:
+        user = _by_public_id(store, app_id, public_id)
+        user.set_unsubscribed(True, by="link")
+        return store.save_all(user)
+
+    return retry_on_conflict(attempt)

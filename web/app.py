@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from web import audience, errors, segments
 from web.bootstrap import Services, bootstrap
 from web.config import Config
+from web.unsubscribe import unsubscribe
 from web.widget import widget
 
 
@@ -30,6 +31,7 @@ def create_app(config: Config | None = None, services: Services | None = None) -
         )
     errors.register(app)
     app.register_blueprint(widget)
+    app.register_blueprint(unsubscribe)
     # The api blueprint, with the routes web.audience and web.segments added to it.
     assert audience.api is segments.api
     app.register_blueprint(audience.api)

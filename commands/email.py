@@ -1,0 +1,116 @@
+"""Emails as users receive them (seed: "What types of email can be sent?").
+
+Two styles: *official* carries the teammate's name and picture (initials) in a simple frame;
+*personal* looks like an email typed by hand. Both have an HTML part with the CSS inlined
+(premailer, behind `inline_css` so it can be replaced) and a plain-text part. Bulk emails carry
+a signed unsubscribe link in the footer and List-Unsubscribe headers (one-click).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+import premailer
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from domain.content import Body
+from domain.errors import InvalidValue
+
+STYLES = ("official", "personal")
+OFFICIAL_CSS = """
+body { font-family: Helvetica, Arial, sans-serif; color: #333333; background: #f4f5f7; }
+.frame { max-width: 560px; margin: 24px auto; background: #ffffff; border-radius: 6px;
+         padding: 24px; }
+.sender { border-bottom: 1px solid #e6e8eb; padding-bottom: 12px; margin-bottom: 16px; }
+.avatar { display: inline-block; width: 36px; height: 36px; line-height: 36px;
+          border-radius: 18px; background: #3a79d7; color: #ffffff; text-align: center;
+          font-weight: bold; margin-right: 8px; }
+.name { font-weight: bold; }
+.footer { color: #8a9099; font-size: 12px; margin-top: 24px; }
+.footer a { color: #8a9099; }
+"""
+PERSONAL_CSS = """
+body { font-family: Arial, sans-serif; color: #222222; }
+.footer { color: #999999; font-size: 11px; margin-top: 32px; }
+.footer a { color: #999999; }
+"""
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    email: str
+
+
+def inline_css(document: str) -> str:
+    """Style rules into style attributes, for email clients that ignore <style>."""
+    return str(
+        premailer.transform(document, disable_validation=True, cssutils_logging_level="CRITICAL")
+    )
+
+
+def unsubscribe_token(secret_key: str, app_id: str, user_key: str) -> str:
+    """A link that needs no login and cannot be forged for another user or app."""
+    return str(URLSafeSerializer(secret_key, salt="unsubscribe").dumps([app_id, user_key]))
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[str, str] | None:
+    try:
+        app_id, user_key = URLSafeSerializer(secret_key, salt="unsubscribe").loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return str(app_id), str(user_key)
+
+
+def _initials(name: str) -> str:
+    return "".join(part[0] for part in name.split()[:2]).upper() or "?"
+
+
+def build_email(
+    body: Body,
+    values: dict[str, object],
+    *,
+    subject: str,
+    style: str,
+    sender: Sender,
+    to: str,
+    unsubscribe_url: str | None,
+) -> EmailMessage:
+    """One user's email: HTML (styled, CSS inlined) and plain text, headers included."""
+    if style not in STYLES:
+        raise InvalidValue("template", f"expected one of {', '.join(STYLES)}")
+    shown, text = body.render(values)
+    footer_html, footer_text = "", ""
+    if unsubscribe_url is not None:
+        link = html.escape(unsubscribe_url)
+        footer_html = f'<p class="footer"><a href="{link}">Unsubscribe</a> from these emails.</p>'
+        footer_text = f"\n\n--\nUnsubscribe: {unsubscribe_url}"
+    if style == "official":
+        who = html.escape(sender.name)
+        content = (
+            f'<div class="frame"><div class="sender"><span class="avatar">'
+            f'{html.escape(_initials(sender.name))}</span><span class="name">{who}</span></div>'
+            f"{shown}{footer_html}</div>"
+        )
+        css = OFFICIAL_CSS
+    else:
+        content = f"{shown}{footer_html}"
+        css = PERSONAL_CSS
+    document = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<style>{css}</style></head><body>{content}</body></html>"
+    )
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = formataddr((sender.name, sender.email))
+    message["To"] = to
+    message["Message-ID"] = make_msgid(domain=sender.email.rpartition("@")[2] or None)
+    if unsubscribe_url is not None:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text + footer_text)
+    message.add_alternative(inline_css(document), subtype="html")
+    return message
