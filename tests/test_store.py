@@ -213,3 +213,35 @@ def test_a_connection_that_died_while_idle_is_replaced_before_use(pg_url: str) -
         assert second != first
     finally:
         engine.dispose()
+
+
+def test_messages_and_their_versions_are_stored_and_read_back(services: Services) -> None:
+    from datetime import timedelta
+
+    from domain.messages import Message
+
+    now = services.clock.now()
+    message = Message.compose(
+        app_id="a",
+        kind="auto",
+        message_type="email",
+        admin_id="ad",
+        subject="Welcome {{ first_name }}",
+        body="**Hi**",
+        markup="markdown",
+        style="official",
+        custom_keys=set(),
+        at=now,
+        audience={"attribute": "signed_up_at", "operator": "exactly_days_ago", "value": 7},
+        stop_at=int((now + timedelta(days=30)).timestamp()),
+    )
+    message.edit("Welcome!", "**Hello**", "markdown", "personal", set(), now)
+    message.stop(now)
+    services.store.save_all(message)
+    fresh = Parley(services.config.database_url)
+    try:
+        loaded: Message = fresh.repository.get(message.id)
+        assert [v["body"] for v in loaded.versions] == ["**Hi**", "**Hello**"]
+        assert loaded.audience == message.audience and not loaded.live(now)
+    finally:
+        fresh.close()
