@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -103,7 +104,8 @@ def build_email(
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<style>{css}</style></head><body>{content}</body></html>"
     )
-    message = EmailMessage()
+    # Long unstructured headers (List-Unsubscribe) must stay plain: fold at RFC 5322's limit.
+    message = EmailMessage(policy=policy.default.clone(max_line_length=998))
     message["Subject"] = subject
     message["From"] = formataddr((sender.name, sender.email))
     message["To"] = to

@@ -107,9 +107,12 @@ def variables_of(user: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def compile_body(
-    source: str, markup: str, custom_keys: Collection[str], field: str = "body"
+    source: str, markup: str, custom_keys: Collection[str] | None, field: str = "body"
 ) -> Body:
-    """Check and render a body written as `markdown` or `html`; refuse what cannot be sent."""
+    """Check and render a body written as `markdown` or `html`; refuse what cannot be sent.
+
+    `custom_keys` are the app's custom attributes when a message is written; None when it is
+    sent (checked already; a user without the attribute gets the fallback)."""
     found: list[Variable] = []
 
     def placeholder(match: re.Match[str]) -> str:
@@ -122,11 +125,12 @@ def compile_body(
                 'write {{ name }} or {{ name | fallback:"text" }}',
             )
         name = parsed["name"]
-        if name not in STANDARD_VARIABLES and name not in custom_keys:
-            known = ", ".join(sorted(STANDARD_VARIABLES))
+        known = custom_keys is None or name in custom_keys
+        if name not in STANDARD_VARIABLES and not known:
+            standard = ", ".join(sorted(STANDARD_VARIABLES))
             raise InvalidValue(
                 field,
-                f"line {line}: unknown variable {name!r}; use {known} or a custom attribute",
+                f"line {line}: unknown variable {name!r}; use {standard} or a custom attribute",
             )
         found.append(Variable(name, parsed["fallback"] or ""))
         return f"{OPEN}{len(found) - 1}{CLOSE}"

@@ -1,0 +1,132 @@
+"""Sending one email of a message to one user, at most once (see domain/delivery.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from commands.clock import Clock
+from commands.email import Sender, build_email, unsubscribe_token
+from commands.mail import MailRefused, Transport
+from commands.store import Parley, retry_on_conflict
+from domain.company import Company
+from domain.content import compile_body, variables_of
+from domain.delivery import SENDING, SENT, UNCERTAIN, Delivery, delivery_key
+from domain.messages import Message
+from domain.user import User
+
+Compose = Callable[[Message, User, int], EmailMessage]
+
+
+class DeliveryDeferred(Exception):
+    """The mail server refused and nothing was sent: try again later (with backoff)."""
+
+
+def deliver_email(
+    message_id: str,
+    user_key: str,
+    *,
+    bulk: bool,
+    store: Parley,
+    clock: Clock,
+    transport: Transport,
+    compose: Compose,
+) -> str:
+    """Send the message's current version to the user unless it was sent (or may have been)
+    already; return the delivery's state, or why nothing was done."""
+    message = store.get_as(Message, UUID(hex=message_id))
+    user = store.get_as(User, UUID(hex=user_key))
+    if message is None or user is None or user.deleted:
+        return "no such message or user"
+    if not user.email:
+        return "no email address"
+    if bulk and user.unsubscribed_from_emails:
+        return "unsubscribed"
+    delivery = _claim(store, message_id, user_key, len(message.versions) - 1)
+    if delivery is None or not delivery.may_send:
+        if delivery is not None and delivery.state == SENDING:
+            delivery.uncertain(clock.now())  # its sender died mid-send: never twice
+            store.save_all(delivery)
+            return UNCERTAIN
+        return delivery.state if delivery is not None else "claimed elsewhere"
+    delivery.sending(clock.now())
+    try:
+        store.save_all(delivery)
+    except IntegrityError:
+        return "claimed elsewhere"
+    email = compose(message, user, delivery.content_version)
+    try:
+        transport.send(email)
+    except MailRefused as refused:
+        reason = str(refused)
+        _record(store, delivery.id, lambda d: d.deferred(reason, clock.now()))
+        raise DeliveryDeferred(reason) from refused
+    _record(store, delivery.id, lambda d: d.sent(clock.now()))
+    return SENT
+
+
+def _claim(store: Parley, message_id: str, user_key: str, version: int) -> Delivery | None:
+    key = delivery_key(message_id, user_key, "email")
+    found = store.get_as(Delivery, key)
+    if found is not None:
+        return found
+    claim = Delivery(
+        message_id=message_id, user_key=user_key, channel="email", content_version=version
+    )
+    try:
+        store.save_all(claim)
+    except IntegrityError:
+        return None  # another worker claimed it a moment ago
+    return claim
+
+
+def _record(store: Parley, key: UUID, change: Callable[[Delivery], None]) -> None:
+    def attempt() -> None:
+        delivery = store.get_as(Delivery, key)
+        assert delivery is not None
+        change(delivery)
+        store.save_all(delivery)
+
+    retry_on_conflict(attempt)
+
+
+def email_composer(
+    store: Parley, secret_key: str, base_url: str, sender: Callable[[Message], Sender]
+) -> Compose:
+    """Build a user's email for a message version: their values in the variables, the
+    app's unsubscribe link on bulk (filter or all-users) messages."""
+
+    def compose(message: Message, user: User, version: int) -> EmailMessage:
+        written = message.versions[version]
+        companies = [store.get_as(Company, UUID(hex=key)) for key in user.companies[:1]]
+        values = variables_of(
+            {
+                "name": user.name,
+                "email": user.email,
+                "user_id": user.user_id,
+                "city": user.city,
+                "country": user.country,
+                "custom_attributes": user.custom,
+                "companies": [{"name": c.name} for c in companies if c is not None],
+            }
+        )
+        body = compile_body(written["body"], written["markup"], None)
+        subject = compile_body(written["subject"] or "", "markdown", None)
+        link = None
+        if message.recipients is None:  # bulk: a filter's users or everyone
+            token = unsubscribe_token(secret_key, message.app_id, user.id.hex)
+            link = f"{base_url.rstrip('/')}/unsubscribe/{token}"
+        return build_email(
+            body,
+            values,
+            subject=subject.render(values)[1],
+            style=written["style"] or "personal",
+            sender=sender(message),
+            to=user.email or "",
+            unsubscribe_url=link,
+        )
+
+    return compose
