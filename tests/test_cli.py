@@ -125,3 +125,38 @@ def test_demo_creates_one_app_and_prints_it_again_on_every_run(
         assert len(apps) == 1
     finally:
         store.close()
+
+
+def test_the_worker_needs_redis_and_stops_cleanly_on_sigterm(
+    database_url: str, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    run(database_url, "migrate", cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    refused = subprocess.run(
+        [PARLEY, "worker"],
+        env={**env, "DATABASE_URL": database_url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "REDIS_URL is not set" in refused.stderr
+    worker = subprocess.Popen(
+        [PARLEY, "worker", "--threads", "1"],
+        env={**env, "DATABASE_URL": database_url, "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        assert "parley worker: 1 threads" in worker.stderr.readline()
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()

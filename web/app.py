@@ -8,23 +8,30 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import audience, errors, segments
+from web import audience, errors, messages, segments
 from web.bootstrap import Services, bootstrap
 from web.config import Config
 from web.unsubscribe import unsubscribe
 from web.widget import widget
+from workers.jobs import Jobs, jobs_for
 
 
-def create_app(config: Config | None = None, services: Services | None = None) -> Flask:
+def create_app(
+    config: Config | None = None, services: Services | None = None, jobs: Jobs | None = None
+) -> Flask:
     """Build the app; without `services`, wire real ones from `config` (or the environment)."""
     config = config or (services.config if services else Config.from_env())
     if services is None:
         services = bootstrap(config, start_runner=True)
         atexit.register(services.close)
+    if jobs is None:
+        jobs = jobs_for(services)
+        atexit.register(jobs.stop)
     app = Flask(__name__)
     app.config["SECRET_KEY"] = config.secret_key
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["parley"] = services
+    app.extensions["parley_jobs"] = jobs
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies
@@ -32,8 +39,8 @@ def create_app(config: Config | None = None, services: Services | None = None) -
     errors.register(app)
     app.register_blueprint(widget)
     app.register_blueprint(unsubscribe)
-    # The api blueprint, with the routes web.audience and web.segments added to it.
-    assert audience.api is segments.api
+    # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
+    assert audience.api is segments.api is messages.api
     app.register_blueprint(audience.api)
 
     @app.get("/health")

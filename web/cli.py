@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -30,6 +31,7 @@ from projections.rebuild import rebuild
 from web.bootstrap import all_projections, bootstrap, migrate
 from web.config import Config
 from web.errors import flatten
+from workers.jobs import jobs_for
 
 
 def config() -> Config:
@@ -154,6 +156,31 @@ def projections_run() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        services.close()
+
+
+@cli.command("worker")
+@click.option("--threads", type=int, default=4, show_default=True, help="Worker threads.")
+def worker_cmd(threads: int) -> None:
+    """Work the background queues (emails) from Redis, until interrupted."""
+    settings = config()
+    if not settings.redis_url:
+        raise click.ClickException(
+            "REDIS_URL is not set: without Redis, each web process works its own queue"
+        )
+    services = bootstrap(settings)
+    jobs = jobs_for(services)
+    worker = jobs.start_worker(threads)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo(f"parley worker: {threads} threads on {settings.redis_url}", err=True)
+    try:
+        while not stopping.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
         services.close()
 
 

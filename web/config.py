@@ -22,6 +22,12 @@ class Config:
     web_workers: int = 1
     web_threads: int = 8
     trusted_proxies: int = 0
+    public_url: str = ""  # where links in emails point; default http://HOST:PORT
+    email_workers: int = 2
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -42,6 +48,8 @@ class Config:
             web_workers=int(env.get("WEB_WORKERS") or cls.web_workers),
             web_threads=int(env.get("WEB_THREADS") or cls.web_threads),
             trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
+            public_url=env.get("PUBLIC_URL") or "",
+            email_workers=int(env.get("EMAIL_WORKERS") or cls.email_workers),
         )
 
 

@@ -1,0 +1,122 @@
+"""`POST /messages`: a teammate's email to one user, sent by a worker (in process without
+Redis; through Redis to a real SMTP server with it)."""
+
+from __future__ import annotations
+
+import email
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from dramatiq.brokers.redis import RedisBroker
+from flask.testing import FlaskClient
+
+from commands.apps import AddAdmin, CreatedApp, add_admin
+from tests.helpers import basic, ping, post
+from tests.test_delivery import Inbox, free_port
+from web.app import create_app as create_web_app
+from web.bootstrap import Services
+from workers.jobs import EMAIL_QUEUE, Jobs
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def email_to(user_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "message_type": "email",
+        "subject": "Welcome aboard",
+        "body": 'Hi {{ first_name | fallback:"there" }}, **thanks** for joining.',
+        "template": "personal",
+        "from": {"type": "admin", "id": "1"},
+        "to": {"type": "user", "user_id": user_id},
+        **extra,
+    }
+
+
+def wait_for_files(folder: Path, count: int, seconds: float = 10.0) -> list[Path]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob("*.eml")) if folder.exists() else []
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{count} emails did not reach {folder} in {seconds} s")
+
+
+def test_without_redis_the_web_process_sends_it_to_the_outbox(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
+    sent = post(client, "/messages", auth, email_to("j"))
+    assert sent.status_code == 200, sent.get_json()
+    assert sent.get_json()["type"] == "admin_message"
+    (written,) = wait_for_files(Path(services.config.outbox_dir), 1)
+    arrived = email.message_from_bytes(written.read_bytes())
+    assert arrived["To"] == "john@x.io" and arrived["Subject"] == "Welcome aboard"
+    assert arrived["From"] == "Ann Admin <ann@acme.io>"
+
+
+def test_messages_that_cannot_be_sent_are_refused_and_record_nothing(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
+    head = services.store.head()
+    cases: list[tuple[dict[str, Any], int, str | None]] = [
+        (email_to("j", body="Hi {{ shoe_size }}"), 400, "body"),
+        (email_to("j", **{"from": {"type": "admin", "id": "99"}}), 400, "from"),
+        (email_to("j", message_type="inbox"), 400, "message_type"),
+        (email_to("j", template="fancy"), 400, "template"),
+        (email_to("nobody"), 404, None),
+    ]
+    for given, status, field in cases:
+        response = post(client, "/messages", auth, given)
+        assert response.status_code == status, (given, response.get_json())
+        if field is not None:
+            assert response.get_json()["errors"][0]["field"] == field
+    assert services.store.head() == head
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def test_with_redis_a_worker_sends_it_over_smtp(
+    pg_services: Services, smtp: tuple[Inbox, int]
+) -> None:
+    from commands.apps import CreateApp, create_app
+
+    inbox, port = smtp
+    services = pg_services
+    services.config = replace(services.config, redis_url=REDIS, smtp_url=f"smtp://127.0.0.1:{port}")
+    created = create_app(CreateApp("Redis"), services.store, services.clock)
+    add_admin(AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    ping(services, created.app_id, {"user_id": "j", "email": "john@x.io", "name": "John"})
+    broker = RedisBroker(url=REDIS, namespace=f"parley-test-{uuid.uuid4().hex[:8]}")
+    jobs = Jobs(services, broker)
+    worker = jobs.start_worker(2)
+    try:
+        client = create_web_app(services=services, jobs=jobs).test_client()
+        response = post(client, "/messages", basic(created), email_to("j"))
+        assert response.status_code == 200, response.get_json()
+        broker.join(EMAIL_QUEUE, timeout=20_000)
+    finally:
+        worker.stop()
+        broker.flush_all()
+        broker.close()
+    (arrived,) = inbox.received
+    assert arrived["To"] == "john@x.io"
+    text = next(p for p in arrived.walk() if p.get_content_type() == "text/plain")
+    payload = text.get_payload(decode=True)
+    assert isinstance(payload, bytes) and "Hi John, thanks for joining." in payload.decode()

@@ -1,0 +1,82 @@
+"""`POST /messages`: a teammate's email to one user (Intercom 1.x admin-initiated messages).
+
+Routes join the `api` blueprint; web/app.py imports this module before registering it. In-app
+and inbox messages arrive with conversations; auto messages with their sweep.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, jsonify
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate
+
+from commands.apps import recent_app
+from commands.users import find_named_user
+from domain.messages import Message
+from web.api import api, body, services
+
+TEMPLATES = {"plain": "personal", "personal": "personal", "official": "official"}
+
+
+class PartySchema(Schema):
+    type = fields.String(required=True)
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = fields.String(validate=validate.Length(max=255))
+    email = fields.String(validate=validate.Length(max=255))
+
+
+class AdminMessageSchema(Schema):
+    message_type = fields.String(required=True, validate=validate.OneOf(["email"]))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    template = fields.String(load_default="plain", validate=validate.OneOf(list(TEMPLATES)))
+    markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
+    sender = fields.Nested(PartySchema, data_key="from", required=True)
+    to = fields.Nested(PartySchema, required=True)
+
+
+MESSAGE_IN = AdminMessageSchema()
+
+
+@api.post("/messages")
+def post_message() -> ResponseReturnValue:
+    given: dict[str, Any] = MESSAGE_IN.load(body())
+    s = services()
+    sender, to = given["sender"], given["to"]
+    app = recent_app(s.store, g.app_id)
+    if sender["type"] != "admin" or sender.get("id") not in app.admins:
+        raise ValidationError({"from": ["must be one of the app's admins: {type: admin, id}"]})
+    if to["type"] != "user":
+        raise ValidationError({"to": ["must be a user: {type: user, id | user_id | email}"]})
+    user = find_named_user(
+        s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
+    )
+    message = Message.compose(
+        app_id=g.app_id,
+        kind="manual",
+        message_type="email",
+        admin_id=sender["id"],
+        subject=given["subject"],
+        body=given["body"],
+        markup=given["markup"],
+        style=TEMPLATES[given["template"]],
+        custom_keys=set(user.custom),
+        at=s.clock.now(),
+        recipients=[user.id.hex],
+    )
+    s.store.save_all(message)
+    current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
+    return jsonify(
+        {
+            "type": "admin_message",
+            "id": message.id.hex,
+            "created_at": int(s.clock.now().timestamp()),
+            "message_type": "email",
+            "subject": given["subject"],
+            "body": given["body"],
+            "template": given["template"],
+            "owner": {"type": "admin", "id": sender["id"]},
+        }
+    )

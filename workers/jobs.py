@@ -1,0 +1,102 @@
+"""Background work on dramatiq: a Redis broker when REDIS_URL is set (run `parley worker`
+processes), otherwise an in-memory broker with worker threads inside the web process.
+
+Actors are bound to a broker made here, not to a module-level global, so tests and processes
+can each have their own; delivery is at least once, so every actor is idempotent (emails go
+through domain/delivery.py's claim).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import dramatiq
+from dramatiq import Broker, Worker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
+from commands.apps import recent_app
+from commands.delivery import DeliveryDeferred, deliver_email, email_composer
+from commands.email import Sender
+from commands.mail import transport
+from domain.messages import Message
+from web.bootstrap import Services
+
+EMAIL_QUEUE = "email"
+# Refused sends are retried with exponential backoff from 5 s up to an hour, for about a day.
+RETRIES, MIN_BACKOFF_MS, MAX_BACKOFF_MS = 30, 5_000, 3_600_000
+
+
+def make_broker(redis_url: str | None, namespace: str = "parley") -> Broker:
+    if redis_url:
+        return RedisBroker(url=redis_url, namespace=namespace)
+    return StubBroker()
+
+
+class Jobs:
+    """The actors, bound to one broker and one set of services."""
+
+    def __init__(self, services: Services, broker: Broker, in_process_threads: int = 0) -> None:
+        """With `in_process_threads`, this process works its own queue (no Redis), starting
+        its worker on the first job."""
+        self.services = services
+        self.broker = broker
+        self.in_process_threads = in_process_threads
+        self._worker: Worker | None = None
+        self._starting = threading.Lock()
+        self.send_email = dramatiq.actor(
+            broker=broker,
+            actor_name="send_email",
+            queue_name=EMAIL_QUEUE,
+            max_retries=RETRIES,
+            min_backoff=MIN_BACKOFF_MS,
+            max_backoff=MAX_BACKOFF_MS,
+            retry_when=lambda _retries, error: isinstance(error, DeliveryDeferred),
+        )(self._send_email)
+
+    def _sender(self, message: Message) -> Sender:
+        app = recent_app(self.services.store, message.app_id)
+        admin = app.admins.get(message.admin_id, {})
+        return Sender(admin.get("name", app.name), admin.get("email", f"team@{app.app_id}.parley"))
+
+    def _send_email(self, message_id: str, user_key: str, bulk: bool) -> str:
+        s = self.services
+        composer = email_composer(s.store, s.config.secret_key, s.config.base_url, self._sender)
+        return deliver_email(
+            message_id,
+            user_key,
+            bulk=bulk,
+            store=s.store,
+            clock=s.clock,
+            transport=transport(s.config.smtp_url, s.config.outbox_dir),
+            compose=composer,
+        )
+
+    def email(self, message_id: str, user_key: str, bulk: bool) -> None:
+        """Queue one email of a message to one user."""
+        self._ensure_worker()
+        self.send_email.send(message_id, user_key, bulk)
+
+    def _ensure_worker(self) -> None:
+        if not self.in_process_threads:
+            return
+        with self._starting:
+            if self._worker is None:
+                self._worker = self.start_worker(self.in_process_threads)
+
+    def start_worker(self, threads: int) -> Worker:
+        worker = Worker(self.broker, worker_threads=threads)
+        worker.start()
+        return worker
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+
+def jobs_for(services: Services) -> Jobs:
+    """Redis and separate `parley worker` processes when REDIS_URL is set; else in process."""
+    config = services.config
+    broker = make_broker(config.redis_url)
+    return Jobs(services, broker, 0 if config.redis_url else config.email_workers)
