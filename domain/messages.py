@@ -51,6 +51,18 @@ def check_content(
             raise InvalidValue("template", f"expected one of {', '.join(STYLES)}")
 
 
+def _version(
+    subject: str | None, body: str, markup: str, style: str | None, at: datetime
+) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "body": body,
+        "markup": markup,
+        "style": style,
+        "at": int(at.timestamp()),
+    }
+
+
 class Message(Aggregate):
     @staticmethod
     def create_id(app_id: str, message_id: str) -> UUID:
@@ -101,13 +113,7 @@ class Message(Aggregate):
             recipients=recipients,
             url_pattern=url_pattern,
             stop_at=stop_at,
-            version={
-                "subject": subject,
-                "body": body,
-                "markup": markup,
-                "style": style,
-                "at": int(at.timestamp()),
-            },
+            version=_version(subject, body, markup, style, at),
         )
 
     @event("Created")
@@ -169,14 +175,7 @@ class Message(Aggregate):
         if self.is_sent_email:
             raise InvalidValue("id", "an email, once sent, cannot be edited")
         check_content(self.message_type, subject, body, markup, style, custom_keys)
-        version = {
-            "subject": subject,
-            "body": body,
-            "markup": markup,
-            "style": style,
-            "at": int(at.timestamp()),
-        }
-        self._edited(version)
+        self._edited(_version(subject, body, markup, style, at))
 
     @event("Edited")
     def _edited(self, version: dict[str, Any]) -> None:

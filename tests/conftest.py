@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
 from tests.helpers import basic
+from tests.smtp import smtp  # noqa: F401 (a fixture for every test module)
 from web.app import create_app as create_web_app
 from web.bootstrap import Services, bootstrap, migrate
 from web.config import Config

@@ -4,13 +4,10 @@ retried when refused, never twice when a sender died mid-send."""
 from __future__ import annotations
 
 import email
-import socket
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from commands.apps import CreatedApp
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
@@ -19,45 +16,10 @@ from commands.mail import Outbox, Smtp
 from domain.delivery import DEFERRED, SENT, UNCERTAIN, Delivery
 from domain.messages import Message
 from tests.helpers import ping
+from tests.smtp import Inbox, free_port
 from web.bootstrap import Services
 
 ANN = Sender("Ann Admin", "ann@acme.io")
-
-
-class Inbox:
-    """An aiosmtpd handler keeping what arrived; it can refuse recipients on demand."""
-
-    def __init__(self) -> None:
-        self.received: list[email.message.Message] = []
-        self.refuse = False
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if self.refuse:
-            return "451 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def news(services: Services, app_id: str, recipients: list[str] | None) -> Message:

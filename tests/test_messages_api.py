@@ -6,19 +6,16 @@ from __future__ import annotations
 import email
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from dramatiq.brokers.redis import RedisBroker
 from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from tests.helpers import basic, ping, post
-from tests.test_delivery import Inbox, free_port
+from tests.smtp import Inbox
 from web.app import create_app as create_web_app
 from web.bootstrap import Services
 from workers.jobs import EMAIL_QUEUE, Jobs
@@ -81,15 +78,6 @@ def test_messages_that_cannot_be_sent_are_refused_and_record_nothing(
         if field is not None:
             assert response.get_json()["errors"][0]["field"] == field
     assert services.store.head() == head
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def test_with_redis_a_worker_sends_it_over_smtp(
