@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select, true
 
 from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
@@ -200,3 +200,20 @@ def search_users(
     rows = with_relations(conn, rows, now)
     following = Cursor(page, rows[-1][sort], rows[-1]["id"]) if more else None
     return Listing(rows, total, page, per_page, following)
+
+
+def custom_keys(conn: Connection, app_id: str) -> set[str]:
+    """Every custom attribute name the app's users have (checking message variables)."""
+    if conn.dialect.name == "postgresql":
+        names = func.jsonb_object_keys(users.c.custom_attributes)
+        query = select(names).where(users.c.app_id == app_id).distinct()
+    else:
+        entry = func.json_each(users.c.custom_attributes).table_valued("key")
+        query = (
+            select(entry.c.key)
+            .select_from(users)
+            .join(entry, true())
+            .where(users.c.app_id == app_id)
+            .distinct()
+        )
+    return {str(k) for k in conn.execute(query).scalars()}

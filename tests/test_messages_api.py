@@ -108,3 +108,31 @@ def test_with_redis_a_worker_sends_it_over_smtp(
     text = next(p for p in arrived.walk() if p.get_content_type() == "text/plain")
     payload = text.get_payload(decode=True)
     assert isinstance(payload, bytes) and "Hi John, thanks for joining." in payload.decode()
+
+
+def test_a_bulk_email_goes_once_to_each_matching_subscribed_user(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    for user_id, plan, unsubscribed in (
+        ("a", "pro", False),
+        ("b", "pro", True),
+        ("c", "free", False),
+    ):
+        settings = {"user_id": user_id, "email": f"{user_id}@x.io", "plan": plan}
+        ping(services, app.app_id, {**settings, "unsubscribed_from_emails": unsubscribed})
+    services.runner.catch_up()
+    pro = {"attribute": "custom.plan", "operator": "is", "value": "pro"}
+    typo = email_to("a", body="Your plan: {{ plann }}")
+    typo["to"] = {"type": "users", "filter": pro}
+    refused = post(client, "/messages", auth, typo)
+    assert refused.status_code == 400 and "plann" in refused.get_json()["errors"][0]["message"]
+    bulk = email_to("a", body="Your plan: {{ plan }}")
+    bulk["to"] = {"type": "users", "filter": pro}
+    assert post(client, "/messages", auth, bulk).status_code == 200
+    (written,) = wait_for_files(Path(services.config.outbox_dir), 1)
+    time.sleep(0.5)  # nothing else arrives
+    assert len(list(Path(services.config.outbox_dir).glob("*.eml"))) == 1
+    arrived = email.message_from_bytes(written.read_bytes())
+    assert arrived["To"] == "a@x.io"
+    assert arrived["List-Unsubscribe"] is not None

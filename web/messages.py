@@ -13,8 +13,11 @@ from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate
 
 from commands.apps import recent_app
+from commands.audience_schemas import FilterField
 from commands.users import find_named_user
+from domain.filters import EVERYONE, to_json
 from domain.messages import Message
+from queries.users import custom_keys
 from web.api import api, body, services
 
 TEMPLATES = {"plain": "personal", "personal": "personal", "official": "official"}
@@ -25,6 +28,7 @@ class PartySchema(Schema):
     id = fields.String(validate=validate.Length(max=64))
     user_id = fields.String(validate=validate.Length(max=255))
     email = fields.String(validate=validate.Length(max=255))
+    filter = FilterField()
 
 
 class AdminMessageSchema(Schema):
@@ -40,6 +44,30 @@ class AdminMessageSchema(Schema):
 MESSAGE_IN = AdminMessageSchema()
 
 
+def _compose(
+    given: dict[str, Any],
+    s: Any,
+    admin_id: str,
+    audience: dict[str, Any] | None,
+    recipients: list[str] | None,
+    custom_keys: set[str],
+) -> Message:
+    return Message.compose(
+        app_id=g.app_id,
+        kind="manual",
+        message_type="email",
+        admin_id=admin_id,
+        subject=given["subject"],
+        body=given["body"],
+        markup=given["markup"],
+        style=TEMPLATES[given["template"]],
+        custom_keys=custom_keys,
+        at=s.clock.now(),
+        audience=audience,
+        recipients=recipients,
+    )
+
+
 @api.post("/messages")
 def post_message() -> ResponseReturnValue:
     given: dict[str, Any] = MESSAGE_IN.load(body())
@@ -48,26 +76,24 @@ def post_message() -> ResponseReturnValue:
     app = recent_app(s.store, g.app_id)
     if sender["type"] != "admin" or sender.get("id") not in app.admins:
         raise ValidationError({"from": ["must be one of the app's admins: {type: admin, id}"]})
-    if to["type"] != "user":
-        raise ValidationError({"to": ["must be a user: {type: user, id | user_id | email}"]})
-    user = find_named_user(
-        s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
-    )
-    message = Message.compose(
-        app_id=g.app_id,
-        kind="manual",
-        message_type="email",
-        admin_id=sender["id"],
-        subject=given["subject"],
-        body=given["body"],
-        markup=given["markup"],
-        style=TEMPLATES[given["template"]],
-        custom_keys=set(user.custom),
-        at=s.clock.now(),
-        recipients=[user.id.hex],
-    )
-    s.store.save_all(message)
-    current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
+    if to["type"] == "users":
+        audience = to_json(to.get("filter", EVERYONE))
+        with s.engine.connect() as conn:
+            known = custom_keys(conn, g.app_id)
+        message = _compose(given, s, sender["id"], audience, None, known)
+        s.store.save_all(message)
+        current_app.extensions["parley_jobs"].email_everyone(message.id.hex)
+    elif to["type"] == "user":
+        user = find_named_user(
+            s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
+        )
+        message = _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
+        s.store.save_all(message)
+        current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
+    else:
+        raise ValidationError(
+            {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
+        )
     return jsonify(
         {
             "type": "admin_message",

@@ -9,6 +9,7 @@ through domain/delivery.py's claim).
 from __future__ import annotations
 
 import threading
+from uuid import UUID
 
 import dramatiq
 from dramatiq import Broker, Worker
@@ -19,7 +20,10 @@ from commands.apps import recent_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
+from domain.filters import parse_filter
 from domain.messages import Message
+from queries.filters import matching_ids
+from queries.segments import definitions
 from web.bootstrap import Services
 
 EMAIL_QUEUE = "email"
@@ -53,6 +57,9 @@ class Jobs:
             max_backoff=MAX_BACKOFF_MS,
             retry_when=lambda _retries, error: isinstance(error, DeliveryDeferred),
         )(self._send_email)
+        self.fan_out = dramatiq.actor(
+            broker=broker, actor_name="email_everyone", queue_name=EMAIL_QUEUE, max_retries=3
+        )(self._fan_out)
 
     def _sender(self, message: Message) -> Sender:
         app = recent_app(self.services.store, message.app_id)
@@ -71,6 +78,25 @@ class Jobs:
             transport=transport(s.config.smtp_url, s.config.outbox_dir),
             compose=composer,
         )
+
+    def _fan_out(self, message_id: str) -> int:
+        """One job per user the message's filter matches now (each sends at most once)."""
+        s = self.services
+        message = s.store.get_as(Message, UUID(hex=message_id))
+        if message is None or message.audience is None:
+            return 0
+        with s.engine.connect() as conn:
+            lookup = definitions(conn, message.app_id)
+            audience = parse_filter(message.audience)
+            ids = matching_ids(conn, message.app_id, audience, s.clock.now(), lookup)
+        for user_key in ids:
+            self.send_email.send(message_id, user_key, True)
+        return len(ids)
+
+    def email_everyone(self, message_id: str) -> None:
+        """Queue a bulk message to every user its filter matches now."""
+        self._ensure_worker()
+        self.fan_out.send(message_id)
 
     def email(self, message_id: str, user_key: str, bulk: bool) -> None:
         """Queue one email of a message to one user."""
