@@ -39,3 +39,8 @@ class TagNotFound(CommandError):
 class SegmentNotFound(CommandError):
     def __init__(self, what: str) -> None:
         super().__init__(f"no {what}")
+
+
+class MessageNotFound(CommandError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no {what}")

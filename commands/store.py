@@ -55,11 +55,10 @@ class Parley(Application[UUID]):
         """
         now = time.monotonic()
         held = self._recent.get(aggregate_id)
-        if held is not None and now - held[0] < max_age and isinstance(held[1], kind):
-            return held[1]
+        if held is not None and now - held[0] < max_age:
+            return held[1] if isinstance(held[1], kind) else None
         found = self.get_as(kind, aggregate_id)
-        if found is not None:
-            self._recent[aggregate_id] = (now, found)
+        self._recent[aggregate_id] = (now, found)  # absent ones too: asked on every ping
         return found
 
     def find(self, aggregate_id: UUID) -> Any | None:

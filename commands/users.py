@@ -11,12 +11,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.apps import recent_app
+from commands.auto_messages import due_in_app
 from commands.clock import Clock
 from commands.errors import InvalidUserHash, UserNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
 from domain.errors import MissingUserIdentifier
 from domain.identity import company_key, email_key, user_id_key
+from domain.messages import Message
 from domain.user import Alias, User
 from domain.values import CustomValue
 
@@ -80,6 +82,7 @@ class Saved:
 
     user: User
     position: int
+    messages: tuple[Message, ...] = ()  # auto messages this page view shows, first time each
 
 
 def resolve_user(
@@ -181,7 +184,10 @@ def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere
         user.record_page_view(
             now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place
         )
-        return Saved(user, store.save_all(user, *aliases, *others))
+        due = due_in_app(store, user, cmd.url, now)
+        for message in due:
+            user.auto_message_shown(message.message_id, len(message.versions) - 1, now)
+        return Saved(user, store.save_all(user, *aliases, *others), tuple(due))
 
     return retry_on_conflict(attempt)
 

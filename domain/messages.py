@@ -12,13 +12,14 @@ from __future__ import annotations
 import fnmatch
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.content import compile_body
 from domain.errors import InvalidValue
 from domain.filters import parse_filter
+from domain.identity import NAMESPACE
 
 TYPES = ("conversation", "announcement", "notification", "inbox", "email")
 MARKUPS = ("markdown", "html")
@@ -190,3 +191,32 @@ class Message(Aggregate):
     @event("Stopped")
     def _stopped(self, at: int) -> None:
         self.stopped_at = at
+
+
+def auto_messages_key(app_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"{app_id}/auto-messages")
+
+
+class AutoMessages(Aggregate):
+    """The app's live auto messages: what each page view checks (held a moment per process)."""
+
+    @staticmethod
+    def create_id(app_id: str) -> UUID:
+        return auto_messages_key(app_id)
+
+    @event("Started")
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self.live: list[str] = []
+
+    @event("Added")
+    def add(self, message_id: str) -> None:
+        self.live.append(message_id)
+
+    def remove(self, message_id: str) -> None:
+        if message_id in self.live:
+            self._removed(message_id)
+
+    @event("Removed")
+    def _removed(self, message_id: str) -> None:
+        self.live.remove(message_id)

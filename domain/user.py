@@ -22,8 +22,9 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 
 class User(Aggregate):
-    # Version 2 added tags, 3 tracked events, 4 message times: older snapshots are upcast.
-    class_version = 4
+    # Version 2 added tags, 3 tracked events, 4 message times, 5 auto messages shown: older
+    # snapshots are upcast.
+    class_version = 5
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -37,6 +38,10 @@ class User(Aggregate):
     def upcast_v3_v4(state: dict[str, Any]) -> None:
         state["last_message_sent_at"] = None
         state["last_message_received_at"] = None
+
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        state["auto_messages_shown"] = []
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -94,6 +99,7 @@ class User(Aggregate):
         # Personal contact, for the relationship score (seconds since the epoch).
         self.last_message_sent_at: int | None = None
         self.last_message_received_at: int | None = None
+        self.auto_messages_shown: list[str] = []  # each auto message goes to a user once
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -186,6 +192,11 @@ class User(Aggregate):
     def message_sent(self, at: datetime) -> None:
         """A teammate's manual message reached the user (half of the relationship score)."""
         self.last_message_sent_at = max(self.last_message_sent_at or 0, int(at.timestamp()))
+
+    @event("AutoMessageShown")
+    def auto_message_shown(self, message_id: str, version: int, at: datetime) -> None:
+        """An auto message matched for the first time and went out with this page view."""
+        self.auto_messages_shown.append(message_id)
 
     @event("MessageReceived")
     def message_received(self, at: datetime) -> None:

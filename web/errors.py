@@ -14,6 +14,7 @@ from commands.errors import (
     AppNotFound,
     CompanyNotFound,
     InvalidUserHash,
+    MessageNotFound,
     SegmentNotFound,
     TagNotFound,
     UserNotFound,
@@ -87,6 +88,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(CompanyNotFound)
     @app.errorhandler(TagNotFound)
     @app.errorhandler(SegmentNotFound)
+    @app.errorhandler(MessageNotFound)
     @app.errorhandler(NotFound)
     def not_found(error: Exception) -> ResponseReturnValue:
         return error_list(404, [{"code": "not_found", "message": str(error) or "not found"}])

@@ -12,6 +12,7 @@ from flask_cors import CORS
 from marshmallow import ValidationError
 
 from commands.audience_schemas import WidgetEventSchema
+from commands.auto_messages import shown
 from commands.schemas import PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, record_ping
@@ -60,7 +61,8 @@ def ping() -> ResponseReturnValue:
     )
     services: Services = current_app.extensions["parley"]
     saved = record_ping(cmd, services.store, services.clock, services.locate)
-    return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": []})
+    messages = [shown(message, saved.user) for message in saved.messages]
+    return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": messages})
 
 
 @widget.post("/widget/events")

@@ -1,0 +1,123 @@
+"""Auto messages (seed: "Auto Messages"): shown to each user the first time they match.
+
+Each page view checks the app's live in-app auto messages against the user as they now stand.
+A message that matches for the first time is recorded on the user, in the same atomic save as
+the page view: two page views racing for one user collide on the user's version, the loser
+retries on fresh state and sees the message already shown, so it goes out exactly once.
+Apps without auto messages pay one in-memory lookup per ping.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from commands.clock import Clock
+from commands.errors import MessageNotFound
+from commands.store import Parley, retry_on_conflict
+from domain.company import Company
+from domain.content import Body, compile_body, variables_of
+from domain.filters import Filter, conditions, parse_filter
+from domain.matching import matches, profile_of
+from domain.messages import AutoMessages, Message, auto_messages_key
+from domain.segments import Segments, segments_key
+from domain.tags import Tags, tags_key
+from domain.user import User
+
+
+def compose_auto_message(store: Parley, **fields: Any) -> Message:
+    """A new auto message, live at once (the fields of Message.compose, kind="auto")."""
+
+    def attempt() -> Message:
+        message = Message.compose(kind="auto", **fields)
+        index = store.get_as(AutoMessages, auto_messages_key(message.app_id))
+        index = index or AutoMessages(app_id=message.app_id)
+        index.add(message.message_id)
+        store.save_all(message, index)
+        return message
+
+    return retry_on_conflict(attempt)
+
+
+def stop_auto_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> None:
+    """The message is no longer shown to anyone who has not seen it yet."""
+
+    def attempt() -> None:
+        message = store.get_as(Message, UUID(hex=message_id))
+        index = store.get_as(AutoMessages, auto_messages_key(app_id))
+        if message is None or message.app_id != app_id or index is None:
+            raise MessageNotFound(f"message {message_id!r}")
+        message.stop(clock.now())
+        index.remove(message_id)
+        store.save_all(message, index)
+
+    retry_on_conflict(attempt)
+
+
+@lru_cache(maxsize=1024)
+def _audience(written: str) -> Filter:
+    return parse_filter(json.loads(written))
+
+
+def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> list[Message]:
+    """The app's in-app auto messages this user matches now for the first time, on this page."""
+    index = store.recent(AutoMessages, auto_messages_key(user.app_id))
+    if index is None or not index.live:
+        return []
+    candidates = []
+    for message_id in index.live:
+        if message_id in user.auto_messages_shown:
+            continue
+        message = store.recent(Message, UUID(hex=message_id))
+        if message is None or message.message_type == "email" or not message.live(now):
+            continue
+        if message.audience is not None and message.shows_on(url):
+            candidates.append((message, _audience(json.dumps(message.audience, sort_keys=True))))
+    if not candidates:
+        return []
+    tags = store.recent(Tags, tags_key(user.app_id))
+    segments = store.recent(Segments, segments_key(user.app_id))
+    needs_companies = any(c.scope == "company" for _, f in candidates for c in conditions(f))
+    companies = (
+        [c for key in user.companies if (c := store.get_as(Company, UUID(hex=key))) is not None]
+        if needs_companies
+        else []
+    )
+    profile = profile_of(user, companies, set(tags.names) if tags else set())
+    lookup = segments.definition if segments else (lambda _segment_id: None)
+    return [m for m, f in candidates if matches(f, profile, now, lookup)]
+
+
+@lru_cache(maxsize=1024)
+def _compiled(message_id: str, version: int, source: str, markup: str) -> Body:
+    return compile_body(source, markup, None)
+
+
+def shown(message: Message, user: User) -> dict[str, Any]:
+    """What the widget displays: the current version, with this user's values."""
+    version = len(message.versions) - 1
+    written = message.versions[version]
+    values = variables_of(
+        {
+            "name": user.name,
+            "email": user.email,
+            "user_id": user.user_id,
+            "city": user.city,
+            "country": user.country,
+            "custom_attributes": user.custom,
+        }
+    )
+    body = _compiled(message.message_id, version, written["body"], written["markup"])
+    subject = written["subject"]
+    if subject:
+        subject = _compiled(message.message_id, version, subject, "markdown").render(values)[1]
+    return {
+        "type": "message",
+        "id": message.message_id,
+        "message_type": message.message_type,
+        "subject": subject,
+        "body": body.render(values)[0],
+    }

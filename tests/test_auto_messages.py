@@ -1,0 +1,93 @@
+"""Auto messages: shown with the page view where a user first matches, once, on the right
+pages, until stopped; exactly once when page views of one user race on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from commands.apps import CreatedApp
+from commands.auto_messages import compose_auto_message, stop_auto_message
+from domain.identity import user_id_key
+from domain.messages import Message
+from domain.user import User
+from tests.helpers import ping
+from tests.test_store import together
+from web.bootstrap import Services
+
+PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}
+
+
+def auto(services: Services, app_id: str, **given: Any) -> Message:
+    fields: dict[str, Any] = {
+        "app_id": app_id,
+        "message_type": "announcement",
+        "admin_id": "1",
+        "subject": None,
+        "body": 'Welcome to Pro, {{ first_name | fallback:"friend" }}!',
+        "markup": "markdown",
+        "style": None,
+        "custom_keys": {"plan"},
+        "at": services.clock.now(),
+        "audience": PRO,
+    }
+    return compose_auto_message(services.store, **{**fields, **given})
+
+
+def boot(client: FlaskClient, app_id: str, url: str = "https://app.io/home", **user: Any) -> Any:
+    body = {"app_id": app_id, "user": user, "url": url}
+    response = client.post("/widget/ping", data=json.dumps(body))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["messages"]
+
+
+def test_a_user_sees_an_auto_message_once_when_they_first_match(
+    client: FlaskClient, app: CreatedApp, services: Services
+) -> None:
+    message = auto(services, app.app_id)
+    assert boot(client, app.app_id, user_id="ann", name="Ann Lee") == []  # no plan yet
+    (shown,) = boot(client, app.app_id, user_id="ann", plan="pro")
+    assert shown["id"] == message.message_id
+    assert shown["body"] == "<p>Welcome to Pro, Ann!</p>"
+    assert boot(client, app.app_id, user_id="ann", plan="pro") == []  # never twice
+    user: User = services.store.repository.get(user_id_key(app.app_id, "ann"))
+    assert user.auto_messages_shown == [message.message_id]
+
+
+def test_url_restriction_and_stopping(
+    client: FlaskClient, app: CreatedApp, services: Services
+) -> None:
+    billing = auto(services, app.app_id, url_pattern="https://app.io/billing*")
+    assert boot(client, app.app_id, url="https://app.io/home", user_id="bo", plan="pro") == []
+    (shown,) = boot(client, app.app_id, url="https://app.io/billing/plans", user_id="bo")
+    assert shown["id"] == billing.message_id
+    stop_auto_message(services.store, app.app_id, billing.message_id, services.clock)
+    assert boot(client, app.app_id, url="https://app.io/billing", user_id="cy", plan="pro") == []
+
+
+def test_an_auto_message_goes_out_exactly_once_when_page_views_race(
+    pg_services: Services,
+) -> None:
+    from commands.apps import CreateApp, create_app
+
+    services = pg_services
+    created = create_app(CreateApp("Race"), services.store, services.clock)
+    message = auto(services, created.app_id)
+    ping(services, created.app_id, {"user_id": "r"})
+    deliveries: list[int] = []
+    lock = threading.Lock()
+
+    def page_views(own: Services, n: int) -> None:
+        for _ in range(5):
+            saved = ping(own, created.app_id, {"user_id": "r", "plan": "pro"})
+            with lock:
+                deliveries.append(len(saved.messages))
+
+    together(6, page_views, services)
+    assert sum(deliveries) == 1
+    user: User = services.store.repository.get(user_id_key(created.app_id, "r"))
+    assert user.auto_messages_shown == [message.message_id]
+    assert user.impressions == 31
