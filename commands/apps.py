@@ -7,9 +7,10 @@ import string
 from dataclasses import dataclass
 
 from commands.clock import Clock
-from commands.errors import AdminExists, AppNotFound
+from commands.errors import AdminExists, AppNotFound, InvalidUserHash
 from commands.store import Parley, retry_on_conflict
 from domain.app import App, hash_api_key
+from domain.errors import MissingUserIdentifier
 from domain.identity import app_key
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -99,3 +100,14 @@ def set_secure_mode(cmd: SetSecureMode, store: Parley) -> None:
             store.save_all(app)
 
     retry_on_conflict(attempt)
+
+
+def check_snippet_user(
+    store: Parley, app_id: str, user_id: str | None, email: str | None, user_hash: str | None
+) -> None:
+    """In secure mode, what the snippet sends must carry the user's HMAC (user_id, else email)."""
+    identifier = user_id or email
+    if identifier is None:
+        raise MissingUserIdentifier()
+    if not recent_app(store, app_id).accepts_user_hash(identifier, user_hash):
+        raise InvalidUserHash()

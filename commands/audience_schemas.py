@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from commands.auto_messages import View
 from commands.schemas import Identifier, Timestamp
 from commands.tags import CompanyRef, SaveTag, UserRef
 from commands.tracking import TrackEvent
@@ -148,3 +149,17 @@ class WidgetEventSchema(Schema):
     def build(self, data: dict[str, Any], **_kwargs: Any) -> TrackEvent:
         data["metadata"] = _metadata(data.get("metadata"))
         return TrackEvent(**data)
+
+
+class WidgetViewSchema(Schema):
+    """What widget.js posts when it displays an in-app message."""
+
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user_id = Identifier(allow_none=True)
+    email = fields.String(allow_none=True, validate=validate.Length(max=255))
+    user_hash = fields.String(allow_none=True, validate=validate.Length(max=128))
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> View:
+        return View(**data)

@@ -10,11 +10,13 @@ Apps without auto messages pay one in-memory lookup per ping.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from commands.apps import check_snippet_user
 from commands.clock import Clock
 from commands.errors import MessageNotFound
 from commands.store import Parley, retry_on_conflict
@@ -121,3 +123,27 @@ def shown(message: Message, user: User) -> dict[str, Any]:
         "subject": subject,
         "body": body.render(values)[0],
     }
+
+
+@dataclass(frozen=True)
+class View:
+    """The widget displayed an in-app message (`POST /widget/views`)."""
+
+    app_id: str
+    message_id: str
+    user_id: str | None = None
+    email: str | None = None
+    user_hash: str | None = None
+
+
+def record_view(cmd: View, store: Parley, clock: Clock) -> int:
+    check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
+
+    from commands.users import find_named_user  # commands.users runs due_in_app on pings
+
+    def attempt() -> int:
+        user = find_named_user(store, cmd.app_id, user_id=cmd.user_id, email=cmd.email)
+        user.view_auto_message(cmd.message_id, clock.now())
+        return store.save_all(user)
+
+    return retry_on_conflict(attempt)

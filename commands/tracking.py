@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from commands.apps import recent_app
+from commands.apps import check_snippet_user
 from commands.clock import Clock
-from commands.errors import InvalidUserHash
 from commands.store import Parley, retry_on_conflict
 from commands.users import find_named_user
 from domain.values import CustomValue
@@ -30,10 +29,7 @@ class TrackEvent:
 def track_event(cmd: TrackEvent, store: Parley, clock: Clock, from_snippet: bool = False) -> int:
     """Record the event on the user it names (who must exist); return the log position."""
     if from_snippet:
-        app = recent_app(store, cmd.app_id)
-        identifier = cmd.user_id or cmd.email or ""
-        if not app.accepts_user_hash(identifier, cmd.user_hash):
-            raise InvalidUserHash()
+        check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
 
     def attempt() -> int:
         user = find_named_user(store, cmd.app_id, id=cmd.id, user_id=cmd.user_id, email=cmd.email)

@@ -10,10 +10,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from commands.apps import recent_app
+from commands.apps import check_snippet_user
 from commands.auto_messages import due_in_app
 from commands.clock import Clock
-from commands.errors import InvalidUserHash, UserNotFound
+from commands.errors import UserNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
 from domain.errors import MissingUserIdentifier
@@ -169,12 +169,7 @@ def _save_company(store: Parley, app_id: str, given: CompanyInput, at: datetime)
 
 def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
     """Snippet boot/update: identify, update, record an impression; refuse a bad user_hash."""
-    app = recent_app(store, cmd.app_id)
-    identifier = cmd.user.user_id or cmd.user.email
-    if identifier is None:
-        raise MissingUserIdentifier()
-    if not app.accepts_user_hash(identifier, cmd.user_hash):
-        raise InvalidUserHash()
+    check_snippet_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, cmd.user_hash)
     place = locate(cmd.ip)
 
     def attempt() -> Saved:

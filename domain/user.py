@@ -198,6 +198,15 @@ class User(Aggregate):
         """An auto message matched for the first time and went out with this page view."""
         self.auto_messages_shown.append(message_id)
 
+    def view_auto_message(self, message_id: str, at: datetime) -> None:
+        """The widget showed a message this user was sent; views of others are ignored."""
+        if message_id in self.auto_messages_shown:
+            self._viewed(message_id, at)
+
+    @event("MessageViewed")
+    def _viewed(self, message_id: str, at: datetime) -> None:
+        pass
+
     @event("MessageReceived")
     def message_received(self, at: datetime) -> None:
         """The user wrote to the team (the other half of the relationship score)."""

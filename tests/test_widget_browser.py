@@ -61,6 +61,10 @@ window.__parleyEvents = [];
 window.addEventListener("parley:event", function (event) {
   window.__parleyEvents.push(event.detail);
 });
+window.__parleyViews = [];
+window.addEventListener("parley:view", function (event) {
+  window.__parleyViews.push(event.detail);
+});
 """
 
 Row = dict[str, Any]
@@ -531,3 +535,43 @@ def test_track_event_queued_before_the_library_loads_lands_on_the_booted_user(
     assert outcome["status"] == 202, outcome
     user: User = parley.services.store.repository.get(user_id_key(parley.app_id, "9876"))
     assert user.events["opened-editor"]["count"] == 1
+
+
+def test_an_auto_message_appears_on_the_page_where_the_user_first_matches(
+    parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    from commands.auto_messages import compose_auto_message
+
+    message = compose_auto_message(
+        parley.services.store,
+        app_id=parley.app_id,
+        message_type="announcement",
+        admin_id="1",
+        subject="New: PDF export",
+        body='Hi {{ first_name | fallback:"there" }}, try <strong>PDF export</strong>.'
+        "<script>window.__owned = true</script>",
+        markup="html",
+        style=None,
+        custom_keys={"plan"},
+        at=parley.clock.now(),
+        audience={"attribute": "custom.plan", "operator": "is", "value": "pro"},
+    )
+    _, loader = snippet(parley.app_id, parley.url)
+    settings = {"app_id": parley.app_id, "user_id": "m1", "name": "Mia Wong", "plan": "pro"}
+    tab = open_tab()
+    tab.open(site.publish(html(settings_block(settings), loader)))
+    assert tab.ping(1)["status"] == 200
+    tab.page.wait_for_selector(".parley-message", timeout=TIMEOUT_MS)
+    shown = tab.js("() => document.querySelector('.parley-message').innerText")
+    assert "New: PDF export" in shown and "Hi Mia, try PDF export." in shown
+    assert tab.js("() => window.__owned === undefined")  # the script never ran
+    tab.page.wait_for_function("() => window.__parleyViews.length >= 1")
+    assert tab.js("() => window.__parleyViews[0].status") == 202
+    topics = [n.topic for n in parley.services.store.recorder.select_notifications(1, 1000)]
+    assert topics.count("domain.user:User.MessageViewed") == 1
+    # The next page view shows nothing: once per user.
+    tab.js("() => Intercom('update')")
+    assert tab.ping(2)["body"]["messages"] == []
+    assert message.message_id in tab.js(
+        "() => document.querySelector('.parley-message').dataset.messageId"
+    )

@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from marshmallow import ValidationError
 
-from commands.audience_schemas import WidgetEventSchema
-from commands.auto_messages import shown
+from commands.audience_schemas import WidgetEventSchema, WidgetViewSchema
+from commands.auto_messages import record_view, shown
 from commands.schemas import PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, record_ping
@@ -23,7 +23,7 @@ CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
 
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 # Schemas are stateless once built; building one per request costs more than the load.
-PING, EVENT = PingSchema(), WidgetEventSchema()
+PING, EVENT, VIEW = PingSchema(), WidgetEventSchema(), WidgetViewSchema()
 
 
 @widget.get("/widget.js")
@@ -75,3 +75,14 @@ def track() -> ResponseReturnValue:
     services: Services = current_app.extensions["parley"]
     track_event(EVENT.load(data), services.store, services.clock, from_snippet=True)
     return jsonify({"type": "event"}), 202
+
+
+@widget.post("/widget/views")
+def view() -> ResponseReturnValue:
+    """The widget displayed an in-app message to the booted user."""
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError({"body": ["expected a JSON object"]})
+    services: Services = current_app.extensions["parley"]
+    record_view(VIEW.load(data), services.store, services.clock)
+    return jsonify({"type": "view"}), 202

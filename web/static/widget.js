@@ -53,8 +53,50 @@
         var body = text;
         try { body = JSON.parse(text); } catch (e) { /* keep the text */ }
         report(kind, response.status, body);
+        if (kind === "ping" && response.status === 200 && body && body.messages) {
+          for (var m = 0; m < body.messages.length; m++) { show(body.messages[m], payload); }
+        }
       });
     }).catch(function (error) { report(kind, 0, String(error)); });
+  }
+
+  function identity(from) {
+    return {
+      app_id: String(from.app_id),
+      user_id: from.user_id === undefined ? null : from.user_id,
+      email: from.email || null,
+      user_hash: from.user_hash || null
+    };
+  }
+
+  // An in-app message: the body is HTML the server sanitised; the subject is plain text.
+  function show(message, pinged) {
+    var box = d.createElement("div");
+    box.className = "parley-message";
+    box.setAttribute("data-message-id", message.id);
+    box.style.cssText = "position:fixed;right:20px;bottom:20px;max-width:340px;z-index:2147483000;" +
+      "background:#fff;border:1px solid #d9dde3;border-radius:6px;padding:14px 16px;" +
+      "box-shadow:0 4px 18px rgba(0,0,0,.15);font:14px/1.4 sans-serif;color:#222";
+    var close = d.createElement("button");
+    close.type = "button";
+    close.textContent = "\u00d7";
+    close.setAttribute("aria-label", "Close");
+    close.style.cssText = "float:right;border:0;background:none;font-size:18px;cursor:pointer";
+    close.onclick = function () { box.parentNode && box.parentNode.removeChild(box); };
+    box.appendChild(close);
+    if (message.subject) {
+      var title = d.createElement("strong");
+      title.textContent = message.subject;
+      box.appendChild(title);
+    }
+    var content = d.createElement("div");
+    content.innerHTML = message.body;
+    box.appendChild(content);
+    (d.body || d.documentElement).appendChild(box);
+    var view = identity(pinged.user);
+    view.app_id = pinged.app_id;
+    view.message_id = message.id;
+    send("view", "/widget/views", view);
   }
 
   function ping() {
@@ -99,14 +141,9 @@
     },
     trackEvent: function (name, metadata) {
       if (!settings || !settings.app_id) { return; }
-      var payload = {
-        app_id: String(settings.app_id),
-        user_id: settings.user_id === undefined ? null : settings.user_id,
-        email: settings.email || null,
-        user_hash: settings.user_hash || null,
-        event_name: name,
-        metadata: metadata || null
-      };
+      var payload = identity(settings);
+      payload.event_name = name;
+      payload.metadata = metadata || null;
       (lastPing || Promise.resolve()).then(function () {
         send("event", "/widget/events", payload);
       });
