@@ -32,6 +32,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python -m bench.audience
+	$(BIN)/python -m bench.messages
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

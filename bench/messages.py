@@ -1,0 +1,222 @@
+"""Messages benchmark: `.venv/bin/python -m bench.messages` (also run by `make bench`).
+
+1. What auto messages add to a ping: the same page views of returning users, in process on
+   PostgreSQL, with no auto messages and with 20 live ones (varied filters, none of which the
+   users match yet, so every ping evaluates all 20); p50/p95 of the difference. Target: under
+   2 ms at p95. The users are in the event store, as pings find them; matching does not read
+   other users, so the app's size does not enter the per-ping cost.
+2. Emails rendered and handed to SMTP per second by one worker process's code path
+   (deliver_email: claim, compose, inline CSS, send, record), against a local aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from bench.ingest import Figure, fresh_schema, percentile, print_summary, say, section, server_url
+from commands.apps import AddAdmin, CreateApp, add_admin, create_app
+from commands.auto_messages import compose_auto_message
+from commands.clock import SystemClock
+from commands.delivery import deliver_email, email_composer
+from commands.email import Sender
+from commands.mail import Smtp
+from commands.store import Parley
+from commands.users import Ping, UserInput, record_ping
+from domain.messages import Message
+from migrations import upgrade
+
+P95_TARGET_MS = 2.0
+PAGE = "https://app.example.com/dashboard"
+
+
+def filters() -> list[dict[str, Any]]:
+    """Twenty realistic auto-message audiences; the bench users match none of them."""
+    found: list[dict[str, Any]] = []
+    for n in range(20):
+        found.append(
+            {
+                "all": [
+                    {"attribute": "custom.plan", "operator": "is", "value": f"plan-{n}"},
+                    {"attribute": "session_count", "operator": "gt", "value": n},
+                    {
+                        "any": [
+                            {
+                                "attribute": "signed_up_at",
+                                "operator": "exactly_days_ago",
+                                "value": 7,
+                            },
+                            {"attribute": "company.monthly_spend", "operator": "gt", "value": 100},
+                            {"attribute": "event.invited.count", "operator": "gte", "value": 2},
+                        ]
+                    },
+                ]
+            }
+        )
+    return found
+
+
+def ping_cost(store: Parley, app_id: str, users: int, rounds: int) -> list[float]:
+    clock = SystemClock()
+    samples: list[float] = []
+    for _ in range(rounds):
+        for k in range(users):
+            cmd = Ping(app_id=app_id, user=UserInput(user_id=f"u{k}"), url=PAGE)
+            started = time.perf_counter()
+            record_ping(cmd, store, clock)
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def auto_message_cost(url: str, users: int, rounds: int) -> tuple[float, float, float, float]:
+    section("1. What 20 live auto messages add to a returning user's ping (in process)")
+    store = Parley(url)
+    clock = SystemClock()
+    try:
+        app_id = create_app(CreateApp("Bench"), store, clock).app_id
+        for k in range(users):  # first visits, then the users are returning
+            record_ping(
+                Ping(app_id=app_id, user=UserInput(user_id=f"u{k}"), url=PAGE), store, clock
+            )
+        ping_cost(store, app_id, users, 1)  # warm caches
+        without = ping_cost(store, app_id, users, rounds)
+        for n, audience in enumerate(filters()):
+            compose_auto_message(
+                store,
+                app_id=app_id,
+                message_type="announcement",
+                admin_id="1",
+                subject=None,
+                body=f"Hello {{{{ first_name }}}}, message {n}",
+                markup="markdown",
+                style=None,
+                custom_keys={"plan"},
+                at=clock.now(),
+                audience=audience,
+            )
+        ping_cost(store, app_id, users, 1)
+        with_messages = ping_cost(store, app_id, users, rounds)
+    finally:
+        store.close()
+    p50 = percentile(with_messages, 0.5) - percentile(without, 0.5)
+    p95 = percentile(with_messages, 0.95) - percentile(without, 0.95)
+    say(
+        f"without auto messages: p50 {percentile(without, 0.5):.2f} ms, "
+        f"p95 {percentile(without, 0.95):.2f} ms ({len(without)} pings)"
+    )
+    say(
+        f"with 20 live auto messages: p50 {percentile(with_messages, 0.5):.2f} ms, "
+        f"p95 {percentile(with_messages, 0.95):.2f} ms"
+    )
+    return percentile(without, 0.95), percentile(with_messages, 0.95), p50, p95
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def email_rate(url: str, emails: int) -> float:
+    section("2. Emails rendered and handed to SMTP by one worker's code path")
+    store = Parley(url)
+    clock = SystemClock()
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app_id = create_app(CreateApp("Mail"), store, clock).app_id
+        add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), store)
+        keys = [
+            record_ping(
+                Ping(app_id=app_id, user=UserInput(user_id=f"m{k}", email=f"m{k}@x.io")),
+                store,
+                clock,
+            ).user.id.hex
+            for k in range(emails)
+        ]
+        message = Message.compose(
+            app_id=app_id,
+            kind="manual",
+            message_type="email",
+            admin_id="1",
+            subject='News for {{ first_name | fallback:"you" }}',
+            body='Hi {{ first_name | fallback:"there" }},\n\nWe shipped **PDF export**.',
+            markup="markdown",
+            style="official",
+            custom_keys=set(),
+            at=clock.now(),
+            audience={"all": []},
+        )
+        store.save_all(message)
+        composer = email_composer(
+            store, "bench", "https://parley.example", lambda _m: Sender("Ann Admin", "ann@acme.io")
+        )
+        transport = Smtp(f"smtp://127.0.0.1:{controller.port}")
+        started = time.perf_counter()
+        for key in keys:
+            deliver_email(
+                message.id.hex,
+                key,
+                bulk=True,
+                store=store,
+                clock=clock,
+                transport=transport,
+                compose=composer,
+            )
+        seconds = time.perf_counter() - started
+    finally:
+        controller.stop()
+        store.close()
+    rate = sink.count / seconds
+    say(f"{sink.count} emails in {seconds:.1f} s: {rate:,.0f} emails/s")
+    say("(one thread; one SMTP connection per email; claim and outcome recorded as events)")
+    return rate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=200, help="returning users pinging")
+    parser.add_argument("--rounds", type=int, default=5, help="pings per user per phase")
+    parser.add_argument("--emails", type=int, default=500)
+    args = parser.parse_args(argv)
+    with fresh_schema(server_url()) as url:
+        upgrade(url)
+        before, after, p50, p95 = auto_message_cost(url, args.users, args.rounds)
+        rate = email_rate(url, args.emails)
+    print_summary(
+        [
+            Figure("ping p95, no auto messages", before, "ms"),
+            Figure("ping p95, 20 live auto messages", after, "ms"),
+            Figure("added by matching, p50", p50, "ms"),
+            Figure(
+                "added by matching, p95",
+                p95,
+                "ms",
+                f"< {P95_TARGET_MS:.0f} ms",
+                p95 < P95_TARGET_MS,
+            ),
+            Figure("emails rendered + sent per second (one worker thread)", rate, "/s"),
+        ]
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
