@@ -37,14 +37,13 @@ PAGE = "https://app.example.com/dashboard"
 
 
 def filters() -> list[dict[str, Any]]:
-    """Twenty realistic auto-message audiences; the bench users match none of them."""
+    """Twenty auto-message audiences; the bench users match all but the last condition."""
     found: list[dict[str, Any]] = []
     for n in range(20):
+        # Every condition is evaluated before the last one fails: no early exit.
         found.append(
             {
                 "all": [
-                    {"attribute": "custom.plan", "operator": "is", "value": f"plan-{n}"},
-                    {"attribute": "session_count", "operator": "gt", "value": n},
                     {
                         "any": [
                             {
@@ -53,9 +52,12 @@ def filters() -> list[dict[str, Any]]:
                                 "value": 7,
                             },
                             {"attribute": "company.monthly_spend", "operator": "gt", "value": 100},
-                            {"attribute": "event.invited.count", "operator": "gte", "value": 2},
+                            {"attribute": "event.invited.count", "operator": "lte", "value": 2},
                         ]
                     },
+                    {"attribute": "session_count", "operator": "gte", "value": 0},
+                    {"attribute": "last_seen_at", "operator": "less_than_days_ago", "value": 1},
+                    {"attribute": "custom.plan", "operator": "is", "value": f"plan-{n}"},
                 ]
             }
         )
