@@ -147,3 +147,37 @@ def record_view(cmd: View, store: Parley, clock: Clock) -> int:
         return store.save_all(user)
 
     return retry_on_conflict(attempt)
+
+
+def edit_message(
+    store: Parley,
+    app_id: str,
+    message_id: str,
+    content: dict[str, Any],
+    custom_keys: set[str],
+    clock: Clock,
+) -> Message:
+    """A new version of the content (subject, body, markup, style); conditions stay."""
+
+    def attempt() -> Message:
+        message = store.get_as(Message, UUID(hex=message_id))
+        if message is None or message.app_id != app_id:
+            raise MessageNotFound(f"message {message_id!r}")
+        message.edit(
+            content.get("subject"),
+            content["body"],
+            content["markup"],
+            content.get("style"),
+            custom_keys,
+            clock.now(),
+        )
+        store.save_all(message)
+        return message
+
+    return retry_on_conflict(attempt)
+
+
+def live_messages(store: Parley, app_id: str) -> list[Message]:
+    index = store.get_as(AutoMessages, auto_messages_key(app_id))
+    found = [store.get_as(Message, UUID(hex=i)) for i in (index.live if index else [])]
+    return [m for m in found if m is not None]

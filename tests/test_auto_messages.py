@@ -91,3 +91,53 @@ def test_an_auto_message_goes_out_exactly_once_when_page_views_race(
     user: User = services.store.repository.get(user_id_key(created.app_id, "r"))
     assert user.auto_messages_shown == [message.message_id]
     assert user.impressions == 31
+
+
+def test_auto_messages_over_the_rest_api(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    from commands.apps import AddAdmin, add_admin
+    from tests.helpers import post
+
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    boot(client, app.app_id, user_id="seed", plan="free")  # the app knows custom "plan"
+    services.runner.catch_up()
+    given = {
+        "message_type": "announcement",
+        "body": 'Welcome, {{ first_name | fallback:"friend" }}',
+        "from": {"type": "admin", "id": "1"},
+        "filter": PRO,
+        "url": "https://app.io/*",
+    }
+    created = post(client, "/auto_messages", auth, given)
+    assert created.status_code == 200, created.get_json()
+    message_id = created.get_json()["id"]
+    (shown,) = boot(client, app.app_id, user_id="ann", name="Ann", plan="pro")
+    assert shown["body"] == "<p>Welcome, Ann</p>"
+    edited = client.put(
+        f"/auto_messages/{message_id}", json={"body": "Hello again, {{ plan }}"}, headers=auth
+    )
+    assert edited.status_code == 200 and edited.get_json()["version"] == 2
+    (shown,) = boot(client, app.app_id, user_id="bob", plan="pro")
+    assert shown["body"] == "<p>Hello again, pro</p>"
+    listed = client.get("/auto_messages", headers=auth).get_json()["auto_messages"]
+    assert [m["id"] for m in listed] == [message_id]
+    stopped = client.post(f"/auto_messages/{message_id}/stop", headers=auth)
+    assert stopped.status_code == 200 and stopped.get_json()["stopped_at"] is not None
+    assert boot(client, app.app_id, user_id="cyd", plan="pro") == []
+    assert client.get("/auto_messages", headers=auth).get_json()["auto_messages"] == []
+    head = services.store.head()
+    for bad, field in (
+        ({**given, "body": "Hi {{ shoe_size }}"}, "body"),
+        (
+            {**given, "filter": {"attribute": "nope", "operator": "is", "value": 1}},
+            "filter.attribute",
+        ),
+        ({**given, "from": {"type": "admin", "id": "9"}}, "from"),
+        ({**given, "message_type": "email"}, "message_type"),
+    ):
+        refused = post(client, "/auto_messages", auth, bad)
+        assert refused.status_code == 400, bad
+        assert refused.get_json()["errors"][0]["field"] == field
+    assert services.store.head() == head
+    assert client.put("/auto_messages/zzz", json={"body": "x"}, headers=auth).status_code == 404

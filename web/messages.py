@@ -7,6 +7,7 @@ and inbox messages arrive with conversations; auto messages with their sweep.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from flask import current_app, g, jsonify
 from flask.typing import ResponseReturnValue
@@ -14,6 +15,14 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from commands.apps import recent_app
 from commands.audience_schemas import FilterField
+from commands.auto_messages import (
+    compose_auto_message,
+    edit_message,
+    live_messages,
+    stop_auto_message,
+)
+from commands.errors import MessageNotFound
+from commands.schemas import Timestamp
 from commands.users import find_named_user
 from domain.filters import EVERYONE, to_json
 from domain.messages import Message
@@ -106,3 +115,108 @@ def post_message() -> ResponseReturnValue:
             "owner": {"type": "admin", "id": sender["id"]},
         }
     )
+
+
+# -- auto messages (not in Intercom's 1.x API, which left them to the dashboard) ------------
+
+
+class AutoMessageSchema(Schema):
+    message_type = fields.String(
+        required=True,
+        validate=validate.OneOf(["conversation", "announcement", "notification", "inbox"]),
+    )
+    subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
+    sender = fields.Nested(PartySchema, data_key="from", required=True)
+    filter = FilterField(required=True)
+    url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2048))
+    stop_at = Timestamp(load_default=None, allow_none=True)
+
+
+class ContentSchema(Schema):
+    subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
+
+
+AUTO_IN, CONTENT_IN = AutoMessageSchema(), ContentSchema()
+
+
+def _auto(message: Message) -> dict[str, Any]:
+    current = message.current
+    return {
+        "type": "auto_message",
+        "id": message.message_id,
+        "message_type": message.message_type,
+        "subject": current["subject"],
+        "body": current["body"],
+        "markup": current["markup"],
+        "version": len(message.versions),
+        "filter": message.audience,
+        "url": message.url_pattern,
+        "stop_at": message.stop_at,
+        "stopped_at": message.stopped_at,
+        "owner": {"type": "admin", "id": message.admin_id},
+    }
+
+
+def _app_keys() -> set[str]:
+    with services().engine.connect() as conn:
+        return custom_keys(conn, g.app_id)
+
+
+@api.post("/auto_messages")
+def post_auto_message() -> ResponseReturnValue:
+    given: dict[str, Any] = AUTO_IN.load(body())
+    s = services()
+    sender = given["sender"]
+    if sender["type"] != "admin" or sender.get("id") not in recent_app(s.store, g.app_id).admins:
+        raise ValidationError({"from": ["must be one of the app's admins: {type: admin, id}"]})
+    message = compose_auto_message(
+        s.store,
+        app_id=g.app_id,
+        message_type=given["message_type"],
+        admin_id=sender["id"],
+        subject=given["subject"],
+        body=given["body"],
+        markup=given["markup"],
+        style=None,
+        custom_keys=_app_keys(),
+        at=s.clock.now(),
+        audience=to_json(given["filter"]),
+        url_pattern=given["url"],
+        stop_at=given["stop_at"],
+    )
+    return jsonify(_auto(message))
+
+
+@api.get("/auto_messages")
+def get_auto_messages() -> ResponseReturnValue:
+    found = live_messages(services().store, g.app_id)
+    return jsonify({"type": "auto_message.list", "auto_messages": [_auto(m) for m in found]})
+
+
+@api.put("/auto_messages/<message_id>")
+def put_auto_message(message_id: str) -> ResponseReturnValue:
+    """New content (a new version); who, where and until when cannot change."""
+    content = CONTENT_IN.load(body())
+    s = services()
+    message = edit_message(s.store, g.app_id, _hex(message_id), content, _app_keys(), s.clock)
+    return jsonify(_auto(message))
+
+
+@api.post("/auto_messages/<message_id>/stop")
+def stop_message(message_id: str) -> ResponseReturnValue:
+    s = services()
+    stop_auto_message(s.store, g.app_id, _hex(message_id), s.clock)
+    found = s.store.get_as(Message, UUID(hex=_hex(message_id)))
+    assert found is not None
+    return jsonify(_auto(found))
+
+
+def _hex(message_id: str) -> str:
+    try:
+        return UUID(hex=message_id).hex
+    except ValueError:
+        raise MessageNotFound(f"message {message_id!r}") from None
