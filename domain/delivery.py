@@ -49,9 +49,12 @@ class Delivery(Aggregate):
         self.state = SENDING
         self.attempts += 1
 
-    @event("Sent")
     def sent(self, at: datetime) -> None:
         """The server accepted it (also after another worker judged the send uncertain)."""
+        self._sent(self.message_id, at)
+
+    @event("Sent")
+    def _sent(self, message_id: str, at: datetime) -> None:
         self.state = SENT
 
     @event("Deferred")

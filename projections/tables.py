@@ -160,3 +160,12 @@ user_events = Table(
     Column("last_at", Seconds, nullable=False),
     Index("user_events_app_name", "app_id", "name", "count"),
 )
+
+message_stats = Table(
+    "message_stats",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("sent", Integer, nullable=False),  # emails the server accepted
+    Column("delivered", Integer, nullable=False),  # in-app: shown with a page view
+    Column("viewed", Integer, nullable=False),  # in-app: displayed by the widget
+)

@@ -141,3 +141,20 @@ def test_auto_messages_over_the_rest_api(
         assert refused.get_json()["errors"][0]["field"] == field
     assert services.store.head() == head
     assert client.put("/auto_messages/zzz", json={"body": "x"}, headers=auth).status_code == 404
+
+
+def test_messages_count_deliveries_and_views(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    message = auto(services, app.app_id)
+    for user_id in ("a", "b", "c"):
+        boot(client, app.app_id, user_id=user_id, plan="pro")
+    view = {"app_id": app.app_id, "user_id": "a", "message_id": message.message_id}
+    assert client.post("/widget/views", data=json.dumps(view)).status_code == 202
+    stranger = {**view, "user_id": "nobody-saw-it"}
+    assert client.post("/widget/views", data=json.dumps(stranger)).status_code == 404
+    services.runner.catch_up()
+    found = client.get(f"/messages/{message.message_id}", headers=auth).get_json()
+    assert found["stats"] == {"sent": 0, "delivered": 3, "viewed": 1}
+    listed = client.get("/auto_messages", headers=auth).get_json()["auto_messages"]
+    assert listed[0]["stats"]["delivered"] == 3

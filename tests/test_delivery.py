@@ -15,6 +15,7 @@ from commands.email import Sender
 from commands.mail import Outbox, Smtp
 from domain.delivery import DEFERRED, SENT, UNCERTAIN, Delivery
 from domain.messages import Message
+from queries.messages import stats_of
 from tests.helpers import ping
 from tests.smtp import Inbox, free_port
 from web.bootstrap import Services
@@ -65,6 +66,9 @@ def test_an_email_arrives_once_with_the_users_values(
     assert send(services, message, user.id.hex, port, bulk=True) == SENT
     assert send(services, message, user.id.hex, port, bulk=True) == SENT  # a redelivery
     (arrived,) = inbox.received
+    services.runner.catch_up()
+    with services.engine.connect() as conn:
+        assert stats_of(conn, [message.id.hex])[message.id.hex]["sent"] == 1
     assert arrived["Subject"] == "News for John"
     assert arrived["To"] == "john@x.io"
     assert arrived["List-Unsubscribe"].startswith("<https://parley.example/unsubscribe/")

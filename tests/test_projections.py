@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Table, select, text
 
 from commands.apps import CreateApp, CreatedApp, create_app
+from commands.auto_messages import View, compose_auto_message, record_view
 from commands.clock import ManualClock
 from commands.segments import SaveSegment, delete_segment, save_segment
 from commands.tags import CompanyRef, SaveTag, UserRef, delete_tag, save_tag
@@ -87,6 +88,21 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
     record_message_received(store, app_id, "u2", clock.now())
     for n, name in enumerate(["invited", "invited", "exported", "invited"]):
         track_event(TrackEvent(app_id, name, user_id=f"u{n % 3}"), store, clock)
+    welcome = compose_auto_message(
+        store,
+        app_id=app_id,
+        message_type="announcement",
+        admin_id="1",
+        subject=None,
+        body="Welcome",
+        markup="markdown",
+        style=None,
+        custom_keys={"plan"},
+        at=clock.now(),
+        audience=PRO,
+    )
+    ping(services, app_id, {"user_id": "u0", "plan": "pro"})
+    record_view(View(app_id, welcome.message_id, user_id="u0"), store, clock)
     pro = save_segment(SaveSegment(app_id, "Pro", parse_filter(PRO)), store, clock)
     save_segment(SaveSegment(app_id, "Pro plan", None, id=pro.id), store, clock)
     dropped = save_segment(SaveSegment(app_id, "Dropped", parse_filter(PRO)), store, clock)
@@ -124,7 +140,7 @@ def test_a_batch_that_fails_midway_leaves_no_trace_and_is_applied_once_later(
     assert sorted(r["user_id"] for r in rows) == ["u0", "u1", "u2", "u3", "u4"]
     # u4 was deleted after three views and came back once: its old views are gone.
     assert {r["user_id"]: r["impressions"] for r in rows} == {
-        "u0": 3,
+        "u0": 4,  # three views, and the one that showed it the welcome message
         "u1": 3,
         "u2": 2,
         "u3": 2,

@@ -13,6 +13,7 @@ from commands.users import Locate, nowhere
 from migrations import upgrade
 from projections.companies import CompaniesProjection
 from projections.db import ensure_sqlite_dir, make_engine
+from projections.message_stats import MessageStatsProjection
 from projections.runner import Projection, Runner
 from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
@@ -21,7 +22,13 @@ from web.config import Config
 
 
 def all_projections() -> list[Projection]:
-    return [UsersProjection(), CompaniesProjection(), TagsProjection(), SegmentsProjection()]
+    return [
+        UsersProjection(),
+        CompaniesProjection(),
+        TagsProjection(),
+        SegmentsProjection(),
+        MessageStatsProjection(),
+    ]
 
 
 @dataclass

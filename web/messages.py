@@ -26,6 +26,7 @@ from commands.schemas import Timestamp
 from commands.users import find_named_user
 from domain.filters import EVERYONE, to_json
 from domain.messages import Message
+from queries.messages import stats_of
 from queries.users import custom_keys
 from web.api import api, body, services
 
@@ -143,9 +144,10 @@ class ContentSchema(Schema):
 AUTO_IN, CONTENT_IN = AutoMessageSchema(), ContentSchema()
 
 
-def _auto(message: Message) -> dict[str, Any]:
+def _auto(message: Message, stats: dict[str, int] | None = None) -> dict[str, Any]:
     current = message.current
     return {
+        "stats": stats if stats is not None else _stats([message.message_id])[message.message_id],
         "type": "auto_message",
         "id": message.message_id,
         "message_type": message.message_type,
@@ -194,7 +196,23 @@ def post_auto_message() -> ResponseReturnValue:
 @api.get("/auto_messages")
 def get_auto_messages() -> ResponseReturnValue:
     found = live_messages(services().store, g.app_id)
-    return jsonify({"type": "auto_message.list", "auto_messages": [_auto(m) for m in found]})
+    stats = _stats([m.message_id for m in found])
+    listed = [_auto(m, stats[m.message_id]) for m in found]
+    return jsonify({"type": "auto_message.list", "auto_messages": listed})
+
+
+@api.get("/messages/<message_id>")
+def get_message(message_id: str) -> ResponseReturnValue:
+    """Any message of the app, with its counts: emails sent, in-app delivered and viewed."""
+    found = services().store.get_as(Message, UUID(hex=_hex(message_id)))
+    if found is None or found.app_id != g.app_id:
+        raise MessageNotFound(f"message {message_id!r}")
+    return jsonify({**_auto(found), "type": "message", "kind": found.kind})
+
+
+def _stats(message_ids: list[str]) -> dict[str, dict[str, int]]:
+    with services().engine.connect() as conn:
+        return stats_of(conn, message_ids)
 
 
 @api.put("/auto_messages/<message_id>")

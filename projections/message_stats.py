@@ -1,0 +1,47 @@
+"""Per-message counts for teammates: emails sent, in-app messages delivered and viewed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.utils import get_topic
+from sqlalchemy import Connection, Table, select
+
+from domain.delivery import Delivery
+from domain.user import User
+from projections.events import event_class
+from projections.tables import message_stats
+from projections.upsert import upsert
+
+SENT = event_class(Delivery, "Sent")
+SHOWN = event_class(User, "AutoMessageShown")
+VIEWED = event_class(User, "MessageViewed")
+COLUMNS = {SENT: "sent", SHOWN: "delivered", VIEWED: "viewed"}
+
+
+class MessageStatsProjection:
+    name = "message_stats"
+    tables: tuple[Table, ...] = (message_stats,)
+    per_aggregate = False  # one message's counts come from many users' events
+    topics: tuple[str, ...] = tuple(get_topic(e) for e in COLUMNS)
+
+    def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
+        counts: Counter[tuple[str, str]] = Counter(
+            (e.message_id, COLUMNS[type(e)]) for e in events if type(e) in COLUMNS
+        )
+        if not counts:
+            return
+        table = tables["message_stats"]
+        ids = {message_id for message_id, _ in counts}
+        rows = {
+            r["message_id"]: dict(r)
+            for r in conn.execute(select(table).where(table.c.message_id.in_(ids))).mappings()
+        }
+        for (message_id, column), n in counts.items():
+            row = rows.setdefault(
+                message_id, {"message_id": message_id, "sent": 0, "delivered": 0, "viewed": 0}
+            )
+            row[column] += n
+        upsert(conn, table, list(rows.values()))
