@@ -21,7 +21,7 @@ from commands.clock import Clock
 from commands.errors import MessageNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
-from domain.content import Body, compile_body, variables_of
+from domain.content import Body, compile_body, user_variables
 from domain.filters import Filter, conditions, parse_filter
 from domain.matching import matches, profile_of
 from domain.messages import AutoMessages, Message, auto_messages_key
@@ -102,16 +102,7 @@ def shown(message: Message, user: User) -> dict[str, Any]:
     """What the widget displays: the current version, with this user's values."""
     version = len(message.versions) - 1
     written = message.versions[version]
-    values = variables_of(
-        {
-            "name": user.name,
-            "email": user.email,
-            "user_id": user.user_id,
-            "city": user.city,
-            "country": user.country,
-            "custom_attributes": user.custom,
-        }
-    )
+    values = user_variables(user)
     body = _compiled(message.message_id, version, written["body"], written["markup"])
     subject = written["subject"]
     if subject:

@@ -13,7 +13,7 @@ from commands.email import Sender, build_email, unsubscribe_token
 from commands.mail import MailRefused, Transport
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
-from domain.content import compile_body, variables_of
+from domain.content import compile_body, user_variables
 from domain.delivery import SENDING, SENT, UNCERTAIN, Delivery, delivery_key
 from domain.messages import Message
 from domain.user import User
@@ -101,18 +101,8 @@ def email_composer(
 
     def compose(message: Message, user: User, version: int) -> EmailMessage:
         written = message.versions[version]
-        companies = [store.get_as(Company, UUID(hex=key)) for key in user.companies[:1]]
-        values = variables_of(
-            {
-                "name": user.name,
-                "email": user.email,
-                "user_id": user.user_id,
-                "city": user.city,
-                "country": user.country,
-                "custom_attributes": user.custom,
-                "companies": [{"name": c.name} for c in companies if c is not None],
-            }
-        )
+        first = store.get_as(Company, UUID(hex=user.companies[0])) if user.companies else None
+        values = user_variables(user, first.name if first is not None else None)
         body = compile_body(written["body"], written["markup"], None)
         subject = compile_body(written["subject"] or "", "markdown", None)
         link = None

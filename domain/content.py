@@ -20,6 +20,7 @@ import mistune
 import nh3
 
 from domain.errors import InvalidValue
+from domain.user import User
 
 STANDARD_VARIABLES = frozenset(
     {"first_name", "last_name", "name", "email", "user_id", "city", "country", "company_name"}
@@ -104,6 +105,21 @@ def variables_of(user: Mapping[str, Any]) -> dict[str, Any]:
         "country": user.get("country"),
         "company_name": companies[0].get("name") if companies else None,
     }
+
+
+def user_variables(user: User, company_name: str | None = None) -> dict[str, Any]:
+    """What variables show of a user as the aggregate holds them."""
+    return variables_of(
+        {
+            "name": user.name,
+            "email": user.email,
+            "user_id": user.user_id,
+            "city": user.city,
+            "country": user.country,
+            "custom_attributes": user.custom,
+            "companies": [{"name": company_name}] if company_name else [],
+        }
+    )
 
 
 def compile_body(
