@@ -65,7 +65,19 @@ def deliver_email(
         _record(store, delivery.id, lambda d: d.deferred(reason, clock.now()))
         raise DeliveryDeferred(reason) from refused
     _record(store, delivery.id, lambda d: d.sent(clock.now()))
+    if message.kind == "manual":  # seed: manual messages add to the relationship score
+        _note_sent(store, user.id, clock)
     return SENT
+
+
+def _note_sent(store: Parley, user_key: UUID, clock: Clock) -> None:
+    def attempt() -> None:
+        user = store.get_as(User, user_key)
+        if user is not None:
+            user.message_sent(clock.now())
+            store.save_all(user)
+
+    retry_on_conflict(attempt)
 
 
 def _claim(store: Parley, message_id: str, user_key: str, version: int) -> Delivery | None:

@@ -15,6 +15,7 @@ from commands.email import Sender
 from commands.mail import Outbox, Smtp
 from domain.delivery import DEFERRED, SENT, UNCERTAIN, Delivery
 from domain.messages import Message
+from domain.user import User
 from queries.messages import stats_of
 from tests.helpers import ping
 from tests.smtp import Inbox, free_port
@@ -69,6 +70,8 @@ def test_an_email_arrives_once_with_the_users_values(
     services.runner.catch_up()
     with services.engine.connect() as conn:
         assert stats_of(conn, [message.id.hex])[message.id.hex]["sent"] == 1
+    john = services.store.get_as(User, user.id)
+    assert john is not None and john.last_message_sent_at is not None  # relationship: 50%
     assert arrived["Subject"] == "News for John"
     assert arrived["To"] == "john@x.io"
     assert arrived["List-Unsubscribe"].startswith("<https://parley.example/unsubscribe/")
