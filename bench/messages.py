@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +19,16 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from bench.ingest import Figure, fresh_schema, percentile, print_summary, say, section, server_url
+from bench.ingest import (
+    Figure,
+    free_port,
+    fresh_schema,
+    percentile,
+    print_summary,
+    say,
+    section,
+    server_url,
+)
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app
 from commands.auto_messages import compose_auto_message
 from commands.clock import SystemClock
@@ -126,13 +134,6 @@ class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.count += 1
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def email_rate(url: str, emails: int) -> float:

@@ -9,7 +9,6 @@ Apps without auto messages pay one in-memory lookup per ping.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -59,9 +58,18 @@ def stop_auto_message(store: Parley, app_id: str, message_id: str, clock: Clock)
     retry_on_conflict(attempt)
 
 
-@lru_cache(maxsize=1024)
-def _audience(written: str) -> Filter:
-    return parse_filter(json.loads(written))
+_AUDIENCES: dict[str, Filter] = {}
+
+
+def _audience(message: Message) -> Filter:
+    """A message's filter, parsed once per process: conditions never change."""
+    found = _AUDIENCES.get(message.message_id)
+    if found is None:
+        assert message.audience is not None
+        if len(_AUDIENCES) > 4096:
+            _AUDIENCES.clear()
+        found = _AUDIENCES[message.message_id] = parse_filter(message.audience)
+    return found
 
 
 def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> list[Message]:
@@ -77,7 +85,7 @@ def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> lis
         if message is None or message.message_type == "email" or not message.live(now):
             continue
         if message.audience is not None and message.shows_on(url):
-            candidates.append((message, _audience(json.dumps(message.audience, sort_keys=True))))
+            candidates.append((message, _audience(message)))
     if not candidates:
         return []
     tags = store.recent(Tags, tags_key(user.app_id))

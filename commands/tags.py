@@ -77,7 +77,11 @@ def save_tag(cmd: SaveTag, store: Parley, clock: Clock) -> SavedTag:
         tag_id = _tag_for(tags, cmd, clock)
         changed: list[Aggregate] = [tags]
         targets: list[tuple[User | Company, bool]] = [
-            (find_user_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.users
+            (
+                find_named_user(store, cmd.app_id, id=ref.id, user_id=ref.user_id, email=ref.email),
+                ref.untag,
+            )
+            for ref in cmd.users
         ]
         targets += [(find_company_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.companies]
         for target, untag in targets:
@@ -105,10 +109,6 @@ def _tag_for(tags: Tags, cmd: SaveTag, clock: Clock) -> str:
     if tags.names[cmd.id] != name:
         tags.rename(cmd.id, name)
     return cmd.id
-
-
-def find_user_ref(store: Parley, app_id: str, ref: UserRef) -> User:
-    return find_named_user(store, app_id, id=ref.id, user_id=ref.user_id, email=ref.email)
 
 
 def find_company_ref(store: Parley, app_id: str, ref: CompanyRef) -> Company:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -50,3 +51,10 @@ def basic(app: CreatedApp) -> dict[str, str]:
 
 def post(client: FlaskClient, path: str, auth: dict[str, str], body: Any) -> Any:
     return client.post(path, json=body, headers=auth)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

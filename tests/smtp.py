@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.helpers import free_port
 
 
 class Inbox:
@@ -29,13 +30,6 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from domain.delivery import DEFERRED, SENT, UNCERTAIN, Delivery
 from domain.messages import Message
 from domain.user import User
 from queries.messages import stats_of
-from tests.helpers import ping
-from tests.smtp import Inbox, free_port
+from tests.helpers import free_port, ping
+from tests.smtp import Inbox
 from web.bootstrap import Services
 
 ANN = Sender("Ann Admin", "ann@acme.io")

@@ -48,6 +48,11 @@ class Jobs:
         self.in_process_threads = in_process_threads
         self._worker: Worker | None = None
         self._starting = threading.Lock()
+        config = services.config
+        self._compose = email_composer(
+            services.store, config.secret_key, config.base_url, self._sender
+        )
+        self._transport = transport(config.smtp_url, config.outbox_dir)
         self.send_email = dramatiq.actor(
             broker=broker,
             actor_name="send_email",
@@ -67,16 +72,14 @@ class Jobs:
         return Sender(admin.get("name", app.name), admin.get("email", f"team@{app.app_id}.parley"))
 
     def _send_email(self, message_id: str, user_key: str, bulk: bool) -> str:
-        s = self.services
-        composer = email_composer(s.store, s.config.secret_key, s.config.base_url, self._sender)
         return deliver_email(
             message_id,
             user_key,
             bulk=bulk,
-            store=s.store,
-            clock=s.clock,
-            transport=transport(s.config.smtp_url, s.config.outbox_dir),
-            compose=composer,
+            store=self.services.store,
+            clock=self.services.clock,
+            transport=self._transport,
+            compose=self._compose,
         )
 
     def _fan_out(self, message_id: str) -> int:
