@@ -15,7 +15,7 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyAggregateRecorder,
     SQLAlchemyApplicationRecorder,
 )
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text
+from sqlalchemy import Engine, Result, create_engine, event, func, insert, select, text
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from commands.group_commit import GroupCommit
@@ -113,10 +113,15 @@ class CoreReads:
     events_record_cls: Any
     datastore: Any  # a Datastore
 
-    @property
-    def reader(self) -> Engine:
-        reader: Engine = self.datastore.reader
-        return reader
+    def read(self, query: Any, take: Callable[[Result[Any]], T]) -> T:
+        """One statement on the autocommit reader, replayed once on a dropped connection."""
+
+        def attempt() -> T:
+            reader: Engine = self.datastore.reader
+            with reader.connect() as conn:
+                return take(conn.execute(query))
+
+        return once_more_if_dropped(attempt)
 
     def select_events(
         self,
@@ -138,12 +143,7 @@ class CoreReads:
         query = query.order_by(version.desc() if desc else version)
         if limit is not None:
             query = query.limit(limit)
-
-        def read() -> Sequence[Any]:
-            with self.reader.connect() as conn:
-                return conn.execute(query).all()
-
-        rows = once_more_if_dropped(read)
+        rows = self.read(query, lambda result: result.all())
         return [
             StoredEvent(
                 originator_id=originator_id,
@@ -182,22 +182,12 @@ class Recorder(CoreReads, SQLAlchemyApplicationRecorder):
         query = select(t.c.originator_id).where(
             t.c.originator_id.in_(originator_ids), t.c.originator_version == 1
         )
-
-        def read() -> set[UUID]:
-            with self.reader.connect() as conn:
-                return {UUID(str(found)) for found in conn.execute(query).scalars()}
-
-        return once_more_if_dropped(read)
+        return self.read(query, lambda result: {UUID(str(found)) for found in result.scalars()})
 
     def max_notification_id(self) -> int | None:
         """The newest log position, with one Core query (health checks and runners ask often)."""
         table = self.events_record_cls.__table__
-
-        def read() -> Any:
-            with self.reader.connect() as conn:
-                return conn.execute(select(func.max(table.c.id))).scalar()
-
-        found = once_more_if_dropped(read)
+        found = self.read(select(func.max(table.c.id)), lambda result: result.scalar())
         return int(found) if found is not None else None
 
     def _append(self, stored_events: Sequence[StoredEvent]) -> list[int]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
-from domain.filters import parse_filter
 from projections.tables import (
     companies,
     company_tags,
@@ -19,7 +18,7 @@ from projections.tables import (
     users,
 )
 from queries.filters import user_filter
-from queries.segments import definitions, list_segments
+from queries.segments import parsed_segments
 
 Counted = list[tuple[str, int]]
 
@@ -53,10 +52,10 @@ def _per_tag(conn: Connection, app_id: str, members: Table, owner: str) -> Count
 
 
 def _per_segment(conn: Connection, app_id: str, now: datetime, companies_too: bool) -> Counted:
-    lookup = definitions(conn, app_id)
+    found_segments, lookup = parsed_segments(conn, app_id)
     found: Counted = []
-    for segment in list_segments(conn, app_id):
-        where = user_filter(parse_filter(segment["definition"]), conn.dialect.name, now, lookup)
+    for segment, definition in found_segments:
+        where = user_filter(definition, conn.dialect.name, now, lookup)
         members = select(users.c.id).where(users.c.app_id == app_id, where)
         if companies_too:
             query = select(func.count(func.distinct(user_companies.c.company_id))).where(

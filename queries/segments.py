@@ -15,18 +15,25 @@ from queries.filters import user_filter
 Row = dict[str, Any]
 
 
-def definitions(conn: Connection, app_id: str) -> Callable[[str], Filter | None]:
-    """The app's segments as a lookup for the SQL compiler (one query, then in memory)."""
-    rows = conn.execute(
-        select(segments.c.id, segments.c.definition).where(segments.c.app_id == app_id)
-    ).all()
-    found = {r.id: parse_filter(r.definition) for r in rows}
-    return found.get
+Lookup = Callable[[str], Filter | None]
 
 
 def list_segments(conn: Connection, app_id: str) -> list[Row]:
     query = select(segments).where(segments.c.app_id == app_id).order_by(segments.c.name)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def parsed_segments(conn: Connection, app_id: str) -> tuple[list[tuple[Row, Filter]], Lookup]:
+    """The app's segments by name with their filters, and the lookup the SQL compiler takes
+    for segments inside filters (one query, each definition parsed once)."""
+    rows = list_segments(conn, app_id)
+    parsed = {r["id"]: parse_filter(r["definition"]) for r in rows}
+    return [(r, parsed[r["id"]]) for r in rows], parsed.get
+
+
+def definitions(conn: Connection, app_id: str) -> Lookup:
+    """The app's segments as a lookup for the SQL compiler."""
+    return parsed_segments(conn, app_id)[1]
 
 
 def find_segment(conn: Connection, app_id: str, segment_id: str) -> Row | None:
@@ -52,9 +59,9 @@ def segments_of(
     found: dict[str, list[Row]] = {i: [] for i in user_ids}
     if not user_ids:
         return found
-    lookup = definitions(conn, app_id)
-    for segment in list_segments(conn, app_id):
-        where = user_filter(parse_filter(segment["definition"]), conn.dialect.name, now, lookup)
+    found_segments, lookup = parsed_segments(conn, app_id)
+    for segment, definition in found_segments:
+        where = user_filter(definition, conn.dialect.name, now, lookup)
         members = conn.execute(select(users.c.id).where(users.c.id.in_(user_ids), where))
         for user in members.scalars():
             found[user].append({"id": segment["id"], "name": segment["name"]})
