@@ -16,6 +16,13 @@ SESSION_TIMEOUT = timedelta(minutes=30)
 STANDARD = ("email", "name", "user_id", "signed_up_at")
 
 
+def count_occurrence(stats: dict[str, Any], at: int) -> None:
+    """One more occurrence of a tracked event at `at`: how often, first and last time."""
+    stats["count"] = stats.get("count", 0) + 1
+    stats["first_at"] = min(stats.get("first_at", at), at)
+    stats["last_at"] = max(stats.get("last_at", at), at)
+
+
 def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
     """The snippet's value, once sent, overrides manual and link unsubscribes (seed)."""
     return by_snippet if by_snippet is not None else manually
@@ -183,10 +190,7 @@ class User(Aggregate):
     def track(self, name: str, at: datetime, metadata: dict[str, CustomValue]) -> None:
         """Something the user did in the product ("invited-teammate"), with its details."""
         seconds = int(at.timestamp())
-        stats = self.events.setdefault(name, {"count": 0, "first_at": seconds, "last_at": seconds})
-        stats["count"] += 1
-        stats["first_at"] = min(stats["first_at"], seconds)
-        stats["last_at"] = max(stats["last_at"], seconds)
+        count_occurrence(self.events.setdefault(name, {"count": 0}), seconds)
 
     @event("MessageSent")
     def message_sent(self, at: datetime) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
-from domain.user import User, effective_unsubscribe
+from domain.user import User, count_occurrence, effective_unsubscribe
 from domain.values import browser
 from projections.events import event_class
 from projections.tables import user_companies, user_events, user_tags, users
@@ -163,13 +163,8 @@ def latest(column: str) -> Callable[[Batch, Any], None]:
 
 def on_tracked(batch: Batch, event: Any) -> None:
     key = (event.originator_id.hex, event.name)
-    at = seconds(event.at)
-    stats = batch.events.setdefault(
-        key, {"user_id": key[0], "name": key[1], "count": 0, "first_at": at, "last_at": at}
-    )
-    stats["count"] += 1
-    stats["first_at"] = min(stats["first_at"], at)
-    stats["last_at"] = max(stats["last_at"], at)
+    stats = batch.events.setdefault(key, {"user_id": key[0], "name": key[1]})
+    count_occurrence(stats, int(event.at.timestamp()))
 
 
 def on_deleted(batch: Batch, event: Any) -> None:

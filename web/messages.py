@@ -54,6 +54,14 @@ class AdminMessageSchema(Schema):
 MESSAGE_IN = AdminMessageSchema()
 
 
+def _admin(sender: dict[str, Any]) -> dict[str, Any]:
+    """`from` must name one of the app's admins."""
+    admins = recent_app(services().store, g.app_id).admins
+    if sender["type"] != "admin" or sender.get("id") not in admins:
+        raise ValidationError({"from": ["must be one of the app's admins: {type: admin, id}"]})
+    return sender
+
+
 def _compose(
     given: dict[str, Any],
     s: Any,
@@ -82,10 +90,7 @@ def _compose(
 def post_message() -> ResponseReturnValue:
     given: dict[str, Any] = MESSAGE_IN.load(body())
     s = services()
-    sender, to = given["sender"], given["to"]
-    app = recent_app(s.store, g.app_id)
-    if sender["type"] != "admin" or sender.get("id") not in app.admins:
-        raise ValidationError({"from": ["must be one of the app's admins: {type: admin, id}"]})
+    sender, to = _admin(given["sender"]), given["to"]
     if to["type"] == "users":
         audience = to_json(to.get("filter", EVERYONE))
         with s.engine.connect() as conn:
@@ -172,9 +177,7 @@ def _app_keys() -> set[str]:
 def post_auto_message() -> ResponseReturnValue:
     given: dict[str, Any] = AUTO_IN.load(body())
     s = services()
-    sender = given["sender"]
-    if sender["type"] != "admin" or sender.get("id") not in recent_app(s.store, g.app_id).admins:
-        raise ValidationError({"from": ["must be one of the app's admins: {type: admin, id}"]})
+    sender = _admin(given["sender"])
     message = compose_auto_message(
         s.store,
         app_id=g.app_id,
