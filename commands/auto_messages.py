@@ -43,19 +43,38 @@ def compose_auto_message(store: Parley, **fields: Any) -> Message:
     return retry_on_conflict(attempt)
 
 
-def stop_auto_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> None:
-    """The message is no longer shown to anyone who has not seen it yet."""
+def queue_in_app(store: Parley, message: Message, user_key: UUID, clock: Clock) -> bool:
+    """A manual in-app message waits on the user for their next visit (idempotent: a job
+    that runs twice queues it once). With the message unsaved, both are saved together."""
 
-    def attempt() -> None:
+    def attempt() -> bool:
+        user = store.get_as(User, user_key)
+        if user is None or user.deleted:
+            return False
+        user.queue_message(message.message_id, clock.now())
+        pending = [] if store.get_as(Message, message.id) is not None else [message]
+        store.save_all(*pending, user)
+        return True
+
+    return retry_on_conflict(attempt)
+
+
+def stop_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> Message:
+    """The message is no longer shown to anyone who has not seen it yet (an auto message
+    leaves the app's live list; a manual in-app one is withdrawn at each user's next visit)."""
+
+    def attempt() -> Message:
         message = store.get_as(Message, UUID(hex=message_id))
-        index = store.get_as(AutoMessages, auto_messages_key(app_id))
-        if message is None or message.app_id != app_id or index is None:
+        if message is None or message.app_id != app_id:
             raise MessageNotFound(f"message {message_id!r}")
         message.stop(clock.now())
-        index.remove(message_id)
-        store.save_all(message, index)
+        index = store.get_as(AutoMessages, auto_messages_key(app_id))
+        if index is not None:
+            index.remove(message_id)
+        store.save_all(message, *([index] if index is not None else []))
+        return message
 
-    retry_on_conflict(attempt)
+    return retry_on_conflict(attempt)
 
 
 _AUDIENCES: dict[str, Filter] = {}
@@ -99,6 +118,19 @@ def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> lis
     profile = profile_of(user, companies, set(tags.names) if tags else set())
     lookup = segments.definition if segments else (lambda _segment_id: None)
     return [m for m, f in candidates if matches(f, profile, now, lookup)]
+
+
+def waiting_in_app(store: Parley, user: User, now: datetime) -> list[Message]:
+    """Manual in-app messages a teammate sent this user since their last visit, oldest first;
+    one stopped meanwhile is withdrawn instead (both recorded by the caller's save)."""
+    shown = []
+    for message_id in list(user.messages_waiting):
+        message = store.recent(Message, UUID(hex=message_id))
+        if message is not None and message.live(now):
+            shown.append(message)
+        else:
+            user.drop_waiting(message_id, now)
+    return shown
 
 
 @lru_cache(maxsize=1024)

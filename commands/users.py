@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.apps import check_snippet_user
-from commands.auto_messages import due_in_app
+from commands.auto_messages import due_in_app, waiting_in_app
 from commands.clock import Clock
 from commands.errors import UserNotFound
 from commands.store import Parley, retry_on_conflict
@@ -179,9 +179,14 @@ def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere
         user.record_page_view(
             now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place
         )
+        waiting = waiting_in_app(store, user, now)
+        for message in waiting:
+            user.message_shown(message.message_id, len(message.versions) - 1, now)
+            user.message_sent(now)  # seed: manual messages add to the relationship score
         due = due_in_app(store, user, cmd.url, now)
         for message in due:
             user.auto_message_shown(message.message_id, len(message.versions) - 1, now)
+        due = waiting + due
         return Saved(user, store.save_all(user, *aliases, *others), tuple(due))
 
     return retry_on_conflict(attempt)

@@ -29,9 +29,9 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 
 class User(Aggregate):
-    # Version 2 added tags, 3 tracked events, 4 message times, 5 auto messages shown: older
-    # snapshots are upcast.
-    class_version = 5
+    # Version 2 added tags, 3 tracked events, 4 message times, 5 auto messages shown, 6 manual
+    # in-app messages waiting for the next visit: older snapshots are upcast.
+    class_version = 6
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -49,6 +49,10 @@ class User(Aggregate):
     @staticmethod
     def upcast_v4_v5(state: dict[str, Any]) -> None:
         state["auto_messages_shown"] = []
+
+    @staticmethod
+    def upcast_v5_v6(state: dict[str, Any]) -> None:
+        state["messages_waiting"] = []
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -106,7 +110,8 @@ class User(Aggregate):
         # Personal contact, for the relationship score (seconds since the epoch).
         self.last_message_sent_at: int | None = None
         self.last_message_received_at: int | None = None
-        self.auto_messages_shown: list[str] = []  # each auto message goes to a user once
+        self.auto_messages_shown: list[str] = []  # in-app messages shown: each goes out once
+        self.messages_waiting: list[str] = []  # manual in-app messages for the next visit
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -201,6 +206,30 @@ class User(Aggregate):
     def auto_message_shown(self, message_id: str, version: int, at: datetime) -> None:
         """An auto message matched for the first time and went out with this page view."""
         self.auto_messages_shown.append(message_id)
+
+    def queue_message(self, message_id: str, at: datetime) -> None:
+        """A teammate sent this user an in-app message: shown on their next visit, once."""
+        if message_id not in self.messages_waiting and message_id not in self.auto_messages_shown:
+            self._queued(message_id, at)
+
+    @event("MessageQueued")
+    def _queued(self, message_id: str, at: datetime) -> None:
+        self.messages_waiting.append(message_id)
+
+    @event("MessageShown")
+    def message_shown(self, message_id: str, version: int, at: datetime) -> None:
+        """A waiting manual message went out with this page view."""
+        self.messages_waiting.remove(message_id)
+        self.auto_messages_shown.append(message_id)
+
+    def drop_waiting(self, message_id: str, at: datetime) -> None:
+        """A waiting message was stopped before the user came back: it is not shown."""
+        if message_id in self.messages_waiting:
+            self._withdrawn(message_id, at)
+
+    @event("MessageWithdrawn")
+    def _withdrawn(self, message_id: str, at: datetime) -> None:
+        self.messages_waiting.remove(message_id)
 
     def view_auto_message(self, message_id: str, at: datetime) -> None:
         """The widget showed a message this user was sent; views of others are ignored."""

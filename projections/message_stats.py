@@ -17,8 +17,9 @@ from projections.upsert import upsert
 
 SENT = event_class(Delivery, "Sent")
 SHOWN = event_class(User, "AutoMessageShown")
+WAITING_SHOWN = event_class(User, "MessageShown")
 VIEWED = event_class(User, "MessageViewed")
-COLUMNS = {SENT: "sent", SHOWN: "delivered", VIEWED: "viewed"}
+COLUMNS = {SENT: "sent", SHOWN: "delivered", WAITING_SHOWN: "delivered", VIEWED: "viewed"}
 
 
 class MessageStatsProjection:

@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from commands.apps import CreatedApp
-from commands.auto_messages import compose_auto_message, stop_auto_message
+from commands.auto_messages import compose_auto_message, stop_message
 from domain.identity import user_id_key
 from domain.messages import Message
 from domain.user import User
@@ -64,7 +64,7 @@ def test_url_restriction_and_stopping(
     assert boot(client, app.app_id, url="https://app.io/home", user_id="bo", plan="pro") == []
     (shown,) = boot(client, app.app_id, url="https://app.io/billing/plans", user_id="bo")
     assert shown["id"] == billing.message_id
-    stop_auto_message(services.store, app.app_id, billing.message_id, services.clock)
+    stop_message(services.store, app.app_id, billing.message_id, services.clock)
     assert boot(client, app.app_id, url="https://app.io/billing", user_id="cy", plan="pro") == []
 
 

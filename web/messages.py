@@ -1,4 +1,5 @@
-"""`POST /messages`: a teammate's email to one user (Intercom 1.x admin-initiated messages).
+"""`POST /messages`: a teammate's email or in-app message to one user or to every user a filter
+matches now (Intercom 1.x admin-initiated messages); auto messages.
 
 Routes join the `api` blueprint; web/app.py imports this module before registering it. In-app
 and inbox messages arrive with conversations; auto messages with their sweep.
@@ -17,9 +18,10 @@ from commands.apps import recent_app
 from commands.audience_schemas import FilterField
 from commands.auto_messages import (
     compose_auto_message,
+    queue_in_app,
     edit_message,
     live_messages,
-    stop_auto_message,
+    stop_message,
 )
 from commands.errors import MessageNotFound
 from commands.schemas import Timestamp
@@ -41,9 +43,16 @@ class PartySchema(Schema):
     filter = FilterField()
 
 
+# Intercom 1.x's "inapp" is the conversation popup; the seed's other popups are accepted too.
+IN_APP = {"inapp": "conversation", "conversation": "conversation"}
+IN_APP |= {"announcement": "announcement", "notification": "notification"}
+
+
 class AdminMessageSchema(Schema):
-    message_type = fields.String(required=True, validate=validate.OneOf(["email"]))
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    message_type = fields.String(
+        required=True, validate=validate.OneOf(["email", *IN_APP])
+    )
+    subject = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     template = fields.String(load_default="plain", validate=validate.OneOf(list(TEMPLATES)))
     markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
@@ -70,15 +79,16 @@ def _compose(
     recipients: list[str] | None,
     custom_keys: set[str],
 ) -> Message:
+    email = given["message_type"] == "email"
     return Message.compose(
         app_id=g.app_id,
         kind="manual",
-        message_type="email",
+        message_type="email" if email else IN_APP[given["message_type"]],
         admin_id=admin_id,
         subject=given["subject"],
         body=given["body"],
         markup=given["markup"],
-        style=TEMPLATES[given["template"]],
+        style=TEMPLATES[given["template"]] if email else None,
         custom_keys=custom_keys,
         at=s.clock.now(),
         audience=audience,
@@ -97,14 +107,17 @@ def post_message() -> ResponseReturnValue:
             known = custom_keys(conn, g.app_id)
         message = _compose(given, s, sender["id"], audience, None, known)
         s.store.save_all(message)
-        current_app.extensions["parley_jobs"].email_everyone(message.id.hex)
+        current_app.extensions["parley_jobs"].send_everyone(message.id.hex)
     elif to["type"] == "user":
         user = find_named_user(
             s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
         )
         message = _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
-        s.store.save_all(message)
-        current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
+        if message.message_type == "email":
+            s.store.save_all(message)
+            current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
+        else:
+            queue_in_app(s.store, message, user.id, s.clock)
     else:
         raise ValidationError(
             {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
@@ -114,10 +127,10 @@ def post_message() -> ResponseReturnValue:
             "type": "admin_message",
             "id": message.id.hex,
             "created_at": int(s.clock.now().timestamp()),
-            "message_type": "email",
+            "message_type": given["message_type"],
             "subject": given["subject"],
             "body": given["body"],
-            "template": given["template"],
+            "template": given["template"] if message.message_type == "email" else None,
             "owner": {"type": "admin", "id": sender["id"]},
         }
     )
@@ -228,12 +241,13 @@ def put_auto_message(message_id: str) -> ResponseReturnValue:
 
 
 @api.post("/auto_messages/<message_id>/stop")
-def stop_message(message_id: str) -> ResponseReturnValue:
+@api.post("/messages/<message_id>/stop")
+def post_stop(message_id: str) -> ResponseReturnValue:
+    """Shown to no one else: an auto message stops matching, a manual in-app message is
+    withdrawn from users who have not come back yet. A sent email cannot be stopped."""
     s = services()
-    stop_auto_message(s.store, g.app_id, _hex(message_id), s.clock)
-    found = s.store.get_as(Message, UUID(hex=_hex(message_id)))
-    assert found is not None
-    return jsonify(_auto(found))
+    message = stop_message(s.store, g.app_id, _hex(message_id), s.clock)
+    return jsonify({**_auto(message), "kind": message.kind})
 
 
 def _hex(message_id: str) -> str:

@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from commands.apps import recent_app
+from commands.auto_messages import queue_in_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
@@ -63,7 +64,7 @@ class Jobs:
             retry_when=lambda _retries, error: isinstance(error, DeliveryDeferred),
         )(self._send_email)
         self.fan_out = dramatiq.actor(
-            broker=broker, actor_name="email_everyone", queue_name=EMAIL_QUEUE, max_retries=3
+            broker=broker, actor_name="send_everyone", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._fan_out)
 
     def _sender(self, message: Message) -> Sender:
@@ -83,7 +84,8 @@ class Jobs:
         )
 
     def _fan_out(self, message_id: str) -> int:
-        """One job per user the message's filter matches now (each sends at most once)."""
+        """The message to every user its filter matches now: one email job each (each sends
+        at most once), or the in-app message queued on each user for their next visit."""
         s = self.services
         message = s.store.get_as(Message, UUID(hex=message_id))
         if message is None or message.audience is None:
@@ -93,11 +95,14 @@ class Jobs:
             audience = parse_filter(message.audience)
             ids = matching_ids(conn, message.app_id, audience, s.clock.now(), lookup)
         for user_key in ids:
-            self.send_email.send(message_id, user_key, True)
+            if message.message_type == "email":
+                self.send_email.send(message_id, user_key, True)
+            else:
+                queue_in_app(s.store, message, UUID(hex=user_key), s.clock)
         return len(ids)
 
-    def email_everyone(self, message_id: str) -> None:
-        """Queue a bulk message to every user its filter matches now."""
+    def send_everyone(self, message_id: str) -> None:
+        """Send a bulk message to every user its filter matches now."""
         self._ensure_worker()
         self.fan_out.send(message_id)
 
