@@ -7,6 +7,9 @@
    other users, so the app's size does not enter the per-ping cost.
 2. Emails rendered and handed to SMTP per second by one worker process's code path
    (deliver_email: claim, compose, inline CSS, send, record), against a local aiosmtpd server.
+3. The periodic sweep with nothing due: 20 live auto emails (the audience bench's filters)
+   over 100,000 users loaded into the projections, each email already sent to everyone it
+   matches; p50/p95 of one sweep and the jobs it queued (must be none).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import select, text
 
 from bench.ingest import (
     Figure,
@@ -37,8 +42,10 @@ from commands.email import Sender
 from commands.mail import Smtp
 from commands.store import Parley
 from commands.users import Ping, UserInput, record_ping
+from domain.filters import parse_filter
 from domain.messages import Message
 from migrations import upgrade
+from projections.tables import users as users_table
 
 P95_TARGET_MS = 2.0
 PAGE = "https://app.example.com/dashboard"
@@ -193,16 +200,105 @@ def email_rate(url: str, emails: int) -> float:
     return rate
 
 
+def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, int]:
+    """The sweep with 20 live auto emails over `users` users, each email already sent to
+    everyone it matches: the steady state, where nothing is due."""
+    section(f"3. A sweep with nothing due: 20 live auto emails, {users:,} users")
+    from dramatiq.brokers.stub import StubBroker
+
+    from bench import audience
+    from commands.clock import ManualClock
+    from projections.db import make_engine
+    from projections.tables import deliveries
+    from queries.filters import user_filter
+    from queries.segments import definitions
+    from web.bootstrap import bootstrap
+    from web.config import Config
+    from workers.jobs import EMAIL_QUEUE, Jobs
+    from workers.sweep import Sweeper
+
+    engine = make_engine(url)
+    population = audience.build_population(users)
+    audience.load(engine, population)
+    tag_ids = {t["name"]: t["id"] for t in population.tags}
+    segment_ids = {s["name"]: s["id"] for s in population.segments}
+    written = list(audience.filters(tag_ids, segment_ids).values())
+    services = bootstrap(Config(database_url=url, secret_key="bench"), ManualClock(audience.NOW))
+    try:
+        sent: list[dict[str, Any]] = []
+        for n in range(20):
+            message = compose_auto_message(
+                services.store,
+                app_id=audience.APP,
+                message_type="email",
+                admin_id="1",
+                subject=f"Auto email {n}",
+                body="Hello from the team.",
+                markup="markdown",
+                style="personal",
+                custom_keys=set(),
+                at=audience.NOW,
+                audience=written[n % len(written)],
+            )
+            with engine.connect() as conn:
+                f = user_filter(
+                    parse_filter(message.audience or {}),
+                    "postgresql",
+                    audience.NOW,
+                    definitions(conn, audience.APP),
+                )
+                query = select(users_table.c.id).where(users_table.c.app_id == audience.APP, f)
+                sent += [
+                    {
+                        "id": uuid.uuid4().hex,
+                        "message_id": message.message_id,
+                        "user_id": key,
+                        "channel": "email",
+                        "state": "sent",
+                        "attempts": 1,
+                        "last_error": None,
+                        "updated_at": audience.NOW_S,
+                    }
+                    for key in conn.execute(query).scalars()
+                ]
+        audience._copy(engine, deliveries, sent)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        services.runner.catch_up()
+        broker = StubBroker()
+        broker.declare_queue(EMAIL_QUEUE)
+        sweeper = Sweeper(Jobs(services, broker))
+        sweeper.sweep()  # warm
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            found = sweeper.sweep()
+            samples.append((time.perf_counter() - started) * 1000)
+        queued = sum(found.values()) + broker.queues[EMAIL_QUEUE].qsize()
+    finally:
+        services.close()
+        engine.dispose()
+    p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+    say(f"{len(sent):,} deliveries already sent; {queued} jobs queued by the sweep (expected 0)")
+    say(f"one sweep: p50 {p50:.0f} ms, p95 {p95:.0f} ms ({runs} runs); {p50 / 20:.1f} ms per email")
+    return p50, p95, queued
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=200, help="returning users pinging")
     parser.add_argument("--rounds", type=int, default=5, help="pings per user per phase")
     parser.add_argument("--emails", type=int, default=500)
+    parser.add_argument("--sweep-users", type=int, default=100_000)
+    parser.add_argument("--sweep-runs", type=int, default=10)
     args = parser.parse_args(argv)
     with fresh_schema(server_url()) as url:
         upgrade(url)
         before, after, p50, p95 = auto_message_cost(url, args.users, args.rounds)
         rate = email_rate(url, args.emails)
+    with fresh_schema(server_url()) as url:
+        upgrade(url)
+        sweep_p50, sweep_p95, queued = sweep_cost(url, args.sweep_users, args.sweep_runs)
     print_summary(
         [
             Figure("ping p95, no auto messages", before, "ms"),
@@ -216,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 p95 < P95_TARGET_MS,
             ),
             Figure("emails rendered + sent per second (one worker thread)", rate, "/s"),
+            Figure("sweep with nothing due, p50", sweep_p50, "ms"),
+            Figure("sweep with nothing due, p95", sweep_p95, "ms"),
+            Figure("jobs queued by a sweep with nothing due", queued, "", "0", queued == 0),
         ]
     )
     return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from commands.auto_messages import View
+from commands.auto_messages import Click, View
 from commands.schemas import Identifier, Timestamp
 from commands.tags import CompanyRef, SaveTag, UserRef
 from commands.tracking import TrackEvent
@@ -163,3 +163,18 @@ class WidgetViewSchema(Schema):
     @post_load
     def build(self, data: dict[str, Any], **_kwargs: Any) -> View:
         return View(**data)
+
+
+class WidgetClickSchema(WidgetViewSchema):
+    """What widget.js posts when a link in an in-app message is followed."""
+
+    url = fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2048),
+    )
+
+    @post_load
+    def build(self, data: dict[str, Any], **_kwargs: Any) -> Click:
+        return Click(**data)

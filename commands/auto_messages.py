@@ -9,6 +9,7 @@ Apps without auto messages pay one in-memory lookup per ping.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -44,17 +45,32 @@ def compose_auto_message(store: Parley, **fields: Any) -> Message:
 
 
 def queue_in_app(store: Parley, message: Message, user_key: UUID, clock: Clock) -> bool:
-    """A manual in-app message waits on the user for their next visit (idempotent: a job
-    that runs twice queues it once). With the message unsaved, both are saved together."""
+    """A saved manual in-app message waits on the user for their next visit (idempotent: a
+    job that runs twice queues it once)."""
 
     def attempt() -> bool:
         user = store.get_as(User, user_key)
         if user is None or user.deleted:
             return False
         user.queue_message(message.message_id, clock.now())
-        pending = [] if store.get_as(Message, message.id) is not None else [message]
-        store.save_all(*pending, user)
+        store.save_all(user)
         return True
+
+    return retry_on_conflict(attempt)
+
+
+def send_in_app(store: Parley, compose: Callable[[], Message], user: User, clock: Clock) -> Message:
+    """A new manual in-app message to one user, saved together with its copy waiting on
+    them (composed afresh if the user changed meanwhile)."""
+
+    def attempt() -> Message:
+        message = compose()
+        fresh = store.get_as(User, user.id)
+        assert fresh is not None
+        fresh.queue_message(message.message_id, clock.now())
+        message.dispatch(1, clock.now())
+        store.save_all(message, fresh)
+        return message
 
     return retry_on_conflict(attempt)
 
@@ -80,7 +96,7 @@ def stop_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> M
 _AUDIENCES: dict[str, Filter] = {}
 
 
-def _audience(message: Message) -> Filter:
+def audience_of(message: Message) -> Filter:
     """A message's filter, parsed once per process: conditions never change."""
     found = _AUDIENCES.get(message.message_id)
     if found is None:
@@ -104,7 +120,7 @@ def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> lis
         if message is None or message.message_type == "email" or not message.live(now):
             continue
         if message.audience is not None and message.shows_on(url):
-            candidates.append((message, _audience(message)))
+            candidates.append((message, audience_of(message)))
     if not candidates:
         return []
     tags = store.recent(Tags, tags_key(user.app_id))
@@ -168,13 +184,32 @@ class View:
 
 
 def record_view(cmd: View, store: Parley, clock: Clock) -> int:
+    """The widget displayed a message: recorded if the user was shown it."""
+    return _on_user(cmd, store, lambda user: user.view_auto_message(cmd.message_id, clock.now()))
+
+
+@dataclass(frozen=True)
+class Click(View):
+    """A link in an in-app message was followed (`POST /widget/clicks`)."""
+
+    url: str = ""
+
+
+def record_click(cmd: Click, store: Parley, clock: Clock) -> int:
+    """Recorded if the user was shown the message; every click, the first counted."""
+    return _on_user(
+        cmd, store, lambda user: user.click_message(cmd.message_id, cmd.url, clock.now())
+    )
+
+
+def _on_user(cmd: View, store: Parley, change: Callable[[User], None]) -> int:
     check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
 
     from commands.users import find_named_user  # commands.users runs due_in_app on pings
 
     def attempt() -> int:
         user = find_named_user(store, cmd.app_id, user_id=cmd.user_id, email=cmd.email)
-        user.view_auto_message(cmd.message_id, clock.now())
+        change(user)
         return store.save_all(user)
 
     return retry_on_conflict(attempt)

@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
-from commands.email import Sender, build_email, unsubscribe_token
+from commands.email import Sender, build_email, tracking_for, unsubscribe_token
 from commands.mail import MailRefused, Transport
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
@@ -45,7 +45,7 @@ def deliver_email(
         return "no email address"
     if bulk and user.unsubscribed_from_emails:
         return "unsubscribed"
-    delivery = _claim(store, message_id, user_key, len(message.versions) - 1)
+    delivery = _claim(store, message_id, user_key, len(message.versions) - 1, clock)
     if delivery is None or not delivery.may_send:
         if delivery is not None and delivery.state == SENDING:
             delivery.uncertain(clock.now())  # its sender died mid-send: never twice
@@ -80,13 +80,19 @@ def _note_sent(store: Parley, user_key: UUID, clock: Clock) -> None:
     retry_on_conflict(attempt)
 
 
-def _claim(store: Parley, message_id: str, user_key: str, version: int) -> Delivery | None:
+def _claim(
+    store: Parley, message_id: str, user_key: str, version: int, clock: Clock
+) -> Delivery | None:
     key = delivery_key(message_id, user_key, "email")
     found = store.get_as(Delivery, key)
     if found is not None:
         return found
     claim = Delivery(
-        message_id=message_id, user_key=user_key, channel="email", content_version=version
+        message_id=message_id,
+        user_key=user_key,
+        channel="email",
+        content_version=version,
+        at=clock.now(),
     )
     try:
         store.save_all(claim)
@@ -105,6 +111,30 @@ def _record(store: Parley, key: UUID, change: Callable[[Delivery], None]) -> Non
     retry_on_conflict(attempt)
 
 
+def record_open(store: Parley, message_id: str, user_key: str, clock: Clock) -> bool:
+    """The user's copy of the email was opened (its image fetched); False: no such copy."""
+    return _engage(store, message_id, user_key, lambda d: d.open(clock.now()))
+
+
+def record_click(store: Parley, message_id: str, user_key: str, url: str, clock: Clock) -> bool:
+    """A link in the user's copy of the email was followed."""
+    return _engage(store, message_id, user_key, lambda d: d.click(url, clock.now()))
+
+
+def _engage(
+    store: Parley, message_id: str, user_key: str, change: Callable[[Delivery], None]
+) -> bool:
+    def attempt() -> bool:
+        delivery = store.get_as(Delivery, delivery_key(message_id, user_key, "email"))
+        if delivery is None:
+            return False
+        change(delivery)
+        store.save_all(delivery)
+        return True
+
+    return retry_on_conflict(attempt)
+
+
 def email_composer(
     store: Parley, secret_key: str, base_url: str, sender: Callable[[Message], Sender]
 ) -> Compose:
@@ -119,7 +149,7 @@ def email_composer(
         subject = compile_body(written["subject"] or "", "markdown", None)
         link = None
         if message.recipients is None:  # bulk: a filter's users or everyone
-            token = unsubscribe_token(secret_key, message.app_id, user.id.hex)
+            token = unsubscribe_token(secret_key, message.app_id, user.id.hex, message.message_id)
             link = f"{base_url.rstrip('/')}/unsubscribe/{token}"
         return build_email(
             body,
@@ -129,6 +159,7 @@ def email_composer(
             sender=sender(message),
             to=user.email or "",
             unsubscribe_url=link,
+            tracking=tracking_for(secret_key, base_url, message.message_id, user.id.hex),
         )
 
     return compose

@@ -9,6 +9,7 @@ a signed unsubscribe link in the footer and List-Unsubscribe headers (one-click)
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -17,7 +18,7 @@ from email.utils import formataddr, make_msgid
 import premailer
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from domain.content import Body
+from domain.content import Body, sanitise
 from domain.errors import InvalidValue
 
 STYLES = ("official", "personal")
@@ -53,17 +54,55 @@ def inline_css(document: str) -> str:
     )
 
 
-def unsubscribe_token(secret_key: str, app_id: str, user_key: str) -> str:
-    """A link that needs no login and cannot be forged for another user or app."""
-    return str(URLSafeSerializer(secret_key, salt="unsubscribe").dumps([app_id, user_key]))
+def unsubscribe_token(
+    secret_key: str, app_id: str, user_key: str, message_id: str | None = None
+) -> str:
+    """A link that needs no login and cannot be forged for another user or app; it names
+    the email it came in, for that message's stats."""
+    named = [app_id, user_key] + ([message_id] if message_id is not None else [])
+    return str(URLSafeSerializer(secret_key, salt="unsubscribe").dumps(named))
 
 
-def read_unsubscribe_token(secret_key: str, token: str) -> tuple[str, str] | None:
+def read_unsubscribe_token(secret_key: str, token: str) -> tuple[str, str, str | None] | None:
     try:
-        app_id, user_key = URLSafeSerializer(secret_key, salt="unsubscribe").loads(token)
+        named = URLSafeSerializer(secret_key, salt="unsubscribe").loads(token)
+        app_id, user_key, *rest = named
     except (BadSignature, ValueError, TypeError):
         return None
-    return str(app_id), str(user_key)
+    return str(app_id), str(user_key), (str(rest[0]) if rest else None)
+
+
+def tracking_token(secret_key: str, message_id: str, user_key: str, url: str | None) -> str:
+    """Names one user's copy of an email (and, for a click, the address it leads to), signed
+    so that nobody can count opens for others or turn Parley into an open redirect."""
+    named = [message_id, user_key] + ([url] if url is not None else [])
+    return str(URLSafeSerializer(secret_key, salt="track").dumps(named))
+
+
+def read_tracking_token(secret_key: str, token: str) -> tuple[str, str, str | None] | None:
+    try:
+        message_id, user_key, *rest = URLSafeSerializer(secret_key, salt="track").loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return str(message_id), str(user_key), (str(rest[0]) if rest else None)
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Where an email reports that it was opened (an image) and clicked (links through)."""
+
+    pixel_url: str
+    link: Callable[[str], str]
+
+
+def tracking_for(secret_key: str, base_url: str, message_id: str, user_key: str) -> Tracking:
+    base = base_url.rstrip("/")
+
+    def link(url: str) -> str:
+        return f"{base}/e/{tracking_token(secret_key, message_id, user_key, url)}/click"
+
+    pixel = f"{base}/e/{tracking_token(secret_key, message_id, user_key, None)}/open.gif"
+    return Tracking(pixel, link)
 
 
 def _initials(name: str) -> str:
@@ -79,11 +118,17 @@ def build_email(
     sender: Sender,
     to: str,
     unsubscribe_url: str | None,
+    tracking: Tracking | None = None,
 ) -> EmailMessage:
-    """One user's email: HTML (styled, CSS inlined) and plain text, headers included."""
+    """One user's email: HTML (styled, CSS inlined) and plain text, headers included; with
+    `tracking`, the HTML's links go through Parley and an image reports the open."""
     if style not in STYLES:
         raise InvalidValue("template", f"expected one of {', '.join(STYLES)}")
     shown, text = body.render(values)
+    if tracking is not None:
+        shown = sanitise(shown, links=tracking.link)
+        pixel = html.escape(tracking.pixel_url)
+        shown += f'<img src="{pixel}" width="1" height="1" alt="">'
     footer_html, footer_text = "", ""
     if unsubscribe_url is not None:
         link = html.escape(unsubscribe_url)

@@ -16,6 +16,7 @@ from commands.clock import Clock
 from commands.errors import UserNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
+from domain.delivery import Delivery, delivery_key
 from domain.errors import MissingUserIdentifier
 from domain.identity import company_key, email_key, user_id_key
 from domain.messages import Message
@@ -280,12 +281,20 @@ def _note(store: Parley, app_id: str, user_id: str, change: Callable[[User], Non
     return retry_on_conflict(attempt)
 
 
-def unsubscribe_by_link(store: Parley, app_id: str, public_id: str) -> int:
-    """The user clicked an email's unsubscribe link (the snippet's own value still wins)."""
+def unsubscribe_by_link(
+    store: Parley, app_id: str, public_id: str, clock: Clock, message_id: str | None = None
+) -> int:
+    """The user clicked an email's unsubscribe link (the snippet's own value still wins);
+    the email it came in records it too, for that message's stats."""
 
     def attempt() -> int:
         user = _by_public_id(store, app_id, public_id)
         user.set_unsubscribed(True, by="link")
-        return store.save_all(user)
+        came_in = None
+        if message_id is not None:
+            came_in = store.get_as(Delivery, delivery_key(message_id, user.id.hex, "email"))
+            if came_in is not None:
+                came_in.unsubscribe(clock.now())
+        return store.save_all(user, came_in)
 
     return retry_on_conflict(attempt)

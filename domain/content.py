@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,13 +165,16 @@ def compile_body(
     return Body(safe, text, tuple(found))
 
 
-def sanitise(fragment: str) -> str:
+def sanitise(fragment: str, links: Callable[[str], str] | None = None) -> str:
     """Only the allowed tags and attributes; links and images over http(s) (or mailto);
-    iframes only for YouTube or Vimeo players; no scripts, styles, handlers or comments."""
+    iframes only for YouTube or Vimeo players; no scripts, styles, handlers or comments.
+    With `links`, each http(s) link's address is replaced by what it returns (tracking)."""
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
         if tag == "iframe" and attribute == "src":
             return value if VIDEO.match(value) else None
+        if links is not None and tag == "a" and attribute == "href":
+            return links(value) if value.lower().startswith(("http://", "https://")) else value
         return value
 
     cleaned = nh3.clean(

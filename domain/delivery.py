@@ -11,6 +11,7 @@ and may be tried again.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -30,8 +31,29 @@ class Delivery(Aggregate):
     def create_id(message_id: str, user_key: str, channel: str) -> UUID:
         return delivery_key(message_id, user_key, channel)
 
-    @event("Claimed")
-    def __init__(self, message_id: str, user_key: str, channel: str, content_version: int) -> None:
+    class Claimed(Aggregate.Created):
+        """Version 2 records when (version 1, the first prototype, did not: None)."""
+
+        class_version = 2
+        message_id: str
+        user_key: str
+        channel: str
+        content_version: int
+        at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["at"] = None
+
+    @event(Claimed)
+    def __init__(
+        self,
+        message_id: str,
+        user_key: str,
+        channel: str,
+        content_version: int,
+        at: datetime | None,
+    ) -> None:
         self.message_id = message_id
         self.user_key = user_key
         self.channel = channel
@@ -39,6 +61,9 @@ class Delivery(Aggregate):
         self.state = CLAIMED
         self.attempts = 0
         self.last_error: str | None = None
+        self.opened = False
+        self.clicked = False
+        self.unsubscribed = False
 
     @property
     def may_send(self) -> bool:
@@ -67,3 +92,33 @@ class Delivery(Aggregate):
     def uncertain(self, at: datetime) -> None:
         """A send was interrupted with no answer: never sent again, shown as such."""
         self.state = UNCERTAIN
+
+    # -- what the user did with it (emails: opened, clicked through, unsubscribed) ---------
+
+    def open(self, at: datetime) -> None:
+        """The email's image was fetched; the first time counts toward the stats."""
+        if not self.opened:
+            self._opened(self.message_id, at)
+
+    @event("Opened")
+    def _opened(self, message_id: str, at: datetime) -> None:
+        self.opened = True
+
+    def click(self, url: str, at: datetime) -> None:
+        """A link was followed: every click is recorded, the first counts toward the stats;
+        a click also shows the email was opened (images are often blocked)."""
+        self.open(at)
+        self._clicked(self.message_id, url, not self.clicked, at)
+
+    @event("Clicked")
+    def _clicked(self, message_id: str, url: str, first: bool, at: datetime) -> None:
+        self.clicked = True
+
+    def unsubscribe(self, at: datetime) -> None:
+        """The user unsubscribed through this email's link."""
+        if not self.unsubscribed:
+            self._unsubscribed(self.message_id, at)
+
+    @event("Unsubscribed")
+    def _unsubscribed(self, message_id: str, at: datetime) -> None:
+        self.unsubscribed = True

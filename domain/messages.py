@@ -142,6 +142,7 @@ class Message(Aggregate):
         self.stop_at = stop_at
         self.versions = [version]
         self.stopped_at: int | None = None
+        self.dispatched_at: int | None = None
 
     @property
     def current(self) -> dict[str, Any]:
@@ -191,6 +192,16 @@ class Message(Aggregate):
     @event("Stopped")
     def _stopped(self, at: int) -> None:
         self.stopped_at = at
+
+    def dispatch(self, recipients: int, at: datetime) -> None:
+        """A manual message reached the queue of every recipient (emails queued, in-app
+        messages waiting on users): the sweep need not send it again."""
+        if self.dispatched_at is None:
+            self._dispatched(recipients, int(at.timestamp()))
+
+    @event("Dispatched")
+    def _dispatched(self, recipients: int, at: int) -> None:
+        self.dispatched_at = at
 
 
 def auto_messages_key(app_id: str) -> UUID:

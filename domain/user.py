@@ -30,7 +30,8 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 class User(Aggregate):
     # Version 2 added tags, 3 tracked events, 4 message times, 5 auto messages shown, 6 manual
-    # in-app messages waiting for the next visit: older snapshots are upcast.
+    # in-app messages waiting for the next visit and messages clicked: older snapshots are
+    # upcast.
     class_version = 6
 
     @staticmethod
@@ -53,6 +54,7 @@ class User(Aggregate):
     @staticmethod
     def upcast_v5_v6(state: dict[str, Any]) -> None:
         state["messages_waiting"] = []
+        state["messages_clicked"] = []
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -112,6 +114,7 @@ class User(Aggregate):
         self.last_message_received_at: int | None = None
         self.auto_messages_shown: list[str] = []  # in-app messages shown: each goes out once
         self.messages_waiting: list[str] = []  # manual in-app messages for the next visit
+        self.messages_clicked: list[str] = []  # in-app messages with a link followed
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -239,6 +242,17 @@ class User(Aggregate):
     @event("MessageViewed")
     def _viewed(self, message_id: str, at: datetime) -> None:
         pass
+
+    def click_message(self, message_id: str, url: str, at: datetime) -> None:
+        """A link in an in-app message this user was shown was followed (each click is
+        recorded; the first counts toward the message's stats)."""
+        if message_id in self.auto_messages_shown:
+            self._clicked(message_id, url, message_id not in self.messages_clicked, at)
+
+    @event("MessageClicked")
+    def _clicked(self, message_id: str, url: str, first: bool, at: datetime) -> None:
+        if first:
+            self.messages_clicked.append(message_id)
 
     @event("MessageReceived")
     def message_received(self, at: datetime) -> None:

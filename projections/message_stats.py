@@ -1,4 +1,5 @@
-"""Per-message counts for teammates: emails sent, in-app messages delivered and viewed."""
+"""Per-message counts for teammates: emails sent, opened and unsubscribed from; in-app
+messages delivered and viewed; clicks in either. Each user counts once per message for each."""
 
 from __future__ import annotations
 
@@ -19,7 +20,21 @@ SENT = event_class(Delivery, "Sent")
 SHOWN = event_class(User, "AutoMessageShown")
 WAITING_SHOWN = event_class(User, "MessageShown")
 VIEWED = event_class(User, "MessageViewed")
-COLUMNS = {SENT: "sent", SHOWN: "delivered", WAITING_SHOWN: "delivered", VIEWED: "viewed"}
+CLICKED_IN_APP = event_class(User, "MessageClicked")
+OPENED = event_class(Delivery, "Opened")
+CLICKED = event_class(Delivery, "Clicked")
+UNSUBSCRIBED = event_class(Delivery, "Unsubscribed")
+COLUMNS = {
+    SENT: "sent",
+    SHOWN: "delivered",
+    WAITING_SHOWN: "delivered",
+    VIEWED: "viewed",
+    OPENED: "opened",
+    CLICKED: "clicked",
+    CLICKED_IN_APP: "clicked",
+    UNSUBSCRIBED: "unsubscribed",
+}
+EMPTY = {"sent": 0, "delivered": 0, "viewed": 0, "opened": 0, "clicked": 0, "unsubscribed": 0}
 
 
 class MessageStatsProjection:
@@ -30,7 +45,9 @@ class MessageStatsProjection:
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
         counts: Counter[tuple[str, str]] = Counter(
-            (e.message_id, COLUMNS[type(e)]) for e in events if type(e) in COLUMNS
+            (e.message_id, COLUMNS[type(e)])
+            for e in events
+            if type(e) in COLUMNS and (type(e) not in (CLICKED, CLICKED_IN_APP) or e.first)
         )
         if not counts:
             return
@@ -41,8 +58,6 @@ class MessageStatsProjection:
             for r in conn.execute(select(table).where(table.c.message_id.in_(ids))).mappings()
         }
         for (message_id, column), n in counts.items():
-            row = rows.setdefault(
-                message_id, {"message_id": message_id, "sent": 0, "delivered": 0, "viewed": 0}
-            )
+            row = rows.setdefault(message_id, {"message_id": message_id, **EMPTY})
             row[column] += n
         upsert(conn, table, list(rows.values()))

@@ -168,4 +168,38 @@ message_stats = Table(
     Column("sent", Integer, nullable=False),  # emails the server accepted
     Column("delivered", Integer, nullable=False),  # in-app: shown with a page view
     Column("viewed", Integer, nullable=False),  # in-app: displayed by the widget
+    Column("opened", Integer, nullable=False, server_default="0"),  # emails: image fetched
+    Column("clicked", Integer, nullable=False, server_default="0"),  # emails: a link followed
+    Column("unsubscribed", Integer, nullable=False, server_default="0"),  # by its link
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # manual or auto
+    Column("message_type", String(32), nullable=False),
+    Column("bulk", Boolean, nullable=False),  # to a filter's users, not to chosen ones
+    Column("recipient", String(32)),  # the first chosen user
+    Column("created_at", Seconds, nullable=False),
+    Column("stop_at", Seconds),
+    Column("stopped_at", Seconds),
+    Column("dispatched_at", Seconds),  # manual: every recipient's copy queued
+    Index("messages_app_created", "app_id", "created_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("message_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("updated_at", Seconds, nullable=False),
+    Index("deliveries_message_user", "message_id", "user_id"),
+    Index("deliveries_state", "state", "updated_at"),
 )

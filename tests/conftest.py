@@ -82,7 +82,7 @@ def pg_url(postgres_server: str) -> Iterator[str]:
 def pg_services(pg_url: str, clock: ManualClock) -> Iterator[Services]:
     """Services on PostgreSQL only, for what SQLite cannot show (concurrent writers, killed
     connections)."""
-    config = Config(database_url=pg_url, secret_key="test")
+    config = Config(database_url=pg_url, secret_key="test", sweep_seconds=0)
     migrate(config)
     built = bootstrap(config, clock)
     yield built
@@ -96,7 +96,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def config(database_url: str, tmp_path: object) -> Config:
-    return Config(database_url=database_url, secret_key="test", outbox_dir=f"{tmp_path}/outbox")
+    # Tests sweep by calling the sweeper, not on a timer.
+    outbox = f"{tmp_path}/outbox"
+    return Config(database_url=database_url, secret_key="test", outbox_dir=outbox, sweep_seconds=0)
 
 
 @pytest.fixture
@@ -116,7 +118,9 @@ def app(services: Services, clock: ManualClock) -> CreatedApp:
 def client(services: Services) -> Iterator[FlaskClient]:
     """The web app over the test services, projections running as in production."""
     services.runner.start()
-    yield create_web_app(services=services).test_client()
+    web = create_web_app(services=services)
+    yield web.test_client()
+    web.extensions["parley_jobs"].stop()
 
 
 @pytest.fixture

@@ -134,7 +134,8 @@ def test_auto_messages_over_the_rest_api(
             "filter.attribute",
         ),
         ({**given, "from": {"type": "admin", "id": "9"}}, "from"),
-        ({**given, "message_type": "email"}, "message_type"),
+        ({**given, "message_type": "email"}, "subject"),  # an auto email needs a subject
+        ({**given, "message_type": "popup"}, "message_type"),
     ):
         refused = post(client, "/auto_messages", auth, bad)
         assert refused.status_code == 400, bad
@@ -155,6 +156,9 @@ def test_messages_count_deliveries_and_views(
     assert client.post("/widget/views", data=json.dumps(stranger)).status_code == 404
     services.runner.catch_up()
     found = client.get(f"/messages/{message.message_id}", headers=auth).get_json()
-    assert found["stats"] == {"sent": 0, "delivered": 3, "viewed": 1}
+    assert found["stats"] == {
+        **{"sent": 0, "delivered": 3, "viewed": 1},
+        **{"opened": 0, "clicked": 0, "unsubscribed": 0},
+    }
     listed = client.get("/auto_messages", headers=auth).get_json()["auto_messages"]
     assert listed[0]["stats"]["delivered"] == 3

@@ -124,7 +124,11 @@ def test_a_send_interrupted_without_an_answer_is_never_repeated(
     message = news(services, app.app_id, None)
     # A worker claimed it and started sending, then died before the server answered.
     died = Delivery(
-        message_id=message.id.hex, user_key=user.id.hex, channel="email", content_version=0
+        message_id=message.id.hex,
+        user_key=user.id.hex,
+        channel="email",
+        content_version=0,
+        at=services.clock.now(),
     )
     died.sending(services.clock.now())
     services.store.save_all(died)

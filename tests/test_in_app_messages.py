@@ -54,7 +54,10 @@ def test_a_user_sees_a_manual_message_on_their_next_visit_once(
         "/widget/views", json={"app_id": app.app_id, "user_id": "j", "message_id": message_id}
     ).status_code in (200, 202, 204)
     services.runner.catch_up()
-    assert stats(client, auth, message_id) == {"sent": 0, "delivered": 1, "viewed": 1}
+    assert stats(client, auth, message_id) == {
+        **{"sent": 0, "delivered": 1, "viewed": 1},
+        **{"opened": 0, "clicked": 0, "unsubscribed": 0},
+    }
 
 
 def test_a_bulk_message_reaches_those_who_match_now_not_later(

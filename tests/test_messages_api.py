@@ -4,6 +4,7 @@ Redis; through Redis to a real SMTP server with it)."""
 from __future__ import annotations
 
 import email
+import email.policy
 import time
 import uuid
 from dataclasses import replace
@@ -136,3 +137,33 @@ def test_a_bulk_email_goes_once_to_each_matching_subscribed_user(
     arrived = email.message_from_bytes(written.read_bytes())
     assert arrived["To"] == "a@x.io"
     assert arrived["List-Unsubscribe"] is not None
+
+
+def test_a_preview_is_exactly_what_is_sent_and_records_nothing(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    import re
+
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
+    given = email_to("j", body="Hi {{ first_name }}, see [the docs](https://docs.acme.io).")
+    head = services.store.head()
+    preview = post(client, "/messages/preview", auth, given)
+    assert preview.status_code == 200, preview.get_json()
+    assert services.store.head() == head  # nothing saved, nothing queued
+    refused = post(client, "/messages/preview", auth, {**given, "body": "Hi {{ shoe }}"})
+    assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "body"
+    assert post(client, "/messages", auth, given).status_code == 200
+    (written,) = wait_for_files(Path(services.config.outbox_dir), 1)
+    sent = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    shown = preview.get_json()
+    assert shown["subject"] == sent["Subject"] and shown["from"] == sent["From"]
+    parts = {p.get_content_type(): p.get_content() for p in sent.walk() if not p.is_multipart()}
+    assert shown["text"] == parts["text/plain"] and "Hi John, see the docs" in shown["text"]
+    tokens = re.compile(r"/e/[^/\"]+/")  # open and click links name the message sent
+    assert tokens.sub("/e/T/", shown["html"]) == tokens.sub("/e/T/", parts["text/html"])
+    in_app = {**given, "message_type": "announcement", "subject": None}
+    shown_in_app = post(client, "/messages/preview", auth, in_app).get_json()
+    assert shown_in_app["body"].startswith('<p>Hi John, see <a href="https://docs.acme.io"')
+    bulk = {**given, "to": {"type": "users"}, "body": 'Hi {{ first_name | fallback:"there" }}'}
+    assert "Hi there" in post(client, "/messages/preview", auth, bulk).get_json()["text"]

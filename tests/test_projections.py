@@ -23,8 +23,10 @@ from commands.users import (
     record_message_sent,
     save_user,
 )
+from domain.delivery import Delivery
 from domain.filters import parse_filter
 from domain.identity import company_key, user_id_key
+from domain.messages import Message
 from projections.db import make_engine
 from projections.rebuild import rebuild
 from projections.runner import Runner
@@ -107,6 +109,33 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
     save_segment(SaveSegment(app_id, "Pro plan", None, id=pro.id), store, clock)
     dropped = save_segment(SaveSegment(app_id, "Dropped", parse_filter(PRO)), store, clock)
     delete_segment(app_id, dropped.id, store, clock)
+    # An email's life: claimed, refused once, sent, opened, clicked twice, unsubscribed from.
+    news = Message.compose(
+        app_id=app_id,
+        kind="manual",
+        message_type="email",
+        admin_id="1",
+        subject="News",
+        body="We shipped it.",
+        markup="markdown",
+        style="personal",
+        custom_keys=set(),
+        at=clock.now(),
+        audience={"all": []},
+    )
+    u2 = user_id_key(app_id, "u2").hex
+    delivery = Delivery(
+        message_id=news.message_id, user_key=u2, channel="email", content_version=0, at=clock.now()
+    )
+    delivery.sending(clock.now())
+    delivery.deferred("451 busy", clock.now())
+    delivery.sending(clock.now())
+    delivery.sent(clock.now())
+    delivery.click("https://acme.io/a", clock.now())
+    delivery.click("https://acme.io/b", clock.now())
+    delivery.unsubscribe(clock.now())
+    news.dispatch(1, clock.now())
+    store.save_all(news, delivery)
 
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from domain.app import user_hash
 from domain.identity import user_id_key
 from domain.user import User
 from queries.companies import find_company
+from queries.messages import stats_of
 from queries.users import find_user, search_users
 from web.app import create_app as create_web_app
 from web.bootstrap import Services, bootstrap, migrate
@@ -242,6 +244,7 @@ def parley(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
         database_url=f"sqlite:///{tmp_path}/parley.db",
         secret_key="test",
         outbox_dir=f"{tmp_path}/outbox",
+        sweep_seconds=0,
     )
     migrate(config)
     services = bootstrap(config, clock)
@@ -575,3 +578,43 @@ def test_an_auto_message_appears_on_the_page_where_the_user_first_matches(
     assert message.message_id in tab.js(
         "() => document.querySelector('.parley-message').dataset.messageId"
     )
+
+
+def test_a_link_followed_in_a_message_is_counted_once_per_user(
+    parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    from commands.auto_messages import compose_auto_message
+
+    landing = site.publish(html(body="<h1>The guide</h1>"))
+    message = compose_auto_message(
+        parley.services.store,
+        app_id=parley.app_id,
+        message_type="notification",
+        admin_id="1",
+        subject=None,
+        body=f'Read <a href="{landing}">the guide</a>.',
+        markup="html",
+        style=None,
+        custom_keys=set(),
+        at=parley.clock.now(),
+        audience={"all": []},
+    )
+    _, loader = snippet(parley.app_id, parley.url)
+    settings = {"app_id": parley.app_id, "user_id": "c1"}
+    tab = open_tab()
+    tab.open(site.publish(html(settings_block(settings), loader)))
+    tab.page.wait_for_selector(".parley-message a", timeout=TIMEOUT_MS)
+    with tab.page.expect_navigation():
+        tab.page.click(".parley-message a")
+    assert tab.js("() => document.querySelector('h1').innerText") == "The guide"
+    key = user_id_key(parley.app_id, "c1")
+    deadline = time.monotonic() + 10
+    clicked: list[str] = []
+    while time.monotonic() < deadline and not clicked:
+        user = parley.services.store.get_as(User, key)
+        clicked = user.messages_clicked if user is not None else []
+        time.sleep(0.05)
+    assert clicked == [message.message_id]
+    parley.services.runner.catch_up()
+    with parley.services.engine.connect() as conn:
+        assert stats_of(conn, [message.message_id])[message.message_id]["clicked"] == 1

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from web import audience, errors, messages, segments
 from web.bootstrap import Services, bootstrap
 from web.config import Config
+from web.tracking import tracking
 from web.unsubscribe import unsubscribe
 from web.widget import widget
 from workers.jobs import Jobs, jobs_for
@@ -39,6 +40,7 @@ def create_app(
     errors.register(app)
     app.register_blueprint(widget)
     app.register_blueprint(unsubscribe)
+    app.register_blueprint(tracking)
     # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
     assert audience.api is segments.api is messages.api
     app.register_blueprint(audience.api)

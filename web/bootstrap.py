@@ -14,6 +14,7 @@ from migrations import upgrade
 from projections.companies import CompaniesProjection
 from projections.db import ensure_sqlite_dir, make_engine
 from projections.message_stats import MessageStatsProjection
+from projections.messages import MessagesProjection
 from projections.runner import Projection, Runner
 from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
@@ -28,6 +29,7 @@ def all_projections() -> list[Projection]:
         TagsProjection(),
         SegmentsProjection(),
         MessageStatsProjection(),
+        MessagesProjection(),
     ]
 
 

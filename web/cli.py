@@ -162,7 +162,8 @@ def projections_run() -> None:
 @cli.command("worker")
 @click.option("--threads", type=int, default=4, show_default=True, help="Worker threads.")
 def worker_cmd(threads: int) -> None:
-    """Work the background queues (emails) from Redis, until interrupted."""
+    """Work the background queues (emails) from Redis and sweep (SWEEP_SECONDS), until
+    interrupted."""
     settings = config()
     if not settings.redis_url:
         raise click.ClickException(
@@ -171,6 +172,8 @@ def worker_cmd(threads: int) -> None:
     services = bootstrap(settings)
     jobs = jobs_for(services)
     worker = jobs.start_worker(threads)
+    if settings.sweep_seconds > 0:
+        jobs.start_sweeping(settings.sweep_seconds)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo(f"parley worker: {threads} threads on {settings.redis_url}", err=True)
@@ -180,6 +183,7 @@ def worker_cmd(threads: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        jobs.stop()
         worker.stop()
         services.close()
 

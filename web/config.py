@@ -24,6 +24,7 @@ class Config:
     trusted_proxies: int = 0
     public_url: str = ""  # where links in emails point; default http://HOST:PORT
     email_workers: int = 2
+    sweep_seconds: float = 60.0  # auto emails and lost work; 0: no sweep in this process
 
     @property
     def base_url(self) -> str:
@@ -50,6 +51,7 @@ class Config:
             trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
             public_url=env.get("PUBLIC_URL") or "",
             email_workers=int(env.get("EMAIL_WORKERS") or cls.email_workers),
+            sweep_seconds=float(env.get("SWEEP_SECONDS") or cls.sweep_seconds),
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import current_app, g, jsonify
+from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -18,9 +18,10 @@ from commands.apps import recent_app
 from commands.audience_schemas import FilterField
 from commands.auto_messages import (
     compose_auto_message,
-    queue_in_app,
     edit_message,
     live_messages,
+    send_in_app,
+    shown,
     stop_message,
 )
 from commands.errors import MessageNotFound
@@ -28,7 +29,8 @@ from commands.schemas import Timestamp
 from commands.users import find_named_user
 from domain.filters import EVERYONE, to_json
 from domain.messages import Message
-from queries.messages import stats_of
+from domain.user import User
+from queries.messages import deliveries_of, stats_of
 from queries.users import custom_keys
 from web.api import api, body, services
 
@@ -49,9 +51,7 @@ IN_APP |= {"announcement": "announcement", "notification": "notification"}
 
 
 class AdminMessageSchema(Schema):
-    message_type = fields.String(
-        required=True, validate=validate.OneOf(["email", *IN_APP])
-    )
+    message_type = fields.String(required=True, validate=validate.OneOf(["email", *IN_APP]))
     subject = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     template = fields.String(load_default="plain", validate=validate.OneOf(list(TEMPLATES)))
@@ -112,12 +112,16 @@ def post_message() -> ResponseReturnValue:
         user = find_named_user(
             s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
         )
-        message = _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
-        if message.message_type == "email":
+
+        def compose() -> Message:
+            return _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
+
+        if given["message_type"] == "email":
+            message = compose()
             s.store.save_all(message)
             current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
         else:
-            queue_in_app(s.store, message, user.id, s.clock)
+            message = send_in_app(s.store, compose, user, s.clock)
     else:
         raise ValidationError(
             {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
@@ -136,14 +140,54 @@ def post_message() -> ResponseReturnValue:
     )
 
 
+@api.post("/messages/preview")
+def preview_message() -> ResponseReturnValue:
+    """What `POST /messages` with the same body would send, rendered by the same code and
+    checked by the same rules, but neither saved nor sent: to one user, with their values;
+    to a filter's users, with every variable's fallback."""
+    given: dict[str, Any] = MESSAGE_IN.load(body())
+    s = services()
+    sender, to = _admin(given["sender"]), given["to"]
+    if to["type"] == "user":
+        user = find_named_user(
+            s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
+        )
+        message = _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
+    elif to["type"] == "users":
+        user = User(app_id=g.app_id, user_id="preview", email=None, at=s.clock.now())
+        with s.engine.connect() as conn:
+            known = custom_keys(conn, g.app_id)
+        audience = to_json(to.get("filter", EVERYONE))
+        message = _compose(given, s, sender["id"], audience, None, known)
+    else:
+        raise ValidationError(
+            {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
+        )
+    if message.message_type != "email":
+        return jsonify({**shown(message, user), "type": "message_preview"})
+    built = current_app.extensions["parley_jobs"].preview_email(message, user)
+    parts = {p.get_content_type(): p.get_content() for p in built.walk() if not p.is_multipart()}
+    return jsonify(
+        {
+            "type": "message_preview",
+            "message_type": "email",
+            "from": built["From"],
+            "subject": built["Subject"],
+            "html": parts["text/html"],
+            "text": parts["text/plain"],
+        }
+    )
+
+
 # -- auto messages (not in Intercom's 1.x API, which left them to the dashboard) ------------
 
 
 class AutoMessageSchema(Schema):
     message_type = fields.String(
         required=True,
-        validate=validate.OneOf(["conversation", "announcement", "notification", "inbox"]),
+        validate=validate.OneOf(["conversation", "announcement", "notification", "inbox", "email"]),
     )
+    template = fields.String(load_default="plain", validate=validate.OneOf(list(TEMPLATES)))
     subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
@@ -199,13 +243,15 @@ def post_auto_message() -> ResponseReturnValue:
         subject=given["subject"],
         body=given["body"],
         markup=given["markup"],
-        style=None,
+        style=TEMPLATES[given["template"]] if given["message_type"] == "email" else None,
         custom_keys=_app_keys(),
         at=s.clock.now(),
         audience=to_json(given["filter"]),
         url_pattern=given["url"],
         stop_at=given["stop_at"],
     )
+    if message.message_type == "email":  # goes out now to those who match; later ones: sweep
+        current_app.extensions["parley_jobs"].auto_email(message.message_id)
     return jsonify(_auto(message))
 
 
@@ -224,6 +270,28 @@ def get_message(message_id: str) -> ResponseReturnValue:
     if found is None or found.app_id != g.app_id:
         raise MessageNotFound(f"message {message_id!r}")
     return jsonify({**_auto(found), "type": "message", "kind": found.kind})
+
+
+@api.get("/messages/<message_id>/deliveries")
+def get_deliveries(message_id: str) -> ResponseReturnValue:
+    """Where each email of a message stands: claimed, sending, sent, deferred (with the
+    server's reason and attempts so far) or uncertain (cut off mid-send, never repeated)."""
+    found = services().store.get_as(Message, UUID(hex=_hex(message_id)))
+    if found is None or found.app_id != g.app_id:
+        raise MessageNotFound(f"message {message_id!r}")
+    paging = PAGE_IN.load(request.args)
+    with services().engine.connect() as conn:
+        rows = deliveries_of(conn, found.message_id, paging["after"], paging["per_page"])
+    next_page = rows[-1]["id"] if len(rows) == paging["per_page"] else None
+    return jsonify({"type": "delivery.list", "deliveries": rows, "pages": {"next": next_page}})
+
+
+class PageSchema(Schema):
+    after = fields.String(load_default=None, validate=validate.Length(equal=32))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+PAGE_IN = PageSchema()
 
 
 def _stats(message_ids: list[str]) -> dict[str, dict[str, int]]:

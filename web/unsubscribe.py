@@ -24,7 +24,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Unsubscribe</t
 </body></html>"""
 
 
-def _target(token: str) -> tuple[str, str]:
+def _target(token: str) -> tuple[str, str, str | None]:
     services: Services = current_app.extensions["parley"]
     found = read_unsubscribe_token(services.config.secret_key, token)
     if found is None:
@@ -40,7 +40,7 @@ def confirm(token: str) -> ResponseReturnValue:
 
 @unsubscribe.post("/unsubscribe/<token>")
 def unsubscribed(token: str) -> ResponseReturnValue:
-    app_id, user_key = _target(token)
+    app_id, user_key, message_id = _target(token)
     services: Services = current_app.extensions["parley"]
-    unsubscribe_by_link(services.store, app_id, user_key)
+    unsubscribe_by_link(services.store, app_id, user_key, services.clock, message_id)
     return render_template_string(PAGE, done=True)

@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from marshmallow import ValidationError
 
-from commands.audience_schemas import WidgetEventSchema, WidgetViewSchema
-from commands.auto_messages import record_view, shown
+from commands.audience_schemas import WidgetClickSchema, WidgetEventSchema, WidgetViewSchema
+from commands.auto_messages import record_click, record_view, shown
 from commands.schemas import PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, record_ping
@@ -24,6 +24,7 @@ CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
 WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 # Schemas are stateless once built; building one per request costs more than the load.
 PING, EVENT, VIEW = PingSchema(), WidgetEventSchema(), WidgetViewSchema()
+CLICK = WidgetClickSchema()
 
 
 @widget.get("/widget.js")
@@ -86,3 +87,14 @@ def view() -> ResponseReturnValue:
     services: Services = current_app.extensions["parley"]
     record_view(VIEW.load(data), services.store, services.clock)
     return jsonify({"type": "view"}), 202
+
+
+@widget.post("/widget/clicks")
+def click() -> ResponseReturnValue:
+    """A link in an in-app message was followed by the booted user."""
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError({"body": ["expected a JSON object"]})
+    services: Services = current_app.extensions["parley"]
+    record_click(CLICK.load(data), services.store, services.clock)
+    return jsonify({"type": "click"}), 202

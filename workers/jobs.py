@@ -1,5 +1,7 @@
 """Background work on dramatiq: a Redis broker when REDIS_URL is set (run `parley worker`
-processes), otherwise an in-memory broker with worker threads inside the web process.
+processes), otherwise an in-memory broker with worker threads inside the web process. The
+periodic sweep (workers/sweep.py) runs beside the workers: in `parley worker`, or in each web
+process without Redis.
 
 Actors are bound to a broker made here, not to a module-level global, so tests and processes
 can each have their own; delivery is at least once, so every actor is idempotent (emails go
@@ -9,6 +11,8 @@ through domain/delivery.py's claim).
 from __future__ import annotations
 
 import threading
+from email.message import EmailMessage
+from typing import Any
 from uuid import UUID
 
 import dramatiq
@@ -21,8 +25,10 @@ from commands.auto_messages import queue_in_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
+from commands.store import retry_on_conflict
 from domain.filters import parse_filter
 from domain.messages import Message
+from domain.user import User
 from queries.filters import matching_ids
 from queries.segments import definitions
 from web.bootstrap import Services
@@ -48,6 +54,7 @@ class Jobs:
         self.broker = broker
         self.in_process_threads = in_process_threads
         self._worker: Worker | None = None
+        self._sweeping: threading.Event | None = None
         self._starting = threading.Lock()
         config = services.config
         self._compose = email_composer(
@@ -63,9 +70,17 @@ class Jobs:
             max_backoff=MAX_BACKOFF_MS,
             retry_when=lambda _retries, error: isinstance(error, DeliveryDeferred),
         )(self._send_email)
+        self.first_round = dramatiq.actor(
+            broker=broker, actor_name="auto_email", queue_name=EMAIL_QUEUE, max_retries=3
+        )(self._auto_email)
         self.fan_out = dramatiq.actor(
             broker=broker, actor_name="send_everyone", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._fan_out)
+
+    def preview_email(self, message: Message, user: User) -> EmailMessage:
+        """The email this message's current version makes for this user, as a worker would
+        build it (nothing claimed, nothing sent)."""
+        return self._compose(message, user, len(message.versions) - 1)
 
     def _sender(self, message: Message) -> Sender:
         app = recent_app(self.services.store, message.app_id)
@@ -73,15 +88,46 @@ class Jobs:
         return Sender(admin.get("name", app.name), admin.get("email", f"team@{app.app_id}.parley"))
 
     def _send_email(self, message_id: str, user_key: str, bulk: bool) -> str:
-        return deliver_email(
-            message_id,
-            user_key,
-            bulk=bulk,
-            store=self.services.store,
-            clock=self.services.clock,
-            transport=self._transport,
-            compose=self._compose,
-        )
+        try:
+            outcome = deliver_email(
+                message_id,
+                user_key,
+                bulk=bulk,
+                store=self.services.store,
+                clock=self.services.clock,
+                transport=self._transport,
+                compose=self._compose,
+            )
+        except DeliveryDeferred:
+            if not bulk:  # recorded on the delivery, which the sweep watches from now on
+                self._dispatched(message_id, 1)
+            raise
+        if not bulk:
+            self._dispatched(message_id, 1)
+        return outcome
+
+    def _dispatched(self, message_id: str, recipients: int) -> None:
+        """Every copy of a manual message is queued or recorded: the sweep leaves it be."""
+        s = self.services
+
+        def attempt() -> None:
+            message = s.store.get_as(Message, UUID(hex=message_id))
+            if message is not None and message.kind == "manual":
+                message.dispatch(recipients, s.clock.now())
+                s.store.save_all(message)
+
+        retry_on_conflict(attempt)
+
+    def _auto_email(self, message_id: str) -> int:
+        """An auto email's first round: every subscribed user it matches now."""
+        from workers.sweep import Sweeper
+
+        s = self.services
+        message = s.store.get_as(Message, UUID(hex=message_id))
+        if message is None:
+            return 0
+        with s.engine.connect() as conn:
+            return Sweeper(self).send_auto_email(conn, message_id, message.app_id)
 
     def _fan_out(self, message_id: str) -> int:
         """The message to every user its filter matches now: one email job each (each sends
@@ -99,6 +145,7 @@ class Jobs:
                 self.send_email.send(message_id, user_key, True)
             else:
                 queue_in_app(s.store, message, UUID(hex=user_key), s.clock)
+        self._dispatched(message_id, len(ids))
         return len(ids)
 
     def send_everyone(self, message_id: str) -> None:
@@ -106,10 +153,16 @@ class Jobs:
         self._ensure_worker()
         self.fan_out.send(message_id)
 
-    def email(self, message_id: str, user_key: str, bulk: bool) -> None:
-        """Queue one email of a message to one user."""
+    def email(self, message_id: str, user_key: str, bulk: bool, retries: int | None = None) -> None:
+        """Queue one email of a message to one user (`retries`: at most that many retries)."""
         self._ensure_worker()
-        self.send_email.send(message_id, user_key, bulk)
+        options: dict[str, Any] = {} if retries is None else {"max_retries": retries}
+        self.send_email.send_with_options(args=(message_id, user_key, bulk), **options)
+
+    def auto_email(self, message_id: str) -> None:
+        """Queue an auto email's first round (the sweep sends it to later matches)."""
+        self._ensure_worker()
+        self.first_round.send(message_id)
 
     def _ensure_worker(self) -> None:
         if not self.in_process_threads:
@@ -123,7 +176,16 @@ class Jobs:
         worker.start()
         return worker
 
+    def start_sweeping(self, seconds: float) -> None:
+        """Run the periodic sweep (workers/sweep.py) in this process until `stop`."""
+        from workers.sweep import Sweeper
+
+        self._sweeping = Sweeper(self).run_every(seconds)
+
     def stop(self) -> None:
+        if self._sweeping is not None:
+            self._sweeping.set()
+            self._sweeping = None
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -133,4 +195,7 @@ def jobs_for(services: Services) -> Jobs:
     """Redis and separate `parley worker` processes when REDIS_URL is set; else in process."""
     config = services.config
     broker = make_broker(config.redis_url)
-    return Jobs(services, broker, 0 if config.redis_url else config.email_workers)
+    jobs = Jobs(services, broker, 0 if config.redis_url else config.email_workers)
+    if not config.redis_url and config.sweep_seconds > 0:
+        jobs.start_sweeping(config.sweep_seconds)  # with Redis, `parley worker` sweeps
+    return jobs

@@ -97,6 +97,14 @@
     view.app_id = pinged.app_id;
     view.message_id = message.id;
     send("view", "/widget/views", view);
+    // A followed link is reported (keepalive outlives the page it leaves), then followed.
+    content.addEventListener("click", function (event) {
+      var link = event.target && event.target.closest ? event.target.closest("a[href]") : null;
+      if (!link || !/^https?:/i.test(link.href)) { return; }
+      var clicked = merge({}, view);
+      clicked.url = link.href;
+      send("click", "/widget/clicks", clicked);
+    });
   }
 
   function ping() {

@@ -1,0 +1,165 @@
+"""The periodic sweep: auto emails to users as they come to match (also as time passes), and
+acknowledged work recovered after its process died, each email still sent at most once."""
+
+from __future__ import annotations
+
+import email
+import time
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from commands.apps import AddAdmin, CreatedApp, add_admin
+from commands.clock import ManualClock
+from domain.delivery import SENDING, UNCERTAIN, Delivery, delivery_key
+from domain.messages import Message
+from tests.helpers import ping, post
+from tests.test_delivery import news
+from web.bootstrap import Services
+from workers.jobs import EMAIL_QUEUE, Jobs
+from workers.sweep import Sweeper
+
+INACTIVE = {"attribute": "last_seen_at", "operator": "more_than_days_ago", "value": 30}
+
+
+def outbox(services: Services) -> list[email.message.Message]:
+    folder = Path(services.config.outbox_dir)
+    files = sorted(folder.glob("*.eml")) if folder.exists() else []
+    return [email.message_from_bytes(f.read_bytes()) for f in files]
+
+
+def settle(services: Services, jobs: Jobs) -> None:
+    """Let queued jobs finish and the projections catch up with what they recorded."""
+    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    time.sleep(0.05)
+    services.runner.catch_up()
+
+
+def recipients(services: Services) -> list[str]:
+    return sorted(str(m["To"]) for m in outbox(services))
+
+
+def test_an_auto_email_reaches_users_as_time_makes_them_match(
+    client: FlaskClient,
+    auth: dict[str, str],
+    app: CreatedApp,
+    services: Services,
+    clock: ManualClock,
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    ping(services, app.app_id, {"user_id": "a", "email": "a@x.io", "name": "Al"})
+    ping(
+        services, app.app_id, {"user_id": "b", "email": "b@x.io", "unsubscribed_from_emails": True}
+    )
+    ping(services, app.app_id, {"user_id": "d"})  # no address
+    clock.advance(days=31)
+    ping(services, app.app_id, {"user_id": "c", "email": "c@x.io"})  # seen today
+    services.runner.catch_up()
+    created = post(
+        client,
+        "/auto_messages",
+        auth,
+        {
+            "message_type": "email",
+            "subject": "We miss you",
+            "body": 'Come back, {{ first_name | fallback:"friend" }}!',
+            "template": "personal",
+            "from": {"type": "admin", "id": "1"},
+            "filter": INACTIVE,
+        },
+    )
+    assert created.status_code == 200, created.get_json()
+    jobs: Jobs = client.application.extensions["parley_jobs"]
+    settle(services, jobs)
+    assert recipients(services) == ["a@x.io"]  # at once, to those who match now
+    (first,) = outbox(services)
+    assert first["List-Unsubscribe"] is not None
+    sweeper = Sweeper(jobs)
+    assert sweeper.sweep()["auto_emails"] == 0  # nothing due: nobody is sent it twice
+    clock.advance(days=31)  # c has not been back since
+    assert sweeper.sweep()["auto_emails"] == 1
+    settle(services, jobs)
+    assert recipients(services) == ["a@x.io", "c@x.io"]
+    assert sweeper.sweep() == {"undispatched": 0, "stalled": 0, "auto_emails": 0}
+    message_id = created.get_json()["id"]
+    assert post(client, f"/auto_messages/{message_id}/stop", auth, {}).status_code == 200
+    ping(services, app.app_id, {"user_id": "e", "email": "e@x.io"})
+    clock.advance(days=31)
+    settle(services, jobs)
+    assert sweeper.sweep()["auto_emails"] == 0  # stopped: e never gets it
+
+
+def test_a_manual_email_whose_queue_died_is_sent_by_the_sweep(
+    client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
+) -> None:
+    for who in ("a", "b"):
+        ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"})
+    # Accepted and saved, but the process holding its in-memory queue died before any job ran.
+    bulk = news(services, app.app_id, None)
+    services.runner.catch_up()
+    jobs: Jobs = client.application.extensions["parley_jobs"]
+    sweeper = Sweeper(jobs)
+    assert sweeper.sweep()["undispatched"] == 0  # still young: its jobs may be running
+    clock.advance(seconds=61)
+    assert sweeper.sweep()["undispatched"] == 1
+    settle(services, jobs)
+    assert recipients(services) == ["a@x.io", "b@x.io"]
+    assert services.store.get_as(Message, bulk.id).dispatched_at is not None  # type: ignore[union-attr]
+    clock.advance(seconds=61)
+    assert sweeper.sweep() == {"undispatched": 0, "stalled": 0, "auto_emails": 0}
+    settle(services, jobs)
+    assert len(outbox(services)) == 2
+
+
+def claim(services: Services, message: Message, user_key: str, sending: bool) -> None:
+    """What a worker that died left: a claimed delivery, perhaps already mid-send."""
+    found = Delivery(
+        message_id=message.id.hex,
+        user_key=user_key,
+        channel="email",
+        content_version=0,
+        at=services.clock.now(),
+    )
+    if sending:
+        found.sending(services.clock.now())
+    services.store.save_all(found)
+
+
+def test_deliveries_left_by_a_dead_worker_finish_once_or_are_marked_uncertain(
+    client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
+) -> None:
+    keys = {
+        who: ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"}).user.id.hex
+        for who in ("claimed", "mid-send")
+    }
+    message = news(services, app.app_id, None)
+    jobs: Jobs = client.application.extensions["parley_jobs"]
+    clock.advance(seconds=1)
+    message.dispatch(2, services.clock.now())
+    services.store.save_all(message)
+    claim(services, message, keys["claimed"], sending=False)
+    claim(services, message, keys["mid-send"], sending=True)
+    services.runner.catch_up()
+    sweeper = Sweeper(jobs)
+    assert sweeper.sweep()["stalled"] == 0  # a live worker may still be on them
+    clock.advance(minutes=6)
+    assert sweeper.sweep()["stalled"] == 2
+    settle(services, jobs)
+    assert recipients(services) == ["claimed@x.io"]  # the other may have gone: never twice
+    gone = services.store.get_as(Delivery, delivery_key(message.id.hex, keys["mid-send"], "email"))
+    assert gone is not None and gone.state == UNCERTAIN
+    clock.advance(minutes=6)
+    assert sweeper.sweep()["stalled"] == 0
+
+
+def test_deliveries_show_their_state_to_teammates(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    user = ping(services, app.app_id, {"user_id": "m", "email": "m@x.io"}).user
+    message = news(services, app.app_id, None)
+    claim(services, message, user.id.hex, sending=True)
+    services.runner.catch_up()
+    found: Any = client.get(f"/messages/{message.id.hex}/deliveries", headers=auth).get_json()
+    (row,) = found["deliveries"]
+    assert row["user"]["id"] == user.id.hex and row["state"] == SENDING and row["attempts"] == 1
