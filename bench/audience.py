@@ -239,7 +239,13 @@ def load(engine: Engine, population: Population) -> None:
             with engine.begin() as conn:
                 for chunk in _chunks(rows, 20_000):
                     conn.execute(table.insert(), _decoded(table, chunk))
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # what the users projection keeps as users arrive
+        conn.execute(
+            text(
+                "INSERT INTO app_user_counts (app_id, users) "
+                "SELECT app_id, count(*) FROM users GROUP BY app_id"
+            )
+        )
         conn.execute(text("ANALYZE"))
 
 
@@ -312,7 +318,7 @@ def first_page(engine: Engine, f: Filter) -> int:
     """What GET /users?filter=… does: count, first 50 with companies, tags and segments."""
     with engine.connect() as conn:
         lookup = definitions(conn, APP)
-        where = user_filter(f, conn.dialect.name, NOW, lookup)
+        where = user_filter(f, conn.dialect.name, NOW, lookup, APP)
         listing = search_users(conn, APP, where, NOW, "created_at", "desc", 50)
         return listing.total
 

@@ -149,6 +149,13 @@ segments = Table(
     Index("segments_app_name", "app_id", "name"),
 )
 
+app_user_counts = Table(
+    "app_user_counts",
+    metadata,
+    Column("app_id", String(64), primary_key=True),
+    Column("users", Integer, nullable=False),  # rows of the app in `users`, kept as they change
+)
+
 user_events = Table(
     "user_events",
     metadata,
@@ -158,7 +165,8 @@ user_events = Table(
     Column("count", Integer, nullable=False),
     Column("first_at", Seconds, nullable=False),
     Column("last_at", Seconds, nullable=False),
-    Index("user_events_app_name", "app_id", "name", "count"),
+    # user_id last: who did it so many times, from the index alone.
+    Index("user_events_app_name", "app_id", "name", "count", "user_id"),
 )
 
 message_stats = Table(

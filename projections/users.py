@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.user import User, count_occurrence, effective_unsubscribe
 from domain.values import browser
 from projections.events import event_class
-from projections.tables import user_companies, user_events, user_tags, users
+from projections.tables import app_user_counts, user_companies, user_events, user_tags, users
 from projections.upsert import upsert
 
 Row = dict[str, Any]
@@ -197,7 +199,7 @@ HANDLERS: dict[type, Callable[[Batch, Any], None]] = {
 
 class UsersProjection:
     name = "users"
-    tables: tuple[Table, ...] = (users, user_companies, user_tags, user_events)
+    tables: tuple[Table, ...] = (users, user_companies, user_tags, user_events, app_user_counts)
     per_aggregate = True
     topics: tuple[str, ...] = tuple(get_topic(cls) for cls in HANDLERS)
 
@@ -225,6 +227,7 @@ class UsersProjection:
                 select(tags_t.c.user_id, tags_t.c.tag_id).where(tags_t.c.user_id.in_(ids))
             )
         }
+        before = {key: row["app_id"] for key, row in rows.items()}
         batch = Batch(rows, memberships, tagged)
         events_t = tables["user_events"]
         for stats in conn.execute(select(events_t).where(events_t.c.user_id.in_(ids))).mappings():
@@ -239,9 +242,29 @@ class UsersProjection:
         if batch.deleted:
             conn.execute(delete(users_t).where(users_t.c.id.in_(batch.deleted)))
         upsert(conn, users_t, [r for i, r in batch.rows.items() if i not in batch.deleted])
+        _count_users(conn, tables["app_user_counts"], before, batch)
         _write_pairs(conn, members_t, "company_id", batch, batch.joined, batch.left)
         _write_pairs(conn, tags_t, "tag_id", batch, batch.tagged, batch.untagged)
         _write_events(conn, events_t, batch)
+
+
+def _count_users(conn: Connection, table: Table, before: dict[str, str], batch: Batch) -> None:
+    """Rows the batch added or removed, per app, onto each app's running count."""
+    change: Counter[str] = Counter()
+    for key, row in batch.rows.items():
+        if key not in before and key not in batch.deleted:
+            change[row["app_id"]] += 1
+    for key in batch.deleted:
+        if key in before:
+            change[before[key]] -= 1
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for app_id, delta in change.items():
+        if delta:
+            statement = dialect.insert(table).values(app_id=app_id, users=delta)
+            statement = statement.on_conflict_do_update(
+                index_elements=["app_id"], set_={"users": table.c.users + delta}
+            )
+            conn.execute(statement)
 
 
 def _write_events(conn: Connection, table: Table, batch: Batch) -> None:

@@ -55,7 +55,7 @@ def _per_segment(conn: Connection, app_id: str, now: datetime, companies_too: bo
     found_segments, lookup = parsed_segments(conn, app_id)
     found: Counted = []
     for segment, definition in found_segments:
-        where = user_filter(definition, conn.dialect.name, now, lookup)
+        where = user_filter(definition, conn.dialect.name, now, lookup, app_id)
         members = select(users.c.id).where(users.c.app_id == app_id, where)
         if companies_too:
             query = select(func.count(func.distinct(user_companies.c.company_id))).where(

@@ -73,8 +73,11 @@ def _never_null(c: Condition) -> bool:
 class Compiler:
     """Turns a filter into a WHERE clause on `users` for one dialect and one moment."""
 
-    def __init__(self, dialect: str, now: datetime, segments: Segments) -> None:
+    def __init__(
+        self, dialect: str, now: datetime, segments: Segments, app_id: str | None = None
+    ) -> None:
         self.postgres = dialect == "postgresql"
+        self.app_id = app_id
         self.now = now
         self.segments = segments
         self._expanding: set[str] = set()
@@ -86,24 +89,39 @@ class Compiler:
                 positive = func.coalesce(positive, false())
             return not_(positive) if f.negated else positive
         parts = [self.where(part) for part in f.parts]
+        if not parts:  # plain TRUE: the unfiltered list is recognised (queries/users.py)
+            return true() if f.mode == "all" else false()
         if f.mode == "all":
             return and_(true(), *parts)
         return or_(false(), *parts)
 
+    def _related(self, user_id: Any, *criteria: Any) -> ColumnElement[Any]:
+        """Users with a row in a related table (tags, companies, events) meeting `criteria`.
+
+        PostgreSQL plans a correlated EXISTS as a semi join (an anti join under NOT), hashing
+        the related rows once. SQLite would run it once per user, so there it is an IN over
+        the related rows, computed once into a temporary index (user ids are never NULL, so
+        NOT IN means what NOT EXISTS does)."""
+        if self.postgres:
+            return exists().where(user_id == users.c.id, *criteria)
+        # `id || ''` keeps SQLite from fetching every listed user by primary key (and sorting
+        # them): it walks the list's own index and probes the set instead.
+        return users.c.id.concat("").in_(select(user_id).where(*criteria))
+
     def _positive(self, c: Condition) -> ColumnElement[Any]:
         if c.kind == TAG:
-            return exists().where(user_tags.c.user_id == users.c.id, user_tags.c.tag_id == c.value)
+            return self._related(user_tags.c.user_id, user_tags.c.tag_id == c.value)
         if c.kind == SEGMENT:
             return self._segment(c.value)
         if c.scope.startswith("event."):
             return self._event(c)
         if c.scope == "company":
-            member = and_(
-                user_companies.c.user_id == users.c.id,
-                companies.c.id == user_companies.c.company_id,
-            )
             value = self._value(c, companies.c, companies.c.custom_attributes)
-            return exists().where(member, self._holds(c, value))
+            return self._related(
+                user_companies.c.user_id,
+                companies.c.id == user_companies.c.company_id,
+                self._holds(c, value),
+            )
         return self._holds(c, self._value(c, users.c, users.c.custom_attributes))
 
     def _event(self, c: Condition) -> ColumnElement[Any]:
@@ -112,14 +130,15 @@ class Compiler:
         part = c.scope.removeprefix("event.")
         stat = user_events.c[part]
         never = 0.0 if part == "count" else None
-        mine = and_(
-            user_events.c.user_id == users.c.id,
-            user_events.c.app_id == users.c.app_id,
-            user_events.c.name == c.name,
-        )
+        # Correlated on PostgreSQL; on SQLite (see _related) the app's rows by its index.
+        app = users.c.app_id if self.postgres else self.app_id
+        if app is None:  # an uncorrelated set over every app: user ids are unique anyway
+            named = user_events.c.name == c.name
+        else:
+            named = and_(user_events.c.app_id == app, user_events.c.name == c.name)
         if never is not None and holds(c, never, self.now):
-            return ~exists().where(mine, not_(self._holds(c, stat)))
-        return exists().where(mine, self._holds(c, stat))
+            return ~self._related(user_events.c.user_id, named, not_(self._holds(c, stat)))
+        return self._related(user_events.c.user_id, named, self._holds(c, stat))
 
     def _segment(self, segment_id: str) -> ColumnElement[Any]:
         definition = self.segments(segment_id)
@@ -219,10 +238,16 @@ def no_segments(_segment_id: str) -> Filter | None:
 
 
 def user_filter(
-    f: Filter, dialect: str, now: datetime, segments: Segments = no_segments
+    f: Filter,
+    dialect: str,
+    now: datetime,
+    segments: Segments = no_segments,
+    app_id: str | None = None,
 ) -> ColumnElement[bool]:
-    """A WHERE clause on `users` selecting exactly the users `f` matches at `now`."""
-    return Compiler(dialect, now, segments).where(f)
+    """A WHERE clause on `users` selecting exactly the users `f` matches at `now` (with
+    `app_id`, related rows are looked up by the app's indexes; callers still restrict
+    `users.app_id` themselves)."""
+    return Compiler(dialect, now, segments, app_id).where(f)
 
 
 def matching_ids(
@@ -233,5 +258,5 @@ def matching_ids(
     segments: Segments = no_segments,
 ) -> list[str]:
     """Ids of the app's users the filter matches, in no particular order."""
-    where = user_filter(f, conn.dialect.name, now, segments)
+    where = user_filter(f, conn.dialect.name, now, segments, app_id)
     return list(conn.execute(select(users.c.id).where(users.c.app_id == app_id, where)).scalars())

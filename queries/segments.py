@@ -47,7 +47,7 @@ def segment_size(conn: Connection, app_id: str, segment_id: str, now: datetime) 
     definition = lookup(segment_id)
     if definition is None:
         return 0
-    where = user_filter(definition, conn.dialect.name, now, lookup)
+    where = user_filter(definition, conn.dialect.name, now, lookup, app_id)
     query = select(func.count()).select_from(users).where(users.c.app_id == app_id, where)
     return int(conn.execute(query).scalar_one())
 
@@ -61,7 +61,7 @@ def segments_of(
         return found
     found_segments, lookup = parsed_segments(conn, app_id)
     for segment, definition in found_segments:
-        where = user_filter(definition, conn.dialect.name, now, lookup)
+        where = user_filter(definition, conn.dialect.name, now, lookup, app_id)
         members = conn.execute(select(users.c.id).where(users.c.id.in_(user_ids), where))
         for user in members.scalars():
             found[user].append({"id": segment["id"], "name": segment["name"]})

@@ -9,11 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select, true
+from sqlalchemy.sql.elements import True_
 
 from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
 from domain.relationship import relationship_score
-from projections.tables import companies, tags, user_companies, user_tags, users
+from projections.tables import (
+    app_user_counts,
+    companies,
+    tags,
+    user_companies,
+    user_tags,
+    users,
+)
 from queries.filters import relationship_expression
 from queries.segments import segments_of
 
@@ -157,6 +165,18 @@ class Listing:
     next: Cursor | None
 
 
+def count_matching(conn: Connection, app_id: str, where: ColumnElement[bool]) -> int:
+    """How many of the app's users `where` matches: unfiltered, the running count the users
+    projection keeps; otherwise counted."""
+    if isinstance(where, True_):
+        found = conn.execute(
+            select(app_user_counts.c.users).where(app_user_counts.c.app_id == app_id)
+        ).scalar()
+        return int(found or 0)
+    matching = and_(users.c.app_id == app_id, where)
+    return int(conn.execute(select(func.count()).select_from(users).where(matching)).scalar_one())
+
+
 def _after(column: Any, cursor: Cursor, descending: bool) -> ColumnElement[bool]:
     """Rows after the cursor in the order (column NULLS LAST, id): values, then nulls."""
     beyond_id = users.c.id < cursor.id if descending else users.c.id > cursor.id
@@ -184,7 +204,7 @@ def search_users(
     )
     descending = order == "desc"
     matching = and_(users.c.app_id == app_id, where)
-    total = conn.execute(select(func.count()).select_from(users).where(matching)).scalar_one()
+    total = count_matching(conn, app_id, where)
     query = select(users).where(matching)
     if after is not None:
         query = query.where(_after(column, after, descending))

@@ -163,3 +163,37 @@ def test_deliveries_show_their_state_to_teammates(
     found: Any = client.get(f"/messages/{message.id.hex}/deliveries", headers=auth).get_json()
     (row,) = found["deliveries"]
     assert row["user"]["id"] == user.id.hex and row["state"] == SENDING and row["attempts"] == 1
+
+
+def test_an_auto_email_reaches_a_user_at_the_next_sweep_after_they_change(
+    client: FlaskClient,
+    auth: dict[str, str],
+    app: CreatedApp,
+    services: Services,
+    clock: ManualClock,
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    for who, plan in (("a", "pro"), ("b", "free")):
+        ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io", "plan": plan})
+    services.runner.catch_up()
+    pro = {"attribute": "custom.plan", "operator": "is", "value": "pro"}
+    given = {
+        "message_type": "email",
+        "subject": "Welcome to Pro",
+        "body": "Thanks for upgrading.",
+        "from": {"type": "admin", "id": "1"},
+        "filter": pro,
+    }
+    assert post(client, "/auto_messages", auth, given).status_code == 200
+    jobs: Jobs = client.application.extensions["parley_jobs"]
+    settle(services, jobs)
+    sweeper = Sweeper(jobs)
+    assert sweeper.sweep()["auto_emails"] == 0  # in full: a has it, b does not match
+    clock.advance(minutes=1)
+    ping(services, app.app_id, {"user_id": "b", "plan": "pro"})  # b upgrades
+    services.runner.catch_up()
+    assert sweeper.sweep()["auto_emails"] == 1  # among the users who changed since
+    settle(services, jobs)
+    assert recipients(services) == ["a@x.io", "b@x.io"]
+    clock.advance(minutes=1)
+    assert sweeper.sweep()["auto_emails"] == 0

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import ColumnElement, Connection, and_, select, true
+from sqlalchemy.sql.elements import True_
 
 from commands.audience_schemas import EventSchema, TagSchema, UserSearchArgs
 from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
@@ -64,8 +65,9 @@ def _where(args: dict[str, Any], conn: Connection, now: datetime) -> ColumnEleme
             condition = {"attribute": name, "operator": "is", "value": args[f"{name}_id"]}
             conditions.append(parse_condition(condition, ""))
     for f in conditions:
-        clauses.append(user_filter(f, conn.dialect.name, now, lookup))
-    return and_(*clauses)
+        clauses.append(user_filter(f, conn.dialect.name, now, lookup, g.app_id))
+    clauses = [c for c in clauses if not isinstance(c, True_)]
+    return and_(*clauses) if clauses else true()  # plain TRUE: the app's running count
 
 
 def _search(extra: ColumnElement[bool] | None = None) -> Listing:
@@ -77,7 +79,14 @@ def _search(extra: ColumnElement[bool] | None = None) -> Listing:
         if extra is not None:
             where = and_(where, extra)
         return search_users(
-            conn, g.app_id, where, now, args["sort"], args["order"], args["per_page"], after
+            conn,
+            g.app_id,
+            where,
+            now,
+            args["sort"],
+            args["order"],
+            args["per_page"],
+            after,
         )
 
 

@@ -8,9 +8,12 @@
   died, a deferred email whose retry was lost. Sending again is safe: each (message, user)
   delivery is claimed once and a send cut off mid-way is never repeated (domain/delivery.py).
 
-Every step is one indexed query over the projections, so a sweep with nothing due costs one
-query per live auto email plus two. On PostgreSQL one process at a time sweeps (an advisory
-lock); elsewhere overlapping sweeps only repeat idempotent work.
+Auto emails are checked in full (every user each one matches) once an hour, which finds the
+users who came to match only because time passed; in between, each sweep checks only the users
+whose events the users projection applied since the last one (read from the notification
+log), so a sweep with nothing due costs a read of the recent log, two indexed queries and, per
+live auto email, one query over the changed users. On PostgreSQL one process at a time sweeps
+(an advisory lock); elsewhere overlapping sweeps only repeat idempotent work.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, and_, exists, or_, select, text
 
 from commands.auto_messages import audience_of
 from domain.delivery import CLAIMED, DEFERRED, SENDING
 from domain.messages import Message
+from domain.user import User
 from projections.tables import deliveries, messages, users
 from queries.filters import user_filter
 from queries.segments import definitions
@@ -35,6 +40,7 @@ from workers.jobs import RETRIES, Jobs
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x5A1E5EED  # the sweep's PostgreSQL advisory lock
+USER_TOPIC = get_topic(User).replace(":User", ":User.")  # events of users: "domain.user:User."
 
 
 @dataclass
@@ -44,7 +50,11 @@ class Sweeper:
     stale_after: int = 300  # a delivery claimed or mid-send this long: its worker died
     retry_after: int = 600  # a deferred delivery not retried this long: its retry was lost
     recall: float = 600.0  # an auto email queued to a user is not queued again for this long
+    full_every: int = 3600  # seconds between checks of every user against each auto email
+    most_changed: int = 50_000  # more users changed than this since the last sweep: in full
     _queued: dict[tuple[str, str], float] = field(default_factory=dict)
+    _full_at: int | None = None  # when auto emails were last checked in full (clock seconds)
+    _position: int = 0  # the users projection's position at the last sweep
 
     def sweep(self) -> dict[str, int]:
         """One pass; returns how many jobs of each kind it queued."""
@@ -107,20 +117,48 @@ class Sweeper:
             messages.c.stopped_at.is_(None),
             or_(messages.c.stop_at.is_(None), messages.c.stop_at > now),
         )
+        position = self.jobs.services.runner.positions()["users"]
+        changed = None
+        if self._full_at is not None and now - self._full_at < self.full_every:
+            changed = self._changed_users(self._position, position)
+        if changed is None:
+            self._full_at = now
         queued = 0
         for message_id, app_id in conn.execute(live).all():
-            queued += self.send_auto_email(conn, message_id, app_id)
+            queued += self.send_auto_email(conn, message_id, app_id, changed)
+        self._position = position
         return queued
 
-    def send_auto_email(self, conn: Connection, message_id: str, app_id: str) -> int:
-        """Queue the auto email to each subscribed user it matches now and has not reached."""
+    def _changed_users(self, start: int, end: int) -> set[str] | None:
+        """Users with events in the log after `start` up to `end` (the users projection has
+        applied them); None when there are too many to list."""
+        recorder = self.jobs.services.store.recorder
+        found: set[str] = set()
+        while start < end:
+            page = recorder.select_notifications(start, 5000, stop=end, inclusive_of_start=False)
+            if not page:
+                break
+            found.update(
+                UUID(str(n.originator_id)).hex for n in page if n.topic.startswith(USER_TOPIC)
+            )
+            if len(found) > self.most_changed:
+                return None
+            start = page[-1].id
+        return found
+
+    def send_auto_email(
+        self, conn: Connection, message_id: str, app_id: str, among: set[str] | None = None
+    ) -> int:
+        """Queue the auto email to each subscribed user it matches now and has not reached
+        (with `among`, only those of these users)."""
+        if among is not None and not among:
+            return 0
         s = self.jobs.services
         message = s.store.recent(Message, UUID(hex=message_id))
         if message is None or not message.live(s.clock.now()):
             return 0
-        where = user_filter(
-            audience_of(message), conn.dialect.name, s.clock.now(), definitions(conn, app_id)
-        )
+        lookup = definitions(conn, app_id)
+        where = user_filter(audience_of(message), conn.dialect.name, s.clock.now(), lookup, app_id)
         had_it = exists().where(deliveries.c.message_id == message_id)
         had_it = had_it.where(deliveries.c.user_id == users.c.id)
         query = select(users.c.id).where(
@@ -130,8 +168,17 @@ class Sweeper:
             ~had_it,
             where,
         )
+        if among is None:
+            due = list(conn.execute(query).scalars())
+        else:  # a bounded number of bound values per statement (SQLite caps them)
+            listed = sorted(among)
+            due = [
+                key
+                for n in range(0, len(listed), 5000)
+                for key in conn.execute(query.where(users.c.id.in_(listed[n : n + 5000]))).scalars()
+            ]
         moment, queued = time.monotonic(), 0
-        for user_key in conn.execute(query).scalars():
+        for user_key in due:
             if moment - self._queued.get((message_id, user_key), -self.recall) < self.recall:
                 continue  # queued a moment ago; its job has not claimed it yet
             self._queued[(message_id, user_key)] = moment
