@@ -286,6 +286,12 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
         hourly.sweep()  # the hourly check in full; then sweeps look at changed users only
         quiet = timed(hourly, runs)
         clock = SystemClock()  # a minute's activity: 1,000 users visit
+        from domain.app import App
+
+        # The population went straight into the projections; the pings need its app.
+        services.store.save_all(
+            App(app_id=audience.APP, name="Bench", api_key_hash="-", secret="-", at=clock.now())
+        )
         for k in range(1000):
             record_ping(
                 Ping(app_id=audience.APP, user=UserInput(user_id=f"visitor{k}"), url=PAGE),

@@ -44,3 +44,8 @@ class SegmentNotFound(CommandError):
 class MessageNotFound(CommandError):
     def __init__(self, what: str) -> None:
         super().__init__(f"no {what}")
+
+
+class ConversationNotFound(CommandError):
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"no conversation {conversation_id!r}")

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.errors import InvalidValue
 from domain.identity import app_key
 
 
@@ -37,6 +38,7 @@ class App(Aggregate):
         self.secret = secret
         self.created_at = at
         self.secure_mode = False
+        self.default_assignee: str | None = None
         self.admins: dict[str, dict[str, str]] = {}
 
     def accepts_api_key(self, api_key: str) -> bool:
@@ -57,6 +59,17 @@ class App(Aggregate):
     @event("AdminAdded")
     def add_admin(self, admin_id: str, email: str, name: str) -> None:
         self.admins[admin_id] = {"id": admin_id, "email": email, "name": name}
+
+    def assign_new_conversations_to(self, admin_id: str | None) -> None:
+        """Seed: "choose a user who is assigned to handle all new conversations from users"
+        (None: they stay unassigned)."""
+        if admin_id is not None and admin_id not in self.admins:
+            raise InvalidValue("admin_id", f"no admin {admin_id!r} in this app")
+        self._default_assignee_set(admin_id)
+
+    @event("DefaultAssigneeSet")
+    def _default_assignee_set(self, admin_id: str | None) -> None:
+        self.default_assignee = admin_id
 
     def admin_with_email(self, email: str) -> dict[str, str] | None:
         wanted = email.strip().lower()

@@ -187,3 +187,8 @@ def sanitise(fragment: str, links: Callable[[str], str] | None = None) -> str:
         url_relative="deny",
     )
     return EMPTY_IFRAME.sub("", cleaned)
+
+
+def conversation_html(text: str) -> str:
+    """A conversation part as HTML: Markdown with any HTML in it escaped, then sanitised."""
+    return sanitise(str(MARKDOWN(text))).strip()

@@ -211,3 +211,25 @@ deliveries = Table(
     Index("deliveries_message_user", "message_id", "user_id"),
     Index("deliveries_state", "state", "updated_at"),
 )
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("message_id", String(32)),  # the teammate's message that started it, if any
+    Column("user_started", Boolean, nullable=False),
+    Column("assignee_id", String(64)),
+    Column("open", Boolean, nullable=False),
+    Column("created_at", Seconds, nullable=False),
+    Column("updated_at", Seconds, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("user_wrote", Integer, nullable=False),  # parts up to the user's latest comment
+    Column("user_unread", Boolean, nullable=False),  # a teammate wrote what the user has not read
+    Column("admins_read", JSONDoc, nullable=False),  # admin id -> parts read (-1: none)
+    # Inbox views: all, mine or unassigned; open or closed; newest first.
+    Index("conversations_app_open", "app_id", "open", "updated_at", "id"),
+    Index("conversations_app_assignee", "app_id", "assignee_id", "open", "updated_at", "id"),
+    Index("conversations_user", "user_id", "updated_at", "id"),
+)

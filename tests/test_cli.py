@@ -54,10 +54,14 @@ def test_apps_admins_and_secure_mode_from_the_command_line(
     )
     missing = run(database_url, "app", "secure-mode", "nosuchapp", "on", cwd=tmp_path)
     assert missing.returncode != 0 and "nosuchapp" in missing.stderr
+    assigned = run(database_url, "app", "assign-to", keys["app_id"], "1", cwd=tmp_path)
+    assert assigned.returncode == 0, assigned.stderr
+    nobody = run(database_url, "app", "assign-to", keys["app_id"], "7", cwd=tmp_path)
+    assert nobody.returncode != 0 and "no admin '7'" in nobody.stderr
     store = Parley(database_url)
     try:
         app: App = store.repository.get(app_key(keys["app_id"]))
-        assert app.name == "Acme Inc" and app.secure_mode
+        assert app.name == "Acme Inc" and app.secure_mode and app.default_assignee == "1"
         assert app.accepts_api_key(keys["api_key"])
         assert [a["email"] for a in app.admins.values()] == ["ops@acme.test"]
     finally:

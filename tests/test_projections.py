@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, select, text
 
-from commands.apps import CreateApp, CreatedApp, create_app
+from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
 from commands.auto_messages import View, compose_auto_message, record_view
 from commands.clock import ManualClock
+from commands.conversations import mark_read, reply, start_by_user
 from commands.segments import SaveSegment, delete_segment, save_segment
 from commands.tags import CompanyRef, SaveTag, UserRef, delete_tag, save_tag
 from commands.tracking import TrackEvent, track_event
@@ -27,6 +28,7 @@ from domain.delivery import Delivery
 from domain.filters import parse_filter
 from domain.identity import company_key, user_id_key
 from domain.messages import Message
+from domain.user import User
 from projections.db import make_engine
 from projections.rebuild import rebuild
 from projections.runner import Runner
@@ -136,6 +138,19 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
     delivery.unsubscribe(clock.now())
     news.dispatch(1, clock.now())
     store.save_all(news, delivery)
+    # A conversation: the user writes in, a note, an assignment, a reply, read, closed.
+    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann"), store)
+    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob"), store)
+    u3 = store.get_as(User, user_id_key(app_id, "u3"))
+    assert u3 is not None
+    talk = start_by_user(store, u3, "Help?", clock)
+    ann = {"type": "admin", "id": "1"}
+    for kind, extra in (("note", {"body": "hm"}), ("assignment", {"assignee": "2"})):
+        reply(store, app_id, talk.conversation_id, ann, kind, clock, **extra)
+    bob = {"type": "admin", "id": "2"}
+    reply(store, app_id, talk.conversation_id, bob, "comment", clock, body="Done")
+    mark_read(store, app_id, talk.conversation_id, {"type": "user", "id": u3.id.hex}, clock)
+    reply(store, app_id, talk.conversation_id, bob, "close", clock)
 
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}

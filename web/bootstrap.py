@@ -12,6 +12,7 @@ from commands.store import Parley
 from commands.users import Locate, nowhere
 from migrations import upgrade
 from projections.companies import CompaniesProjection
+from projections.conversations import ConversationsProjection
 from projections.db import ensure_sqlite_dir, make_engine
 from projections.message_stats import MessageStatsProjection
 from projections.messages import MessagesProjection
@@ -30,6 +31,7 @@ def all_projections() -> list[Projection]:
         SegmentsProjection(),
         MessageStatsProjection(),
         MessagesProjection(),
+        ConversationsProjection(),
     ]
 
 

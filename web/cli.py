@@ -26,6 +26,7 @@ from commands.clock import SystemClock
 from commands.errors import CommandError
 from commands.schemas import AdminCreateSchema, AppCreateSchema
 from commands.store import Parley
+from domain.errors import InvalidValue
 from projections.db import make_engine
 from projections.rebuild import rebuild
 from web.bootstrap import all_projections, bootstrap, migrate
@@ -92,6 +93,21 @@ def app_secure_mode(app_id: str, state: str) -> None:
     except CommandError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"secure mode {state} for {app_id}")
+
+
+@app_group.command("assign-to")
+@click.argument("app_id")
+@click.argument("admin_id")
+def app_assign_to(app_id: str, admin_id: str) -> None:
+    """New conversations from users go to ADMIN_ID (`none`: they stay unassigned)."""
+    from commands.conversations import set_default_assignee
+
+    store = Parley(config().database_url)
+    try:
+        set_default_assignee(store, app_id, None if admin_id == "none" else admin_id)
+    except (CommandError, InvalidValue) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"new conversations in {app_id} go to {admin_id}")
 
 
 @cli.group("admin")

@@ -13,6 +13,7 @@ from commands.errors import (
     AdminExists,
     AppNotFound,
     CompanyNotFound,
+    ConversationNotFound,
     InvalidUserHash,
     MessageNotFound,
     SegmentNotFound,
@@ -89,6 +90,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(TagNotFound)
     @app.errorhandler(SegmentNotFound)
     @app.errorhandler(MessageNotFound)
+    @app.errorhandler(ConversationNotFound)
     @app.errorhandler(NotFound)
     def not_found(error: Exception) -> ResponseReturnValue:
         return error_list(404, [{"code": "not_found", "message": str(error) or "not found"}])

@@ -98,7 +98,13 @@ def _compose(
 
 @api.post("/messages")
 def post_message() -> ResponseReturnValue:
-    given: dict[str, Any] = MESSAGE_IN.load(body())
+    raw = body()
+    sender = raw.get("from")
+    if isinstance(sender, dict) and sender.get("type") == "user":
+        from web.conversations import post_user_message
+
+        return post_user_message(raw)
+    given: dict[str, Any] = MESSAGE_IN.load(raw)
     s = services()
     sender, to = _admin(given["sender"]), given["to"]
     if to["type"] == "users":

@@ -1,0 +1,161 @@
+"""Conversations: users writing in, teammates replying, notes, assignment, read state.
+
+Every user comment counts toward the user's relationship score (`MessageReceived`) and every
+teammate comment too (`MessageSent`); each is saved in the same atomic append as the part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from commands.apps import load_app, recent_app
+from commands.clock import Clock
+from commands.errors import ConversationNotFound
+from commands.store import Parley, retry_on_conflict
+from domain.conversations import Conversation
+from domain.errors import InvalidValue
+from domain.user import User
+
+
+def set_default_assignee(store: Parley, app_id: str, admin_id: str | None) -> None:
+    """Who new conversations from users go to (None: unassigned)."""
+
+    def attempt() -> None:
+        app = load_app(store, app_id)
+        app.assign_new_conversations_to(admin_id)
+        store.save_all(app)
+
+    retry_on_conflict(attempt)
+
+
+def check_admin(store: Parley, app_id: str, admin_id: str | None, field: str) -> str:
+    if admin_id is None or admin_id not in recent_app(store, app_id).admins:
+        raise InvalidValue(field, "must be the id of one of the app's admins")
+    return admin_id
+
+
+def start_by_user(store: Parley, user: User, body: str, clock: Clock) -> Conversation:
+    """The user writes in: a new open conversation for the app's default assignee."""
+    assignee = recent_app(store, user.app_id).default_assignee
+
+    def attempt() -> Conversation:
+        fresh = _user(store, user.id)
+        now = clock.now()
+        conversation = Conversation.start(
+            app_id=fresh.app_id,
+            user_key=fresh.id.hex,
+            author={"type": "user", "id": fresh.id.hex},
+            body=body,
+            at=now,
+            assignee=assignee,
+        )
+        fresh.message_received(now)
+        store.save_all(conversation, fresh)
+        return conversation
+
+    return retry_on_conflict(attempt)
+
+
+def start_by_admin(
+    store: Parley,
+    user: User,
+    admin_id: str,
+    body: str,
+    clock: Clock,
+    message_id: str | None = None,
+) -> Conversation:
+    """A teammate's message to the user, which the user can reply to; it starts assigned to
+    no one, and the teammate has read it."""
+
+    def attempt() -> Conversation:
+        fresh = _user(store, user.id)
+        now = clock.now()
+        conversation = Conversation.start(
+            app_id=fresh.app_id,
+            user_key=fresh.id.hex,
+            author={"type": "admin", "id": admin_id},
+            body=body,
+            at=now,
+            message_id=message_id,
+        )
+        fresh.message_sent(now)
+        store.save_all(conversation, fresh)
+        return conversation
+
+    return retry_on_conflict(attempt)
+
+
+def reply(
+    store: Parley,
+    app_id: str,
+    conversation_id: str,
+    author: dict[str, str],
+    part_type: str,
+    clock: Clock,
+    body: str | None = None,
+    assignee: str | None = None,
+) -> dict[str, Any]:
+    """A new part from the user or a teammate; a comment counts toward the relationship."""
+    if author["type"] == "admin":
+        check_admin(store, app_id, author["id"], "admin_id")
+    if part_type == "assignment":
+        check_admin(store, app_id, assignee, "assignee_id")
+
+    def attempt() -> dict[str, Any]:
+        conversation = load_conversation(store, app_id, conversation_id)
+        if author["type"] == "user" and author["id"] != conversation.user_key:
+            raise ConversationNotFound(conversation_id)  # not theirs: as if it did not exist
+        now = clock.now()
+        part = conversation.reply(
+            author=author, part_type=part_type, at=now, body=body, assignee=assignee
+        )
+        user = None
+        if part_type == "comment":
+            user = _user(store, UUID(hex=conversation.user_key))
+            note: Callable[[datetime], None] = (
+                user.message_received if author["type"] == "user" else user.message_sent
+            )
+            note(now)
+        store.save_all(conversation, user)
+        return part
+
+    return retry_on_conflict(attempt)
+
+
+def mark_read(
+    store: Parley, app_id: str, conversation_id: str, reader: dict[str, str], clock: Clock
+) -> Conversation:
+    """The user or a teammate has read everything so far (`PUT /conversations/{id}`)."""
+    if reader["type"] == "admin":
+        check_admin(store, app_id, reader["id"], "admin_id")
+
+    def attempt() -> Conversation:
+        conversation = load_conversation(store, app_id, conversation_id)
+        if reader["type"] == "user" and reader["id"] != conversation.user_key:
+            raise ConversationNotFound(conversation_id)
+        conversation.read_by(reader, clock.now())
+        store.save_all(conversation)
+        return conversation
+
+    return retry_on_conflict(attempt)
+
+
+def load_conversation(store: Parley, app_id: str, conversation_id: str) -> Conversation:
+    try:
+        key = UUID(hex=conversation_id)
+    except ValueError:
+        raise ConversationNotFound(conversation_id) from None
+    found = store.get_as(Conversation, key)
+    if found is None or found.app_id != app_id:
+        raise ConversationNotFound(conversation_id)
+    return found
+
+
+def _user(store: Parley, key: UUID) -> User:
+    found = store.get_as(User, key)
+    if found is None or found.deleted:
+        raise InvalidValue("user", "the user no longer exists")
+    return found

@@ -1,0 +1,186 @@
+"""Conversations (seed: "Can users reply to messages?", "How does assignment work?",
+"Re-Assigning a conversation", "Do users see assignment, archiving, or notes?").
+
+A conversation is started by a user (from the widget's inbox, by email, or through the API) or
+by a teammate's message. Every later step is a part: a comment from the user or a teammate, a
+private note, an assignment (with an optional private note), closing and reopening. Users only
+ever see comments: notes and assignments are for the team. Read state is kept per side: the
+user has read up to some part, and so has each teammate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import InvalidValue
+
+PART_TYPES = ("comment", "note", "assignment", "open", "close")
+MAX_BODY = 100_000
+
+
+def _seconds(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+class Conversation(Aggregate):
+    @staticmethod
+    def create_id(conversation_id: str) -> UUID:
+        return UUID(hex=conversation_id)
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        app_id: str,
+        user_key: str,
+        author: dict[str, str],
+        body: str,
+        at: datetime,
+        assignee: str | None = None,
+        message_id: str | None = None,
+    ) -> Conversation:
+        """A new conversation: the user writing in, or a teammate's message (`message_id`
+        names it when it is one of the app's messages) to which the user may reply."""
+        if author.get("type") not in ("user", "admin"):
+            raise InvalidValue("from", "a conversation is started by a user or an admin")
+        _check_body(body)
+        return cls(
+            app_id=app_id,
+            conversation_id=uuid4().hex,
+            user_key=user_key,
+            author=author,
+            body=body,
+            message_id=message_id,
+            assignee=assignee,
+            at=_seconds(at),
+        )
+
+    @event("Started")
+    def __init__(
+        self,
+        app_id: str,
+        conversation_id: str,
+        user_key: str,
+        author: dict[str, str],
+        body: str,
+        message_id: str | None,
+        assignee: str | None,
+        at: int,
+    ) -> None:
+        self.app_id = app_id
+        self.conversation_id = conversation_id
+        self.user_key = user_key
+        self.author = author
+        self.body = body
+        self.message_id = message_id
+        self.created_at = at
+        self.updated_at = at
+        self.assignee = assignee
+        self.open = True
+        self.parts: list[dict[str, Any]] = []
+        # Read state: the number of parts each side had seen (-1: not even the first message).
+        by_user = author["type"] == "user"
+        self.user_read = 0 if by_user else -1
+        self.admins_read: dict[str, int] = {} if by_user else {author["id"]: 0}
+
+    # -- what each side sees ----------------------------------------------------------------
+
+    @property
+    def user_started(self) -> bool:
+        return bool(self.author["type"] == "user")
+
+    def visible_to_user(self) -> list[dict[str, Any]]:
+        """The parts a user may see: comments only (never notes or assignments)."""
+        return [p for p in self.parts if p["part_type"] == "comment"]
+
+    @property
+    def unread_by_user(self) -> bool:
+        """A teammate wrote something the user has not read (the message itself included)."""
+        if not self.user_started and self.user_read < 0:
+            return True
+        return any(
+            p["author"]["type"] == "admin"
+            for p in self.parts[max(self.user_read, 0) :]
+            if p["part_type"] == "comment"
+        )
+
+    def unread_by_admin(self, admin_id: str) -> bool:
+        """The user wrote something this teammate has not read."""
+        seen = self.admins_read.get(admin_id, -1)
+        if self.user_started and seen < 0:
+            return True
+        return any(p["author"]["type"] == "user" for p in self.parts[max(seen, 0) :])
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def reply(
+        self,
+        *,
+        author: dict[str, str],
+        part_type: str,
+        at: datetime,
+        body: str | None = None,
+        assignee: str | None = None,
+    ) -> dict[str, Any]:
+        """A new part, refused with the field named when it cannot be one."""
+        if part_type not in PART_TYPES:
+            raise InvalidValue("message_type", f"expected one of {', '.join(PART_TYPES)}")
+        is_user = author.get("type") == "user"
+        if is_user and part_type != "comment":
+            raise InvalidValue("message_type", "a user can only comment")
+        if part_type in ("comment", "note") or (body is not None and body.strip()):
+            _check_body(body or "")  # assignments, opening and closing may carry a note
+        if part_type == "assignment" and not assignee:
+            raise InvalidValue("assignee_id", "an assignment needs the admin to assign to")
+        part = {
+            "id": uuid4().hex,
+            "part_type": part_type,
+            "author": author,
+            "body": body if body and body.strip() else None,
+            "assigned_to": assignee if part_type == "assignment" else None,
+            "at": _seconds(at),
+        }
+        self._replied(part)
+        return part
+
+    @event("Replied")
+    def _replied(self, part: dict[str, Any]) -> None:
+        self.parts.append(part)
+        self.updated_at = part["at"]
+        kind, author = part["part_type"], part["author"]
+        if kind == "assignment":
+            self.assignee = part["assigned_to"]
+        elif kind == "close":
+            self.open = False
+        elif kind == "open" or (kind == "comment" and author["type"] == "user"):
+            self.open = True  # a user writing again reopens it
+        if author["type"] == "user":
+            self.user_read = len(self.parts)
+        else:
+            self.admins_read[author["id"]] = len(self.parts)
+
+    def read_by(self, reader: dict[str, str], at: datetime) -> None:
+        """The user, or one teammate, has read everything so far."""
+        if reader["type"] == "user":
+            if self.user_read != len(self.parts):
+                self._read(reader, len(self.parts), _seconds(at))
+        elif self.admins_read.get(reader["id"], -1) != len(self.parts):
+            self._read(reader, len(self.parts), _seconds(at))
+
+    @event("Read")
+    def _read(self, reader: dict[str, str], parts: int, at: int) -> None:
+        if reader["type"] == "user":
+            self.user_read = parts
+        else:
+            self.admins_read[reader["id"]] = parts
+
+
+def _check_body(body: str) -> None:
+    if not body.strip():
+        raise InvalidValue("body", "cannot be empty")
+    if len(body) > MAX_BODY:
+        raise InvalidValue("body", f"at most {MAX_BODY} characters")

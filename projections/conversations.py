@@ -1,0 +1,84 @@
+"""The inbox: each conversation's state as the inbox views list and count it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.utils import get_topic
+from sqlalchemy import Connection, Table, select
+
+from domain.conversations import Conversation
+from projections.events import event_class
+from projections.tables import conversations
+from projections.upsert import upsert
+
+STARTED = event_class(Conversation, "Started")
+REPLIED = event_class(Conversation, "Replied")
+READ = event_class(Conversation, "Read")
+
+
+class ConversationsProjection:
+    name = "conversations"
+    tables: tuple[Table, ...] = (conversations,)
+    per_aggregate = True
+    topics: tuple[str, ...] = tuple(get_topic(e) for e in (STARTED, REPLIED, READ))
+
+    def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
+        table = tables["conversations"]
+        ids = list({e.originator_id.hex for e in events})
+        rows = {
+            r["id"]: dict(r)
+            for r in conn.execute(select(table).where(table.c.id.in_(ids))).mappings()
+        }
+        for e in events:
+            key = e.originator_id.hex
+            if isinstance(e, STARTED):
+                by_user = e.author["type"] == "user"
+                rows[key] = {
+                    "id": key,
+                    "app_id": e.app_id,
+                    "user_id": e.user_key,
+                    "message_id": e.message_id,
+                    "user_started": by_user,
+                    "assignee_id": e.assignee,
+                    "open": True,
+                    "created_at": e.at,
+                    "updated_at": e.at,
+                    "parts": 0,
+                    "user_wrote": 0,
+                    "user_unread": not by_user,
+                    "admins_read": {} if by_user else {e.author["id"]: 0},
+                }
+            elif key in rows:
+                _change(rows[key], e)
+        upsert(conn, table, list(rows.values()))
+
+
+def _change(row: dict[str, Any], e: Any) -> None:
+    """The same rules as the aggregate (domain/conversations.py), on the row."""
+    read = dict(row["admins_read"])
+    if isinstance(e, READ):
+        if e.reader["type"] == "user":
+            row["user_unread"] = False
+        else:
+            read[e.reader["id"]] = e.parts
+    else:
+        part = e.part
+        row["parts"] += 1
+        row["updated_at"] = part["at"]
+        kind, author = part["part_type"], part["author"]
+        if kind == "assignment":
+            row["assignee_id"] = part["assigned_to"]
+        elif kind == "close":
+            row["open"] = False
+        elif kind == "open" or (kind == "comment" and author["type"] == "user"):
+            row["open"] = True
+        if author["type"] == "user":
+            row["user_wrote"] = row["parts"]
+            row["user_unread"] = False
+        else:
+            read[author["id"]] = row["parts"]
+            if kind == "comment":
+                row["user_unread"] = True
+    row["admins_read"] = read

@@ -1,0 +1,94 @@
+"""Inbox views over the conversations projection: all, a teammate's, unassigned or a user's;
+open or closed; newest first, in keyset pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from domain.errors import InvalidValue
+from projections.tables import conversations as c
+
+
+@dataclass
+class Inbox:
+    app_id: str
+    open: bool | None = None
+    per_page: int = 25
+    assignee: str | None = None
+    unassigned: bool = False
+    user_key: str | None = None
+    unread_by_user: bool = False
+    reader: str | None = None  # the teammate whose read state `read` shows
+    before: str | None = None  # a `pages.next` cursor
+
+
+@dataclass
+class Page:
+    conversations: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    next: str | None = None
+
+
+def _cursor(text: str) -> tuple[int, str]:
+    at, _, key = text.partition(":")
+    if not at.isdigit() or len(key) != 32:
+        raise InvalidValue("before", "expected the pages.next value of a previous page")
+    return int(at), key
+
+
+def admin_unread(row: dict[str, Any], admin_id: str) -> bool:
+    """The user wrote what this teammate has not read (as Conversation.unread_by_admin)."""
+    seen = int(row["admins_read"].get(admin_id, -1))
+    if row["user_started"] and seen < 0:
+        return True
+    return int(row["user_wrote"]) > max(seen, 0)
+
+
+def inbox(conn: Connection, view: Inbox) -> Page:
+    where = [c.c.app_id == view.app_id]
+    if view.open is not None:
+        where.append(c.c.open.is_(view.open))
+    if view.unassigned:
+        where.append(c.c.assignee_id.is_(None))
+    elif view.assignee is not None:
+        where.append(c.c.assignee_id == view.assignee)
+    if view.user_key is not None:
+        where.append(c.c.user_id == view.user_key)
+        if view.unread_by_user:
+            where.append(c.c.user_unread.is_(True))
+    total = int(conn.execute(select(func.count()).select_from(c).where(*where)).scalar_one())
+    query = select(c).where(*where)
+    if view.before is not None:
+        at, key = _cursor(view.before)
+        query = query.where(or_(c.c.updated_at < at, and_(c.c.updated_at == at, c.c.id < key)))
+    query = query.order_by(c.c.updated_at.desc(), c.c.id.desc()).limit(view.per_page + 1)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    more = len(rows) > view.per_page
+    rows = rows[: view.per_page]
+    listed = [
+        {
+            "type": "conversation",
+            "id": r["id"],
+            "created_at": r["created_at"],
+            "updated_at": r["updated_at"],
+            "user": {"type": "user", "id": r["user_id"]},
+            "assignee": {"type": "admin", "id": r["assignee_id"]} if r["assignee_id"] else None,
+            "open": r["open"],
+            "read": _read(r, view),
+            "parts": r["parts"],
+        }
+        for r in rows
+    ]
+    following = f"{rows[-1]['updated_at']}:{rows[-1]['id']}" if more else None
+    return Page(listed, total, following)
+
+
+def _read(row: dict[str, Any], view: Inbox) -> bool | None:
+    if view.user_key is not None:
+        return not row["user_unread"]
+    if view.reader is not None:
+        return not admin_unread(row, view.reader)
+    return None

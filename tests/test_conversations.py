@@ -1,0 +1,224 @@
+"""Conversations and the inbox over REST: users writing in, replies, private notes the user
+never sees, assignment, closing, read state on both sides, and the inbox views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from commands.apps import AddAdmin, CreatedApp, add_admin
+from commands.clock import ManualClock
+from commands.conversations import set_default_assignee
+from domain.identity import user_id_key
+from domain.user import User
+from tests.helpers import ping, post
+from web.bootstrap import Services
+
+
+def admins(services: Services, app_id: str) -> None:
+    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store)  # id "1"
+    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob Admin"), services.store)  # id "2"
+
+
+def write_in(client: FlaskClient, auth: dict[str, str], user_id: str, text: str) -> str:
+    sent = post(
+        client, "/messages", auth, {"from": {"type": "user", "user_id": user_id}, "body": text}
+    )
+    assert sent.status_code == 200, sent.get_json()
+    assert sent.get_json()["type"] == "user_message"
+    return str(sent.get_json()["id"])
+
+
+def listed(client: FlaskClient, auth: dict[str, str], **args: Any) -> dict[str, Any]:
+    found = client.get("/conversations", query_string=args, headers=auth)
+    assert found.status_code == 200, found.get_json()
+    return dict(found.get_json())
+
+
+def reply(
+    client: FlaskClient, auth: dict[str, str], conversation_id: str, **given: Any
+) -> dict[str, Any]:
+    found = post(client, f"/conversations/{conversation_id}/reply", auth, given)
+    assert found.status_code == 200, found.get_json()
+    return dict(found.get_json())
+
+
+def test_a_user_writes_in_and_the_team_answers_with_notes_the_user_never_sees(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    admins(services, app.app_id)
+    set_default_assignee(services.store, app.app_id, "1")
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
+    conversation_id = write_in(client, auth, "j", "The <b>export</b> button does nothing?")
+    services.runner.catch_up()
+    (mine,) = listed(client, auth, type="admin", id="1")["conversations"]
+    assert mine["id"] == conversation_id and mine["assignee"] == {"type": "admin", "id": "1"}
+    assert mine["read"] is False and mine["open"] is True
+    assert listed(client, auth, type="admin", unassigned="true")["conversations"] == []
+    whole = client.get(f"/conversations/{conversation_id}", headers=auth).get_json()
+    assert whole["conversation_message"]["author"]["type"] == "user"
+    assert "&lt;b&gt;export&lt;/b&gt;" in whole["conversation_message"]["body"]  # text, not HTML
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="admin",
+        admin_id="1",
+        message_type="note",
+        body="Probably the PDF worker again",
+    )
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="admin",
+        admin_id="1",
+        message_type="assignment",
+        assignee_id="2",
+        body="Bob knows the exporter",
+    )
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="admin",
+        admin_id="2",
+        message_type="comment",
+        body="Fixed, **sorry** about that!",
+    )
+    services.runner.catch_up()
+    assert listed(client, auth, type="admin", id="1")["conversations"] == []
+    (bobs,) = listed(client, auth, type="admin", id="2")["conversations"]
+    assert bobs["read"] is True  # Bob wrote last: nothing from the user he has not seen
+    (unread,) = listed(client, auth, type="user", user_id="j", unread="true")["conversations"]
+    assert unread["read"] is False
+    # What the user sees: the comment, never the note or the assignment.
+    seen = reply(
+        client,
+        auth,
+        conversation_id,
+        type="user",
+        user_id="j",
+        message_type="comment",
+        body="Works now, thanks",
+    )
+    kinds = [p["part_type"] for p in seen["conversation_parts"]["conversation_parts"]]
+    assert kinds == ["comment", "comment"] and "assignee" not in seen
+    assert "Probably the PDF" not in str(seen) and "Bob knows" not in str(seen)
+    team = client.get(f"/conversations/{conversation_id}", headers=auth).get_json()
+    parts = team["conversation_parts"]["conversation_parts"]
+    assert [p["part_type"] for p in parts] == ["note", "assignment", "comment", "comment"]
+    assert parts[2]["body"] == "<p>Fixed, <strong>sorry</strong> about that!</p>"
+    assert parts[1]["assigned_to"] == {"type": "admin", "id": "2"}
+    services.runner.catch_up()
+    assert listed(client, auth, type="user", user_id="j", unread="true")["conversations"] == []
+    (bobs,) = listed(client, auth, type="admin", id="2")["conversations"]
+    assert bobs["read"] is False  # the user wrote again
+    marked = client.put(
+        f"/conversations/{conversation_id}",
+        json={"read": True, "type": "admin", "admin_id": "2"},
+        headers=auth,
+    )
+    assert marked.status_code == 200, marked.get_json()
+    services.runner.catch_up()
+    assert listed(client, auth, type="admin", id="2")["conversations"][0]["read"] is True
+    user: User = services.store.repository.get(user_id_key(app.app_id, "j"))
+    assert user.last_message_received_at is not None and user.last_message_sent_at is not None
+
+
+def test_closing_reopening_and_the_inbox_pages(
+    client: FlaskClient,
+    auth: dict[str, str],
+    app: CreatedApp,
+    services: Services,
+    clock: ManualClock,
+) -> None:
+    admins(services, app.app_id)
+    ping(services, app.app_id, {"user_id": "k"})
+    started = []
+    for n in range(7):
+        clock.advance(minutes=1)
+        started.append(write_in(client, auth, "k", f"Question {n}"))
+    closed = started[0]
+    reply(client, auth, closed, type="admin", admin_id="1", message_type="close")
+    services.runner.catch_up()
+    assert [c["id"] for c in listed(client, auth, open="false")["conversations"]] == [closed]
+    pages, cursor = [], None
+    while True:
+        args: dict[str, Any] = {"open": "true", "per_page": 2}
+        if cursor:
+            args["before"] = cursor
+        page = listed(client, auth, **args)
+        assert page["total_count"] == 6
+        pages.append([c["id"] for c in page["conversations"]])
+        cursor = page["pages"]["next"]
+        if cursor is None:
+            break
+    assert [i for p in pages for i in p] == list(reversed(started[1:]))  # newest first
+    assert len(listed(client, auth, type="admin", unassigned="true")["conversations"]) == 7
+    clock.advance(minutes=1)
+    reply(client, auth, closed, type="user", user_id="k", message_type="comment", body="Again")
+    services.runner.catch_up()
+    assert listed(client, auth, open="false")["conversations"] == []  # the user reopened it
+    assert listed(client, auth, open="true")["conversations"][0]["id"] == closed
+
+
+def test_bad_replies_are_refused_and_change_nothing(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    admins(services, app.app_id)
+    ping(services, app.app_id, {"user_id": "j"})
+    ping(services, app.app_id, {"user_id": "other"})
+    conversation_id = write_in(client, auth, "j", "Hello")
+    head = services.store.head()
+    cases: list[tuple[str, dict[str, Any], int, str | None]] = [
+        (
+            conversation_id,
+            {"type": "admin", "admin_id": "1", "message_type": "poke"},
+            400,
+            "message_type",
+        ),
+        (
+            conversation_id,
+            {"type": "admin", "admin_id": "1", "message_type": "comment", "body": "  "},
+            400,
+            "body",
+        ),
+        (
+            conversation_id,
+            {"type": "admin", "admin_id": "1", "message_type": "assignment"},
+            400,
+            "assignee_id",
+        ),
+        (
+            conversation_id,
+            {"type": "admin", "admin_id": "9", "message_type": "comment", "body": "x"},
+            400,
+            "admin_id",
+        ),
+        (
+            conversation_id,
+            {"type": "user", "user_id": "j", "message_type": "note", "body": "x"},
+            400,
+            "message_type",
+        ),
+        (
+            conversation_id,
+            {"type": "user", "user_id": "other", "message_type": "comment", "body": "not mine"},
+            404,
+            None,
+        ),
+        ("0" * 32, {"type": "admin", "admin_id": "1", "message_type": "close"}, 404, None),
+        ("nope", {"type": "admin", "admin_id": "1", "message_type": "close"}, 404, None),
+    ]
+    for target, given, status, field in cases:
+        refused = post(client, f"/conversations/{target}/reply", auth, given)
+        assert refused.status_code == status, (given, refused.get_json())
+        if field is not None:
+            assert refused.get_json()["errors"][0]["field"] == field, refused.get_json()
+    assert services.store.head() == head
+    empty = post(client, "/messages", auth, {"from": {"type": "user", "user_id": "j"}, "body": ""})
+    assert empty.status_code == 400
+    assert services.store.head() == head
+    assert client.get("/admins", headers=auth).get_json()["admins"][1]["name"] == "Bob Admin"

@@ -1,0 +1,241 @@
+"""Conversations over REST, in the Intercom 1.x shape: the inbox (`GET /conversations`), one
+conversation with its parts, replies, notes, assignment, closing, read state; users writing
+in through `POST /messages`; `GET /admins`.
+
+Routes join the `api` blueprint; web/app.py imports this module before registering it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify, request
+from flask.typing import ResponseReturnValue
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from commands.apps import recent_app
+from commands.conversations import (
+    check_admin,
+    load_conversation,
+    mark_read,
+    reply,
+    start_by_user,
+)
+from commands.users import find_named_user
+from domain.content import conversation_html
+from domain.conversations import PART_TYPES, Conversation
+from queries.conversations import Inbox, inbox
+from web.api import api, body, services
+
+
+class UserRef(Schema):
+    type = fields.String(required=True, validate=validate.Equal("user"))
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = fields.String(validate=validate.Length(max=255))
+    email = fields.String(validate=validate.Length(max=255))
+
+
+class UserMessageSchema(Schema):
+    """`POST /messages` from a user: `{from: {type: user, id|user_id|email}, body}`."""
+
+    sender = fields.Nested(UserRef, data_key="from", required=True)
+    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    message_type = fields.String(validate=validate.OneOf(["inapp", "comment"]))
+
+
+class ReplySchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(["user", "admin"]))
+    message_type = fields.String(required=True, validate=validate.OneOf(PART_TYPES))
+    body = fields.String(load_default=None, validate=validate.Length(max=100_000))
+    admin_id = fields.String(validate=validate.Length(max=64))
+    assignee_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = fields.String(validate=validate.Length(max=255))
+    email = fields.String(validate=validate.Length(max=255))
+
+    @validates_schema
+    def who(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data["type"] == "admin" and "admin_id" not in data:
+            raise ValidationError({"admin_id": ["an admin reply names its admin"]})
+
+
+class ReadSchema(ReplySchema):
+    message_type = fields.String(load_default="comment")
+    read = fields.Boolean(required=True, validate=validate.Equal(True))
+
+
+class InboxArgs(Schema):
+    type = fields.String(validate=validate.OneOf(["admin", "user"]))
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = fields.String(validate=validate.Length(max=255))
+    email = fields.String(validate=validate.Length(max=255))
+    unassigned = fields.Boolean(load_default=False)
+    open = fields.Boolean(load_default=None, allow_none=True)
+    unread = fields.Boolean(load_default=False)
+    before = fields.String(validate=validate.Length(max=100))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+USER_MESSAGE, REPLY, READ, INBOX = UserMessageSchema(), ReplySchema(), ReadSchema(), InboxArgs()
+
+
+def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
+    """A user writes in (called by `POST /messages` when `from` is a user)."""
+    loaded = USER_MESSAGE.load(given)
+    s = services()
+    who = loaded["sender"]
+    user = find_named_user(
+        s.store, g.app_id, id=who.get("id"), user_id=who.get("user_id"), email=who.get("email")
+    )
+    conversation = start_by_user(s.store, user, loaded["body"], s.clock)
+    return jsonify(
+        {
+            "type": "user_message",
+            "id": conversation.conversation_id,
+            "created_at": conversation.created_at,
+            "body": conversation_html(loaded["body"]),
+            "from": {"type": "user", "id": user.id.hex},
+        }
+    )
+
+
+def _author(loaded: dict[str, Any]) -> dict[str, str]:
+    s = services()
+    if loaded["type"] == "admin":
+        return {
+            "type": "admin",
+            "id": check_admin(s.store, g.app_id, loaded["admin_id"], "admin_id"),
+        }
+    user = find_named_user(
+        s.store,
+        g.app_id,
+        id=loaded.get("id"),
+        user_id=loaded.get("user_id"),
+        email=loaded.get("email"),
+    )
+    return {"type": "user", "id": user.id.hex}
+
+
+def _party(author: dict[str, str] | None) -> dict[str, str] | None:
+    return None if author is None else {"type": author["type"], "id": author["id"]}
+
+
+def _part(part: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "conversation_part",
+        "id": part["id"],
+        "part_type": part["part_type"],
+        "body": conversation_html(part["body"]) if part["body"] else None,
+        "created_at": part["at"],
+        "updated_at": part["at"],
+        "author": _party(part["author"]),
+        "assigned_to": _party({"type": "admin", "id": part["assigned_to"]})
+        if part["assigned_to"]
+        else None,
+    }
+
+
+def conversation_out(conversation: Conversation, for_user: bool = False) -> dict[str, Any]:
+    """The whole conversation for the team; for the user, comments only."""
+    parts = conversation.visible_to_user() if for_user else conversation.parts
+    found: dict[str, Any] = {
+        "type": "conversation",
+        "id": conversation.conversation_id,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "user": {"type": "user", "id": conversation.user_key},
+        "open": conversation.open,
+        "read": not conversation.unread_by_user,
+        "conversation_message": {
+            "type": "conversation_message",
+            "id": conversation.message_id,
+            "body": conversation_html(conversation.body),
+            "author": _party(conversation.author),
+        },
+        "conversation_parts": {
+            "type": "conversation_part.list",
+            "conversation_parts": [_part(p) for p in parts],
+        },
+    }
+    if not for_user:
+        found["assignee"] = _party(
+            {"type": "admin", "id": conversation.assignee} if conversation.assignee else None
+        )
+    return found
+
+
+@api.get("/conversations/<conversation_id>")
+def get_conversation(conversation_id: str) -> ResponseReturnValue:
+    return jsonify(conversation_out(load_conversation(services().store, g.app_id, conversation_id)))
+
+
+@api.post("/conversations/<conversation_id>/reply")
+def post_reply(conversation_id: str) -> ResponseReturnValue:
+    loaded = REPLY.load(body())
+    s = services()
+    reply(
+        s.store,
+        g.app_id,
+        conversation_id,
+        _author(loaded),
+        loaded["message_type"],
+        s.clock,
+        body=loaded["body"],
+        assignee=loaded["assignee_id"],
+    )
+    conversation = load_conversation(s.store, g.app_id, conversation_id)
+    return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
+
+
+@api.put("/conversations/<conversation_id>")
+def put_conversation(conversation_id: str) -> ResponseReturnValue:
+    """`{read: true}` as the admin (`admin_id`) or the user (`user_id`, `email` or `id`)."""
+    loaded = READ.load(body())
+    s = services()
+    reader = _author(loaded)
+    conversation = mark_read(s.store, g.app_id, conversation_id, reader, s.clock)
+    return jsonify(conversation_out(conversation, for_user=reader["type"] == "user"))
+
+
+@api.get("/conversations")
+def get_conversations() -> ResponseReturnValue:
+    """The inbox: `type=admin&id=` (assigned to that teammate; with `unassigned=true`, to no
+    one), `type=user&user_id=|email=|id=` (`unread=true`: with something unread); `open=`;
+    newest first, `per_page` at a time, then `before=` the `pages.next` cursor."""
+    args = INBOX.load(request.args)
+    s = services()
+    view = Inbox(app_id=g.app_id, open=args["open"], per_page=args["per_page"])
+    if args.get("type") == "admin":
+        if args["unassigned"]:
+            view.unassigned = True
+        else:
+            view.assignee = check_admin(s.store, g.app_id, args.get("id"), "id")
+        view.reader = args.get("id")
+    elif args.get("type") == "user":
+        user = find_named_user(
+            s.store,
+            g.app_id,
+            id=args.get("id"),
+            user_id=args.get("user_id"),
+            email=args.get("email"),
+        )
+        view.user_key = user.id.hex
+        view.unread_by_user = args["unread"]
+    view.before = args.get("before")
+    with s.engine.connect() as conn:
+        page = inbox(conn, view)
+    return jsonify(
+        {
+            "type": "conversation.list",
+            "conversations": page.conversations,
+            "total_count": page.total,
+            "pages": {"type": "pages", "per_page": view.per_page, "next": page.next},
+        }
+    )
+
+
+@api.get("/admins")
+def get_admins() -> ResponseReturnValue:
+    admins = recent_app(services().store, g.app_id).admins
+    listed = [{"type": "admin", **admin} for admin in admins.values()]
+    return jsonify({"type": "admin.list", "admins": listed})
