@@ -18,10 +18,12 @@ from uuid import UUID
 
 from commands.apps import check_snippet_user
 from commands.clock import Clock
+from commands.conversations import conversation_for
 from commands.errors import MessageNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
 from domain.content import Body, compile_body, user_variables
+from domain.conversations import Conversation
 from domain.filters import Filter, conditions, parse_filter
 from domain.matching import matches, profile_of
 from domain.messages import AutoMessages, Message, auto_messages_key
@@ -45,15 +47,15 @@ def compose_auto_message(store: Parley, **fields: Any) -> Message:
 
 
 def queue_in_app(store: Parley, message: Message, user_key: UUID, clock: Clock) -> bool:
-    """A saved manual in-app message waits on the user for their next visit (idempotent: a
-    job that runs twice queues it once)."""
+    """A saved manual in-app message waits on the user for their next visit; an inbox
+    message lands in their inbox at once (idempotent: a job that runs twice sends once)."""
 
     def attempt() -> bool:
         user = store.get_as(User, user_key)
         if user is None or user.deleted:
             return False
-        user.queue_message(message.message_id, clock.now())
-        store.save_all(user)
+        opened = _deliver(user, message, clock.now())
+        store.save_all(user, *opened)
         return True
 
     return retry_on_conflict(attempt)
@@ -61,18 +63,32 @@ def queue_in_app(store: Parley, message: Message, user_key: UUID, clock: Clock) 
 
 def send_in_app(store: Parley, compose: Callable[[], Message], user: User, clock: Clock) -> Message:
     """A new manual in-app message to one user, saved together with its copy waiting on
-    them (composed afresh if the user changed meanwhile)."""
+    them, or in their inbox (composed afresh if the user changed meanwhile)."""
 
     def attempt() -> Message:
         message = compose()
         fresh = store.get_as(User, user.id)
         assert fresh is not None
-        fresh.queue_message(message.message_id, clock.now())
+        opened = _deliver(fresh, message, clock.now())
         message.dispatch(1, clock.now())
-        store.save_all(message, fresh)
+        store.save_all(message, fresh, *opened)
         return message
 
     return retry_on_conflict(attempt)
+
+
+def _deliver(user: User, message: Message, now: datetime) -> list[Conversation]:
+    """Popups wait for the user's next visit; an inbox message is delivered now, opening
+    its conversation (returned, to be saved with the user)."""
+    if message.message_type != "inbox":
+        user.queue_message(message.message_id, now)
+        return []
+    if message.message_id in user.auto_messages_shown:
+        return []
+    user.queue_message(message.message_id, now)
+    user.message_shown(message.message_id, len(message.versions) - 1, now)
+    user.message_sent(now)  # seed: manual messages add to the relationship score
+    return [conversation_for(message, user, shown(message, user)["body"], now)]
 
 
 def stop_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> Message:

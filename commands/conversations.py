@@ -17,6 +17,7 @@ from commands.errors import ConversationNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.conversations import Conversation
 from domain.errors import InvalidValue
+from domain.messages import Message
 from domain.user import User
 
 
@@ -59,33 +60,19 @@ def start_by_user(store: Parley, user: User, body: str, clock: Clock) -> Convers
     return retry_on_conflict(attempt)
 
 
-def start_by_admin(
-    store: Parley,
-    user: User,
-    admin_id: str,
-    body: str,
-    clock: Clock,
-    message_id: str | None = None,
-) -> Conversation:
-    """A teammate's message to the user, which the user can reply to; it starts assigned to
-    no one, and the teammate has read it."""
-
-    def attempt() -> Conversation:
-        fresh = _user(store, user.id)
-        now = clock.now()
-        conversation = Conversation.start(
-            app_id=fresh.app_id,
-            user_key=fresh.id.hex,
-            author={"type": "admin", "id": admin_id},
-            body=body,
-            at=now,
-            message_id=message_id,
-        )
-        fresh.message_sent(now)
-        store.save_all(conversation, fresh)
-        return conversation
-
-    return retry_on_conflict(attempt)
+def conversation_for(message: Message, user: User, body_html: str, at: datetime) -> Conversation:
+    """The conversation a teammate's message opens with a user it reached, so that they can
+    reply (seed: "Users can reply to all messages they receive"); unsaved, for the caller to
+    save with the delivery. It starts unassigned, read by its author."""
+    return Conversation.start(
+        app_id=user.app_id,
+        user_key=user.id.hex,
+        author={"type": "admin", "id": message.admin_id},
+        body=body_html,
+        at=at,
+        message_id=message.message_id,
+        markup="html",
+    )
 
 
 def reply(

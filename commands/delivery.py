@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
+from commands.conversations import conversation_for
 from commands.email import Sender, build_email, tracking_for, unsubscribe_token
 from commands.mail import MailRefused, Transport
 from commands.store import Parley, retry_on_conflict
@@ -65,19 +66,33 @@ def deliver_email(
         _record(store, delivery.id, lambda d: d.deferred(reason, clock.now()))
         raise DeliveryDeferred(reason) from refused
     _record(store, delivery.id, lambda d: d.sent(clock.now()))
-    if message.kind == "manual":  # seed: manual messages add to the relationship score
-        _note_sent(store, user.id, clock)
+    _reached(store, message, user.id, delivery.content_version, clock)
     return SENT
 
 
-def _note_sent(store: Parley, user_key: UUID, clock: Clock) -> None:
+def _reached(store: Parley, message: Message, user_key: UUID, version: int, clock: Clock) -> None:
+    """The email is in the user's inbox too, as a conversation they can reply to; a manual
+    one adds to the relationship score (seed)."""
+    written = message.versions[version]
+
     def attempt() -> None:
         user = store.get_as(User, user_key)
-        if user is not None:
-            user.message_sent(clock.now())
-            store.save_all(user)
+        if user is None:
+            return
+        now = clock.now()
+        body = compile_body(written["body"], written["markup"], None)
+        shown = body.render(values_for(store, user))[0]
+        if message.kind == "manual":
+            user.message_sent(now)
+        store.save_all(conversation_for(message, user, shown, now), user)
 
     retry_on_conflict(attempt)
+
+
+def values_for(store: Parley, user: User) -> dict[str, object]:
+    """What a message's variables show of this user (their first company's name included)."""
+    first = store.get_as(Company, UUID(hex=user.companies[0])) if user.companies else None
+    return user_variables(user, first.name if first is not None else None)
 
 
 def _claim(
@@ -143,8 +158,7 @@ def email_composer(
 
     def compose(message: Message, user: User, version: int) -> EmailMessage:
         written = message.versions[version]
-        first = store.get_as(Company, UUID(hex=user.companies[0])) if user.companies else None
-        values = user_variables(user, first.name if first is not None else None)
+        values = values_for(store, user)
         body = compile_body(written["body"], written["markup"], None)
         subject = compile_body(written["subject"] or "", "markdown", None)
         link = None

@@ -11,8 +11,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.apps import check_snippet_user
-from commands.auto_messages import due_in_app, waiting_in_app
+from commands.auto_messages import due_in_app, shown, waiting_in_app
 from commands.clock import Clock
+from commands.conversations import conversation_for
 from commands.errors import UserNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
@@ -188,7 +189,9 @@ def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere
         for message in due:
             user.auto_message_shown(message.message_id, len(message.versions) - 1, now)
         due = waiting + due
-        return Saved(user, store.save_all(user, *aliases, *others), tuple(due))
+        # Each message reached the user's inbox too, as a conversation they can reply to.
+        opened = [conversation_for(m, user, shown(m, user)["body"], now) for m in due]
+        return Saved(user, store.save_all(user, *aliases, *others, *opened), tuple(due))
 
     return retry_on_conflict(attempt)
 

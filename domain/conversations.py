@@ -42,9 +42,11 @@ class Conversation(Aggregate):
         at: datetime,
         assignee: str | None = None,
         message_id: str | None = None,
+        markup: str = "text",
     ) -> Conversation:
         """A new conversation: the user writing in, or a teammate's message (`message_id`
-        names it when it is one of the app's messages) to which the user may reply."""
+        names it when it is one of the app's messages, its `body` then the sanitised HTML
+        the user was sent: `markup="html"`) to which the user may reply."""
         if author.get("type") not in ("user", "admin"):
             raise InvalidValue("from", "a conversation is started by a user or an admin")
         _check_body(body)
@@ -54,6 +56,7 @@ class Conversation(Aggregate):
             user_key=user_key,
             author=author,
             body=body,
+            markup=markup,
             message_id=message_id,
             assignee=assignee,
             at=_seconds(at),
@@ -67,11 +70,13 @@ class Conversation(Aggregate):
         user_key: str,
         author: dict[str, str],
         body: str,
+        markup: str,
         message_id: str | None,
         assignee: str | None,
         at: int,
     ) -> None:
         self.app_id = app_id
+        self.markup = markup  # "text" as typed, or "html" already sanitised (a message)
         self.conversation_id = conversation_id
         self.user_key = user_key
         self.author = author
@@ -144,11 +149,13 @@ class Conversation(Aggregate):
             "assigned_to": assignee if part_type == "assignment" else None,
             "at": _seconds(at),
         }
-        self._replied(part)
+        # The message's stats count a user's first reply to it.
+        first_reply = is_user and not any(p["author"]["type"] == "user" for p in self.parts)
+        self._replied(part, self.message_id, first_reply and not self.user_started)
         return part
 
     @event("Replied")
-    def _replied(self, part: dict[str, Any]) -> None:
+    def _replied(self, part: dict[str, Any], message_id: str | None, first_reply: bool) -> None:
         self.parts.append(part)
         self.updated_at = part["at"]
         kind, author = part["part_type"], part["author"]

@@ -1,5 +1,6 @@
 """Per-message counts for teammates: emails sent, opened and unsubscribed from; in-app
-messages delivered and viewed; clicks in either. Each user counts once per message for each."""
+messages delivered and viewed; clicks and replies to either. Each user counts once per message
+for each."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, select
 
+from domain.conversations import Conversation
 from domain.delivery import Delivery
 from domain.user import User
 from projections.events import event_class
@@ -24,6 +26,7 @@ CLICKED_IN_APP = event_class(User, "MessageClicked")
 OPENED = event_class(Delivery, "Opened")
 CLICKED = event_class(Delivery, "Clicked")
 UNSUBSCRIBED = event_class(Delivery, "Unsubscribed")
+REPLIED = event_class(Conversation, "Replied")
 COLUMNS = {
     SENT: "sent",
     SHOWN: "delivered",
@@ -33,8 +36,12 @@ COLUMNS = {
     CLICKED: "clicked",
     CLICKED_IN_APP: "clicked",
     UNSUBSCRIBED: "unsubscribed",
+    REPLIED: "replied",
 }
-EMPTY = {"sent": 0, "delivered": 0, "viewed": 0, "opened": 0, "clicked": 0, "unsubscribed": 0}
+EMPTY = {
+    **{"sent": 0, "delivered": 0, "viewed": 0},
+    **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0},
+}
 
 
 class MessageStatsProjection:
@@ -45,9 +52,7 @@ class MessageStatsProjection:
 
     def apply(self, conn: Connection, events: Sequence[Any], tables: dict[str, Table]) -> None:
         counts: Counter[tuple[str, str]] = Counter(
-            (e.message_id, COLUMNS[type(e)])
-            for e in events
-            if type(e) in COLUMNS and (type(e) not in (CLICKED, CLICKED_IN_APP) or e.first)
+            (e.message_id, COLUMNS[type(e)]) for e in events if type(e) in COLUMNS and _counts(e)
         )
         if not counts:
             return
@@ -61,3 +66,12 @@ class MessageStatsProjection:
             row = rows.setdefault(message_id, {"message_id": message_id, **EMPTY})
             row[column] += n
         upsert(conn, table, list(rows.values()))
+
+
+def _counts(e: Any) -> bool:
+    """Each user once per message: first clicks, first replies to a message."""
+    if type(e) in (CLICKED, CLICKED_IN_APP):
+        return bool(e.first)
+    if type(e) is REPLIED:
+        return bool(e.first_reply and e.message_id)
+    return True

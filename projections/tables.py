@@ -179,6 +179,7 @@ message_stats = Table(
     Column("opened", Integer, nullable=False, server_default="0"),  # emails: image fetched
     Column("clicked", Integer, nullable=False, server_default="0"),  # emails: a link followed
     Column("unsubscribed", Integer, nullable=False, server_default="0"),  # by its link
+    Column("replied", Integer, nullable=False, server_default="0"),  # users who replied
 )
 
 messages = Table(

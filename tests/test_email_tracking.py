@@ -105,3 +105,21 @@ def test_a_click_counts_as_an_open_and_forged_links_change_nothing(
     services.runner.catch_up()
     counted = stats(client, auth, message_id)
     assert (counted["opened"], counted["clicked"], counted["unsubscribed"]) == (1, 1, 0)
+
+
+def test_an_email_sent_lands_in_the_users_inbox(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    ping(services, app.app_id, {"user_id": "a", "email": "a@x.io", "name": "Al Bo"})
+    services.runner.catch_up()
+    found = sent_email(client, auth, services)
+    message_id = found.links[-1]
+    services.runner.catch_up()
+    (listed,) = client.get("/conversations?type=user&user_id=a", headers=auth).get_json()[
+        "conversations"
+    ]
+    whole = client.get(f"/conversations/{listed['id']}", headers=auth).get_json()
+    opening = whole["conversation_message"]
+    assert opening["id"] == message_id
+    assert opening["body"].startswith('<p>Read <a href="https://docs.acme.io/start?step=1')

@@ -34,15 +34,23 @@ def stats(client: FlaskClient, auth: dict[str, str], message_id: str) -> dict[st
     return dict(found.get_json()["stats"])
 
 
-def test_a_user_sees_a_manual_message_on_their_next_visit_once(
+def message_to_john(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
-) -> None:
+) -> dict[str, Any]:
+    """Ann (admin 1) sends John Smith (user_id j) an in-app message; the answer."""
     add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
     boot(client, app.app_id, user_id="j", name="John Smith")
     sent = post(client, "/messages", auth, in_app({"type": "user", "user_id": "j"}))
     assert sent.status_code == 200, sent.get_json()
-    assert sent.get_json()["message_type"] == "inapp" and sent.get_json()["template"] is None
-    message_id = sent.get_json()["id"]
+    return dict(sent.get_json())
+
+
+def test_a_user_sees_a_manual_message_on_their_next_visit_once(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    sent = message_to_john(client, auth, app, services)
+    assert sent["message_type"] == "inapp" and sent["template"] is None
+    message_id = sent["id"]
     boot(client, app.app_id, user_id="someone-else")
     (shown,) = boot(client, app.app_id, user_id="j")
     assert shown["id"] == message_id and shown["message_type"] == "conversation"
@@ -56,7 +64,7 @@ def test_a_user_sees_a_manual_message_on_their_next_visit_once(
     services.runner.catch_up()
     assert stats(client, auth, message_id) == {
         **{"sent": 0, "delivered": 1, "viewed": 1},
-        **{"opened": 0, "clicked": 0, "unsubscribed": 0},
+        **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0},
     }
 
 
@@ -115,3 +123,60 @@ def test_bad_in_app_messages_are_refused(
     email = in_app({"type": "user", "user_id": "j"}, message_type="email", template="plain")
     refused = post(client, "/messages", auth, email)  # an email needs a subject
     assert refused.status_code == 400 and refused.get_json()["errors"][0]["field"] == "subject"
+
+
+def test_every_message_a_user_gets_lands_in_their_inbox_and_replies_count(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    from tests.test_auto_messages import auto
+
+    message_id = message_to_john(client, auth, app, services)["id"]
+    quiet = auto(
+        services, app.app_id, message_type="inbox", body="Your invoice is ready.", audience=PRO
+    )
+    shown = boot(client, app.app_id, user_id="j", plan="pro")
+    assert [m["id"] for m in shown] == [message_id]  # the inbox message does not pop up
+    services.runner.catch_up()
+    inbox = client.get("/conversations?type=user&user_id=j", headers=auth).get_json()
+    assert inbox["total_count"] == 2
+    assert all(c["read"] is False for c in inbox["conversations"])  # unread by the user
+    by_message = {}
+    for listed in inbox["conversations"]:
+        whole = client.get(f"/conversations/{listed['id']}", headers=auth).get_json()
+        by_message[whole["conversation_message"]["id"]] = whole
+    assert set(by_message) == {message_id, quiet.message_id}
+    opening = by_message[message_id]["conversation_message"]
+    assert opening["author"] == {"type": "admin", "id": "1"}
+    assert opening["body"] == "<p>Hey John, we moved the <strong>billing</strong> page.</p>"
+    conversation_id = by_message[message_id]["id"]
+    for text in ("Where is it now?", "Found it"):
+        answer = {"type": "user", "user_id": "j", "message_type": "comment", "body": text}
+        assert (
+            post(client, f"/conversations/{conversation_id}/reply", auth, answer).status_code == 200
+        )
+    services.runner.catch_up()
+    assert stats(client, auth, message_id)["replied"] == 1  # one user, however many replies
+    assert stats(client, auth, quiet.message_id)["replied"] == 0
+
+
+def test_a_manual_inbox_message_is_in_the_inbox_at_once_and_never_pops_up(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    boot(client, app.app_id, user_id="a", plan="pro")
+    boot(client, app.app_id, user_id="b", plan="free")
+    services.runner.catch_up()
+    given = in_app({"type": "users", "filter": PRO}, message_type="inbox")
+    sent = post(client, "/messages", auth, given)
+    assert sent.status_code == 200, sent.get_json()
+    jobs = client.application.extensions["parley_jobs"]
+    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    jobs.send_everyone(sent.get_json()["id"])  # a job run twice still sends once
+    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    services.runner.catch_up()
+    mine = client.get("/conversations?type=user&user_id=a", headers=auth).get_json()
+    assert mine["total_count"] == 1 and mine["conversations"][0]["read"] is False
+    theirs = client.get("/conversations?type=user&user_id=b", headers=auth).get_json()
+    assert theirs["total_count"] == 0
+    assert boot(client, app.app_id, user_id="a") == []  # nothing pops up on the next visit
+    assert stats(client, auth, sent.get_json()["id"])["delivered"] == 1

@@ -69,7 +69,7 @@ def test_messages_that_cannot_be_sent_are_refused_and_record_nothing(
     cases: list[tuple[dict[str, Any], int, str | None]] = [
         (email_to("j", body="Hi {{ shoe_size }}"), 400, "body"),
         (email_to("j", **{"from": {"type": "admin", "id": "99"}}), 400, "from"),
-        (email_to("j", message_type="inbox"), 400, "message_type"),
+        (email_to("j", message_type="popup"), 400, "message_type"),
         (email_to("j", template="fancy"), 400, "template"),
         (email_to("nobody"), 404, None),
     ]

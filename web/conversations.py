@@ -149,7 +149,9 @@ def conversation_out(conversation: Conversation, for_user: bool = False) -> dict
         "conversation_message": {
             "type": "conversation_message",
             "id": conversation.message_id,
-            "body": conversation_html(conversation.body),
+            "body": conversation.body
+            if conversation.markup == "html"
+            else conversation_html(conversation.body),
             "author": _party(conversation.author),
         },
         "conversation_parts": {

@@ -47,7 +47,7 @@ class PartySchema(Schema):
 
 # Intercom 1.x's "inapp" is the conversation popup; the seed's other popups are accepted too.
 IN_APP = {"inapp": "conversation", "conversation": "conversation"}
-IN_APP |= {"announcement": "announcement", "notification": "notification"}
+IN_APP |= {"announcement": "announcement", "notification": "notification", "inbox": "inbox"}
 
 
 class AdminMessageSchema(Schema):

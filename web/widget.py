@@ -62,7 +62,8 @@ def ping() -> ResponseReturnValue:
     )
     services: Services = current_app.extensions["parley"]
     saved = record_ping(cmd, services.store, services.clock, services.locate)
-    messages = [shown(message, saved.user) for message in saved.messages]
+    # Inbox messages only land in the user's inbox; the others pop up too.
+    messages = [shown(m, saved.user) for m in saved.messages if m.message_type != "inbox"]
     return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": messages})
 
 

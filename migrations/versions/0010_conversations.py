@@ -1,4 +1,4 @@
-"""Conversations, as the inbox views list and count them.
+"""Conversations, as the inbox views list and count them; replies in message stats.
 
 Revision ID: 0010
 Revises: 0009
@@ -44,7 +44,11 @@ def upgrade() -> None:
         ["app_id", "assignee_id", "open", "updated_at", "id"],
     )
     op.create_index("conversations_user", "conversations", ["user_id", "updated_at", "id"])
+    op.add_column(
+        "message_stats", sa.Column("replied", sa.Integer, nullable=False, server_default="0")
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("message_stats", "replied")
     op.drop_table("conversations")
