@@ -125,6 +125,9 @@ def test_a_user_writes_in_and_the_team_answers_with_notes_the_user_never_sees(
     assert listed(client, auth, type="admin", id="2")["conversations"][0]["read"] is True
     user: User = services.store.repository.get(user_id_key(app.app_id, "j"))
     assert user.last_message_received_at is not None and user.last_message_sent_at is not None
+    shown = client.get("/users?user_id=j", headers=auth).get_json()  # per user, over REST
+    assert shown["last_message_sent_at"] == user.last_message_sent_at
+    assert shown["last_message_received_at"] == user.last_message_received_at
 
 
 def test_closing_reopening_and_the_inbox_pages(

@@ -36,6 +36,9 @@ class UserSchema(Schema):
     user_agent_data = fields.String(attribute="user_agent", allow_none=True)
     unsubscribed_from_emails = fields.Boolean()
     relationship_score = fields.Integer()
+    # When the team last messaged the user (manual messages, comments) and the user wrote.
+    last_message_sent_at = fields.Integer(allow_none=True)
+    last_message_received_at = fields.Integer(allow_none=True)
     custom_attributes = fields.Dict()
     location_data = fields.Method("location")
     companies = fields.Method("company_list")
