@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python -m bench.audience
 	$(BIN)/python -m bench.messages
+	$(BIN)/python -m bench.inbox
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -32,6 +32,18 @@ def set_default_assignee(store: Parley, app_id: str, admin_id: str | None) -> No
     retry_on_conflict(attempt)
 
 
+def set_notifications(store: Parley, app_id: str, admin_id: str, setting: str) -> dict[str, str]:
+    """A teammate's email notifications about users' messages: all, mine or none."""
+
+    def attempt() -> dict[str, str]:
+        app = load_app(store, app_id)
+        app.set_notifications(admin_id, setting)
+        store.save_all(app)
+        return app.admins[admin_id]
+
+    return retry_on_conflict(attempt)
+
+
 def check_admin(store: Parley, app_id: str, admin_id: str | None, field: str) -> str:
     if admin_id is None or admin_id not in recent_app(store, app_id).admins:
         raise InvalidValue(field, "must be the id of one of the app's admins")

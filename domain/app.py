@@ -12,6 +12,8 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import InvalidValue
 from domain.identity import app_key
 
+NOTIFICATIONS = ("all", "mine", "none")
+
 
 def hash_api_key(api_key: str) -> str:
     """API keys are long random strings: a plain SHA-256 is enough to keep them unreadable."""
@@ -59,6 +61,20 @@ class App(Aggregate):
     @event("AdminAdded")
     def add_admin(self, admin_id: str, email: str, name: str) -> None:
         self.admins[admin_id] = {"id": admin_id, "email": email, "name": name}
+
+    def set_notifications(self, admin_id: str, setting: str) -> None:
+        """Seed: "Each user controls their own mail notifications": email on every user
+        reply in the app (`all`), on replies in conversations assigned to or started by
+        them (`mine`, the default), or `none`."""
+        if admin_id not in self.admins:
+            raise InvalidValue("id", f"no admin {admin_id!r} in this app")
+        if setting not in NOTIFICATIONS:
+            raise InvalidValue("notifications", f"expected one of {', '.join(NOTIFICATIONS)}")
+        self._notifications_set(admin_id, setting)
+
+    @event("NotificationsSet")
+    def _notifications_set(self, admin_id: str, setting: str) -> None:
+        self.admins[admin_id] = {**self.admins[admin_id], "notifications": setting}
 
     def assign_new_conversations_to(self, admin_id: str | None) -> None:
         """Seed: "choose a user who is assigned to handle all new conversations from users"

@@ -87,6 +87,7 @@ class Conversation(Aggregate):
         self.assignee = assignee
         self.open = True
         self.parts: list[dict[str, Any]] = []
+        self.notified: set[tuple[str, str]] = set()  # (part, admin) emailed about it
         # Read state: the number of parts each side had seen (-1: not even the first message).
         by_user = author["type"] == "user"
         self.user_read = 0 if by_user else -1
@@ -169,6 +170,19 @@ class Conversation(Aggregate):
             self.user_read = len(self.parts)
         else:
             self.admins_read[author["id"]] = len(self.parts)
+
+    def notify(self, part_id: str, admin_ids: list[str], at: datetime) -> list[str]:
+        """Record, before sending, which teammates are emailed about this user comment (or
+        the opening message: `part_id` "start"); those recorded before are left out, so a
+        notification goes at most once. Returns the ones to email now."""
+        fresh = [a for a in admin_ids if (part_id, a) not in self.notified]
+        if fresh:
+            self._notifying(part_id, fresh, _seconds(at))
+        return fresh
+
+    @event("Notifying")
+    def _notifying(self, part_id: str, admin_ids: list[str], at: int) -> None:
+        self.notified.update((part_id, a) for a in admin_ids)
 
     def read_by(self, reader: dict[str, str], at: datetime) -> None:
         """The user, or one teammate, has read everything so far."""

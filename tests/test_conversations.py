@@ -225,3 +225,82 @@ def test_bad_replies_are_refused_and_change_nothing(
     assert empty.status_code == 400
     assert services.store.head() == head
     assert client.get("/admins", headers=auth).get_json()["admins"][1]["name"] == "Bob Admin"
+
+
+def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    import email
+    import time
+    from pathlib import Path
+
+    from workers.jobs import EMAIL_QUEUE
+
+    admins(services, app.app_id)  # Ann (1, the default assignee) and Bob (2)
+    add_admin(AddAdmin(app.app_id, "cy@acme.io", "Cy Admin"), services.store)  # 3
+    set_default_assignee(services.store, app.app_id, "1")
+    for admin_id, setting in (("2", "all"), ("3", "none")):
+        changed = client.put(f"/admins/{admin_id}", json={"notifications": setting}, headers=auth)
+        assert changed.status_code == 200 and changed.get_json()["notifications"] == setting
+    refused = client.put("/admins/2", json={"notifications": "sometimes"}, headers=auth)
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"][0]["field"] == "notifications"
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
+    jobs = client.application.extensions["parley_jobs"]
+    outbox = Path(services.config.outbox_dir)
+
+    def arrived() -> list[email.message.Message]:
+        jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+        time.sleep(0.05)
+        found = sorted(outbox.glob("*.eml")) if outbox.exists() else []
+        return [email.message_from_bytes(f.read_bytes()) for f in found]
+
+    conversation_id = write_in(client, auth, "j", "Is there an API?")
+    first = arrived()
+    assert sorted(str(m["To"]) for m in first) == ["ann@acme.io", "bob@acme.io"]
+    assert first[0]["Subject"] == "John Smith wrote to Acme"
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="admin",
+        admin_id="1",
+        message_type="note",
+        body="secret plan",
+    )
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="admin",
+        admin_id="1",
+        message_type="assignment",
+        assignee_id="3",
+    )
+    client.put("/admins/2", json={"notifications": "mine"}, headers=auth)
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="user",
+        user_id="j",
+        message_type="comment",
+        body="Found the docs, thanks",
+    )
+    later = arrived()[len(first) :]
+    assert later == []  # Cy has it now but wants none; Ann and Bob are no longer involved
+    client.put("/admins/3", json={"notifications": "mine"}, headers=auth)
+    reply(
+        client,
+        auth,
+        conversation_id,
+        type="user",
+        user_id="j",
+        message_type="comment",
+        body="One more thing",
+    )
+    (last,) = arrived()[len(first) :]
+    assert last["To"] == "cy@acme.io"
+    text = next(p for p in last.walk() if p.get_content_type() == "text/plain")
+    words = text.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "One more thing" in words and "secret plan" not in words

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -19,9 +19,12 @@ from commands.conversations import (
     load_conversation,
     mark_read,
     reply,
+    set_notifications,
     start_by_user,
 )
+from commands.notifications import START
 from commands.users import find_named_user
+from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Conversation
 from queries.conversations import Inbox, inbox
@@ -88,6 +91,7 @@ def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
         s.store, g.app_id, id=who.get("id"), user_id=who.get("user_id"), email=who.get("email")
     )
     conversation = start_by_user(s.store, user, loaded["body"], s.clock)
+    current_app.extensions["parley_jobs"].notify(g.app_id, conversation.conversation_id, START)
     return jsonify(
         {
             "type": "user_message",
@@ -175,7 +179,7 @@ def get_conversation(conversation_id: str) -> ResponseReturnValue:
 def post_reply(conversation_id: str) -> ResponseReturnValue:
     loaded = REPLY.load(body())
     s = services()
-    reply(
+    part = reply(
         s.store,
         g.app_id,
         conversation_id,
@@ -185,6 +189,8 @@ def post_reply(conversation_id: str) -> ResponseReturnValue:
         body=loaded["body"],
         assignee=loaded["assignee_id"],
     )
+    if part["author"]["type"] == "user":  # the team hears of it by email
+        current_app.extensions["parley_jobs"].notify(g.app_id, conversation_id, part["id"])
     conversation = load_conversation(s.store, g.app_id, conversation_id)
     return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
 
@@ -234,6 +240,23 @@ def get_conversations() -> ResponseReturnValue:
             "pages": {"type": "pages", "per_page": view.per_page, "next": page.next},
         }
     )
+
+
+class AdminSettings(Schema):
+    notifications = fields.String(required=True, validate=validate.OneOf(NOTIFICATIONS))
+
+
+ADMIN_IN = AdminSettings()
+
+
+@api.put("/admins/<admin_id>")
+def put_admin(admin_id: str) -> ResponseReturnValue:
+    """A teammate's own settings: `notifications` all | mine | none (emails about users'
+    messages: every one, those in conversations assigned to or started by them, or none)."""
+    loaded = ADMIN_IN.load(body())
+    s = services()
+    admin = set_notifications(s.store, g.app_id, admin_id, loaded["notifications"])
+    return jsonify({"type": "admin", **admin})
 
 
 @api.get("/admins")

@@ -25,6 +25,7 @@ from commands.auto_messages import queue_in_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
+from commands.notifications import notify_admins
 from commands.store import retry_on_conflict
 from domain.filters import parse_filter
 from domain.messages import Message
@@ -73,6 +74,9 @@ class Jobs:
         self.first_round = dramatiq.actor(
             broker=broker, actor_name="auto_email", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._auto_email)
+        self.notify_admins = dramatiq.actor(
+            broker=broker, actor_name="notify_admins", queue_name=EMAIL_QUEUE, max_retries=3
+        )(self._notify_admins)
         self.fan_out = dramatiq.actor(
             broker=broker, actor_name="send_everyone", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._fan_out)
@@ -105,6 +109,23 @@ class Jobs:
         if not bulk:
             self._dispatched(message_id, 1)
         return outcome
+
+    def _notify_admins(self, app_id: str, conversation_id: str, part_id: str) -> int:
+        s = self.services
+        return notify_admins(
+            s.store,
+            s.clock,
+            self._transport,
+            app_id,
+            conversation_id,
+            part_id,
+            s.config.base_url,
+        )
+
+    def notify(self, app_id: str, conversation_id: str, part_id: str) -> None:
+        """Queue the emails to teammates about a user's message (commands/notifications.py)."""
+        self._ensure_worker()
+        self.notify_admins.send(app_id, conversation_id, part_id)
 
     def _dispatched(self, message_id: str, recipients: int) -> None:
         """Every copy of a manual message is queued or recorded: the sweep leaves it be."""
