@@ -10,11 +10,13 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from dramatiq.brokers.redis import RedisBroker
 from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
+from domain.messages import Message
 from tests.helpers import basic, ping, post
 from tests.smtp import Inbox
 from web.app import create_app as create_web_app
@@ -167,3 +169,31 @@ def test_a_preview_is_exactly_what_is_sent_and_records_nothing(
     assert shown_in_app["body"].startswith('<p>Hi John, see <a href="https://docs.acme.io"')
     bulk = {**given, "to": {"type": "users"}, "body": 'Hi {{ first_name | fallback:"there" }}'}
     assert "Hi there" in post(client, "/messages/preview", auth, bulk).get_json()["text"]
+
+
+def test_a_message_to_chosen_users_reaches_each_of_them_once(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    for who in ("a", "b", "c"):
+        ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io", "name": who.upper()})
+    head = services.store.head()
+    for to, status in (
+        ([{"type": "user", "user_id": "a"}, {"type": "user", "user_id": "nobody"}], 404),
+        ([{"type": "user", "user_id": "a"}, {"type": "admin", "id": "1"}], 400),
+        ([], 400),
+    ):
+        refused = post(client, "/messages", auth, email_to("a", to=to))
+        assert refused.status_code == status, refused.get_json()
+    assert services.store.head() == head  # nothing recorded
+    chosen = [{"type": "user", "user_id": "a"}, {"type": "user", "email": "b@x.io"}]
+    sent = post(client, "/messages", auth, email_to("a", to=chosen + chosen[:1]))
+    assert sent.status_code == 200, sent.get_json()
+    written = wait_for_files(Path(services.config.outbox_dir), 2)
+    time.sleep(0.5)  # nothing else arrives
+    arrived = [email.message_from_bytes(f.read_bytes()) for f in written]
+    assert len(list(Path(services.config.outbox_dir).glob("*.eml"))) == 2
+    assert sorted(str(m["To"]) for m in arrived) == ["a@x.io", "b@x.io"]
+    assert all(m["List-Unsubscribe"] is None for m in arrived)  # personal, not bulk
+    message = services.store.get_as(Message, UUID(hex=sent.get_json()["id"]))
+    assert message is not None and message.dispatched_at is not None

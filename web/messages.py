@@ -104,10 +104,13 @@ def post_message() -> ResponseReturnValue:
         from web.conversations import post_user_message
 
         return post_user_message(raw)
-    given: dict[str, Any] = MESSAGE_IN.load(raw)
+    chosen = raw.get("to") if isinstance(raw.get("to"), list) else None
+    given: dict[str, Any] = MESSAGE_IN.load({**raw, "to": {"type": "user"}} if chosen else raw)
     s = services()
     sender, to = _admin(given["sender"]), given["to"]
-    if to["type"] == "users":
+    if chosen is not None:
+        message = _to_chosen(given, chosen, sender["id"])
+    elif to["type"] == "users":
         audience = to_json(to.get("filter", EVERYONE))
         with s.engine.connect() as conn:
             known = custom_keys(conn, g.app_id)
@@ -144,6 +147,40 @@ def post_message() -> ResponseReturnValue:
             "owner": {"type": "admin", "id": sender["id"]},
         }
     )
+
+
+MAX_CHOSEN = 1000
+
+
+def _to_chosen(given: dict[str, Any], chosen: list[Any], admin_id: str) -> Message:
+    """`to` as a list of users (`{type: user, id|user_id|email}`, up to 1,000): the message
+    goes to those users, as a teammate's personal message (no unsubscribe link)."""
+    if not 1 <= len(chosen) <= MAX_CHOSEN:
+        raise ValidationError({"to": [f"between 1 and {MAX_CHOSEN} users"]})
+    try:
+        parties = PartySchema(many=True).load(chosen)
+    except ValidationError as error:
+        raise ValidationError({"to": error.messages}) from None
+    s = services()
+    keys: list[str] = []
+    for party in parties:
+        if party["type"] != "user":
+            raise ValidationError({"to": ["each one a user {type: user, id|user_id|email}"]})
+        user = find_named_user(
+            s.store,
+            g.app_id,
+            id=party.get("id"),
+            user_id=party.get("user_id"),
+            email=party.get("email"),
+        )
+        if user.id.hex not in keys:
+            keys.append(user.id.hex)
+    with s.engine.connect() as conn:
+        known = custom_keys(conn, g.app_id)
+    message = _compose(given, s, admin_id, None, keys, known)
+    s.store.save_all(message)
+    current_app.extensions["parley_jobs"].send_everyone(message.id.hex)
+    return message
 
 
 @api.post("/messages/preview")

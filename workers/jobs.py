@@ -104,10 +104,10 @@ class Jobs:
             )
         except DeliveryDeferred:
             if not bulk:  # recorded on the delivery, which the sweep watches from now on
-                self._dispatched(message_id, 1)
+                self._dispatched(message_id, 1, only_if_one=True)
             raise
         if not bulk:
-            self._dispatched(message_id, 1)
+            self._dispatched(message_id, 1, only_if_one=True)
         return outcome
 
     def _notify_admins(self, app_id: str, conversation_id: str, part_id: str) -> int:
@@ -127,12 +127,15 @@ class Jobs:
         self._ensure_worker()
         self.notify_admins.send(app_id, conversation_id, part_id)
 
-    def _dispatched(self, message_id: str, recipients: int) -> None:
-        """Every copy of a manual message is queued or recorded: the sweep leaves it be."""
+    def _dispatched(self, message_id: str, recipients: int, only_if_one: bool = False) -> None:
+        """Every copy of a manual message is queued or recorded: the sweep leaves it be
+        (`only_if_one`: when this one email was the message's only copy)."""
         s = self.services
 
         def attempt() -> None:
             message = s.store.get_as(Message, UUID(hex=message_id))
+            if only_if_one and message is not None and len(message.recipients or []) != 1:
+                return  # chosen users: the fan-out records it once every job is queued
             if message is not None and message.kind == "manual":
                 message.dispatch(recipients, s.clock.now())
                 s.store.save_all(message)
@@ -151,26 +154,31 @@ class Jobs:
             return Sweeper(self).send_auto_email(conn, message_id, message.app_id)
 
     def _fan_out(self, message_id: str) -> int:
-        """The message to every user its filter matches now: one email job each (each sends
-        at most once), or the in-app message queued on each user for their next visit."""
+        """The message to every user its filter matches now, or to its chosen users: one
+        email job each (each sends at most once), or the in-app message queued on each user
+        for their next visit."""
         s = self.services
         message = s.store.get_as(Message, UUID(hex=message_id))
-        if message is None or message.audience is None:
+        if message is None:
             return 0
-        with s.engine.connect() as conn:
-            lookup = definitions(conn, message.app_id)
-            audience = parse_filter(message.audience)
-            ids = matching_ids(conn, message.app_id, audience, s.clock.now(), lookup)
+        bulk = message.audience is not None
+        if message.audience is not None:
+            with s.engine.connect() as conn:
+                lookup = definitions(conn, message.app_id)
+                audience = parse_filter(message.audience)
+                ids = matching_ids(conn, message.app_id, audience, s.clock.now(), lookup)
+        else:
+            ids = list(message.recipients or [])
         for user_key in ids:
             if message.message_type == "email":
-                self.send_email.send(message_id, user_key, True)
+                self.send_email.send(message_id, user_key, bulk)
             else:
                 queue_in_app(s.store, message, UUID(hex=user_key), s.clock)
         self._dispatched(message_id, len(ids))
         return len(ids)
 
     def send_everyone(self, message_id: str) -> None:
-        """Send a bulk message to every user its filter matches now."""
+        """Send a message to every user its filter matches now, or to its chosen users."""
         self._ensure_worker()
         self.fan_out.send(message_id)
 

@@ -72,19 +72,16 @@ class Sweeper:
             return found
 
     def _undispatched(self, conn: Connection, now: int) -> int:
-        query = select(messages.c.id, messages.c.bulk, messages.c.recipient).where(
+        query = select(messages.c.id).where(
             messages.c.kind == "manual",
             messages.c.dispatched_at.is_(None),
             messages.c.stopped_at.is_(None),
             messages.c.created_at < now - self.dispatch_after,
         )
-        rows = conn.execute(query).all()
-        for message_id, bulk, recipient in rows:
-            if bulk:
-                self.jobs.send_everyone(message_id)
-            else:
-                self.jobs.email(message_id, recipient, False)
-        return len(rows)
+        found = list(conn.execute(query).scalars())
+        for message_id in found:  # to its filter's users or its chosen users, again
+            self.jobs.send_everyone(message_id)
+        return len(found)
 
     def _stalled(self, conn: Connection, now: int) -> int:
         d = deliveries
