@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +14,8 @@ from commands.apps import recent_app
 from commands.companies import SaveCompany, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.schemas import ApiCompanySchema, ApiUserSchema, refuse_nul
-from commands.users import delete_user, save_user
+from commands.users import delete_user, find_named_user, save_user
+from domain.user import User
 from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user
 from web.bootstrap import Services
@@ -59,6 +61,17 @@ def body() -> dict[str, Any]:
         raise ValidationError({"body": ["expected a JSON object"]})
     refuse_nul(data)
     return data
+
+
+def named_user(ref: Mapping[str, Any]) -> User:
+    """The app's user a request names by Parley `id`, `user_id` or `email` (the first given)."""
+    return find_named_user(
+        services().store,
+        g.app_id,
+        id=ref.get("id"),
+        user_id=ref.get("user_id"),
+        email=ref.get("email"),
+    )
 
 
 def read_your_writes(position: int) -> None:

@@ -23,12 +23,11 @@ from commands.conversations import (
     start_by_user,
 )
 from commands.notifications import START
-from commands.users import find_named_user
 from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Conversation
 from queries.conversations import Inbox, inbox
-from web.api import api, body, services
+from web.api import api, body, named_user, services
 
 
 class UserRef(Schema):
@@ -87,9 +86,7 @@ def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
     loaded = USER_MESSAGE.load(given)
     s = services()
     who = loaded["sender"]
-    user = find_named_user(
-        s.store, g.app_id, id=who.get("id"), user_id=who.get("user_id"), email=who.get("email")
-    )
+    user = named_user(who)
     conversation = start_by_user(s.store, user, loaded["body"], s.clock)
     current_app.extensions["parley_jobs"].notify(g.app_id, conversation.conversation_id, START)
     return jsonify(
@@ -110,13 +107,7 @@ def _author(loaded: dict[str, Any]) -> dict[str, str]:
             "type": "admin",
             "id": check_admin(s.store, g.app_id, loaded["admin_id"], "admin_id"),
         }
-    user = find_named_user(
-        s.store,
-        g.app_id,
-        id=loaded.get("id"),
-        user_id=loaded.get("user_id"),
-        email=loaded.get("email"),
-    )
+    user = named_user(loaded)
     return {"type": "user", "id": user.id.hex}
 
 
@@ -220,13 +211,7 @@ def get_conversations() -> ResponseReturnValue:
             view.assignee = check_admin(s.store, g.app_id, args.get("id"), "id")
         view.reader = args.get("id")
     elif args.get("type") == "user":
-        user = find_named_user(
-            s.store,
-            g.app_id,
-            id=args.get("id"),
-            user_id=args.get("user_id"),
-            email=args.get("email"),
-        )
+        user = named_user(args)
         view.user_key = user.id.hex
         view.unread_by_user = args["unread"]
     view.before = args.get("before")

@@ -26,13 +26,12 @@ from commands.auto_messages import (
 )
 from commands.errors import MessageNotFound
 from commands.schemas import Timestamp
-from commands.users import find_named_user
 from domain.filters import EVERYONE, to_json
 from domain.messages import Message
 from domain.user import User
 from queries.messages import deliveries_of, stats_of
 from queries.users import custom_keys
-from web.api import api, body, services
+from web.api import api, body, named_user, services
 
 TEMPLATES = {"plain": "personal", "personal": "personal", "official": "official"}
 
@@ -118,9 +117,7 @@ def post_message() -> ResponseReturnValue:
         s.store.save_all(message)
         current_app.extensions["parley_jobs"].send_everyone(message.id.hex)
     elif to["type"] == "user":
-        user = find_named_user(
-            s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
-        )
+        user = named_user(to)
 
         def compose() -> Message:
             return _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
@@ -166,13 +163,7 @@ def _to_chosen(given: dict[str, Any], chosen: list[Any], admin_id: str) -> Messa
     for party in parties:
         if party["type"] != "user":
             raise ValidationError({"to": ["each one a user {type: user, id|user_id|email}"]})
-        user = find_named_user(
-            s.store,
-            g.app_id,
-            id=party.get("id"),
-            user_id=party.get("user_id"),
-            email=party.get("email"),
-        )
+        user = named_user(party)
         if user.id.hex not in keys:
             keys.append(user.id.hex)
     with s.engine.connect() as conn:
@@ -192,9 +183,7 @@ def preview_message() -> ResponseReturnValue:
     s = services()
     sender, to = _admin(given["sender"]), given["to"]
     if to["type"] == "user":
-        user = find_named_user(
-            s.store, g.app_id, id=to.get("id"), user_id=to.get("user_id"), email=to.get("email")
-        )
+        user = named_user(to)
         message = _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
     elif to["type"] == "users":
         user = User(app_id=g.app_id, user_id="preview", email=None, at=s.clock.now())

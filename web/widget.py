@@ -47,12 +47,18 @@ def load_ping(data: dict[str, Any]) -> Ping:
     return loaded
 
 
-@widget.post("/widget/ping")
-def ping() -> ResponseReturnValue:
-    """Boot or update: JSON is accepted as text/plain too, so browsers skip the preflight."""
+def snippet_json() -> dict[str, Any]:
+    """The snippet's JSON body: sent as text/plain too, so browsers skip the preflight."""
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"body": ["expected a JSON object"]})
+    return data
+
+
+@widget.post("/widget/ping")
+def ping() -> ResponseReturnValue:
+    """Boot or update: JSON is accepted as text/plain too, so browsers skip the preflight."""
+    data = snippet_json()
     refuse_nul({k: v for k, v in data.items() if k != "user"})
     refuse_nul(data.get("user"), "")  # fields named as in intercomSettings
     cmd = replace(
@@ -70,9 +76,7 @@ def ping() -> ResponseReturnValue:
 @widget.post("/widget/events")
 def track() -> ResponseReturnValue:
     """`Intercom('trackEvent', name, metadata)`: recorded on the booted user, now."""
-    data = request.get_json(force=True, silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError({"body": ["expected a JSON object"]})
+    data = snippet_json()
     refuse_nul(data)
     services: Services = current_app.extensions["parley"]
     track_event(EVENT.load(data), services.store, services.clock, from_snippet=True)
@@ -82,9 +86,7 @@ def track() -> ResponseReturnValue:
 @widget.post("/widget/views")
 def view() -> ResponseReturnValue:
     """The widget displayed an in-app message to the booted user."""
-    data = request.get_json(force=True, silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError({"body": ["expected a JSON object"]})
+    data = snippet_json()
     services: Services = current_app.extensions["parley"]
     record_view(VIEW.load(data), services.store, services.clock)
     return jsonify({"type": "view"}), 202
@@ -93,9 +95,7 @@ def view() -> ResponseReturnValue:
 @widget.post("/widget/clicks")
 def click() -> ResponseReturnValue:
     """A link in an in-app message was followed by the booted user."""
-    data = request.get_json(force=True, silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError({"body": ["expected a JSON object"]})
+    data = snippet_json()
     services: Services = current_app.extensions["parley"]
     record_click(CLICK.load(data), services.store, services.clock)
     return jsonify({"type": "click"}), 202
