@@ -41,6 +41,15 @@ class SetSecureMode:
     on: bool
 
 
+@dataclass(frozen=True)
+class SetInboxStyle:
+    app_id: str
+    style: str  # none | simple | advanced
+    colour: str | None = None  # simple: the button's background, #rgb or #rrggbb
+    selector: str | None = None  # advanced: the customer's activator link(s)
+    count: bool = True  # advanced: write the unread count into the activator
+
+
 def load_app(store: Parley, app_id: str) -> App:
     app = store.get_as(App, app_key(app_id))
     if app is None:
@@ -100,6 +109,18 @@ def set_secure_mode(cmd: SetSecureMode, store: Parley) -> None:
             store.save_all(app)
 
     retry_on_conflict(attempt)
+
+
+def set_inbox_style(cmd: SetInboxStyle, store: Parley) -> dict[str, str | bool | None]:
+    """How the widget shows the inbox on the customer's pages; returns the new setting."""
+
+    def attempt() -> dict[str, str | bool | None]:
+        app = load_app(store, cmd.app_id)
+        app.set_inbox_style(cmd.style, colour=cmd.colour, selector=cmd.selector, count=cmd.count)
+        store.save_all(app)
+        return app.inbox()
+
+    return retry_on_conflict(attempt)
 
 
 def check_snippet_user(

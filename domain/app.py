@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime
 from uuid import UUID
 
@@ -13,6 +14,12 @@ from domain.errors import InvalidValue
 from domain.identity import app_key
 
 NOTIFICATIONS = ("all", "mine", "none")
+INBOX_STYLES = ("none", "simple", "advanced")
+DEFAULT_COLOUR = "#333333"
+MAX_SELECTOR = 200
+COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# A selector goes to document.querySelectorAll on the customer's page: no markup, no newlines.
+SELECTOR_REFUSED = re.compile(r"[<>{}\x00-\x1f\x7f]")
 
 
 def hash_api_key(api_key: str) -> str:
@@ -42,6 +49,11 @@ class App(Aggregate):
         self.secure_mode = False
         self.default_assignee: str | None = None
         self.admins: dict[str, dict[str, str]] = {}
+        # Apps created before the setting existed replay this body too: they start at none.
+        self.inbox_style = "none"
+        self.inbox_colour = DEFAULT_COLOUR
+        self.inbox_selector: str | None = None
+        self.inbox_count = True
 
     def accepts_api_key(self, api_key: str) -> bool:
         return hmac.compare_digest(self.api_key_hash, hash_api_key(api_key))
@@ -86,6 +98,57 @@ class App(Aggregate):
     @event("DefaultAssigneeSet")
     def _default_assignee_set(self, admin_id: str | None) -> None:
         self.default_assignee = admin_id
+
+    def set_inbox_style(
+        self,
+        style: str,
+        colour: str | None = None,
+        selector: str | None = None,
+        count: bool = True,
+    ) -> None:
+        """Seed "Adding an Inbox": nothing visual (`none`, the default); `simple`, a question
+        mark button in the corner in `colour`, with an unread badge; `advanced`, the customer's
+        own link(s) matching `selector` open the inbox, with the unread count when `count`."""
+        if style not in INBOX_STYLES:
+            raise InvalidValue("style", f"expected one of {', '.join(INBOX_STYLES)}")
+        if colour is not None and not COLOUR.fullmatch(colour):
+            raise InvalidValue("colour", "expected a colour as #rgb or #rrggbb")
+        if style == "advanced":
+            selector = (selector or "").strip()
+            if not selector:
+                raise InvalidValue("selector", "the advanced inbox needs a CSS selector")
+            if len(selector) > MAX_SELECTOR or SELECTOR_REFUSED.search(selector):
+                raise InvalidValue(
+                    "selector",
+                    f"expected a CSS selector of at most {MAX_SELECTOR} characters "
+                    "without < > { } or control characters",
+                )
+        elif selector is not None:
+            raise InvalidValue("selector", "only the advanced inbox uses a selector")
+        elif not count:
+            raise InvalidValue("count", "only the advanced inbox can leave out the unread count")
+        self._inbox_style_set(
+            style=style,
+            colour=(colour or self.inbox_colour).lower(),
+            selector=selector,
+            count=count,
+        )
+
+    @event("InboxStyleSet")
+    def _inbox_style_set(self, style: str, colour: str, selector: str | None, count: bool) -> None:
+        self.inbox_style = style
+        self.inbox_colour = colour
+        self.inbox_selector = selector
+        self.inbox_count = count
+
+    def inbox(self) -> dict[str, str | bool | None]:
+        """The inbox setting as the widget reads it."""
+        return {
+            "style": self.inbox_style,
+            "colour": self.inbox_colour,
+            "selector": self.inbox_selector,
+            "count": self.inbox_count,
+        }
 
     def admin_with_email(self, email: str) -> dict[str, str] | None:
         wanted = email.strip().lower()

@@ -92,3 +92,14 @@ def _read(row: dict[str, Any], view: Inbox) -> bool | None:
     if view.reader is not None:
         return not admin_unread(row, view.reader)
     return None
+
+
+def unread_by_user(conn: Connection, app_id: str, user_key: str) -> int:
+    """How many of the user's conversations hold a teammate's comment they have not read (the
+    widget's badge): one count over the user's index entries."""
+    query = (
+        select(func.count())
+        .select_from(c)
+        .where(c.c.user_id == user_key, c.c.app_id == app_id, c.c.user_unread.is_(True))
+    )
+    return int(conn.execute(query).scalar_one())

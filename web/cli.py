@@ -110,6 +110,27 @@ def app_assign_to(app_id: str, admin_id: str) -> None:
     click.echo(f"new conversations in {app_id} go to {admin_id}")
 
 
+@app_group.command("inbox")
+@click.argument("app_id")
+@click.argument("style", type=click.Choice(["none", "simple", "advanced"]))
+@click.option("--colour", help="simple: the button's colour, #rgb or #rrggbb")
+@click.option("--selector", help="advanced: CSS selector of your inbox link(s)")
+@click.option("--no-count", is_flag=True, help="advanced: leave out the unread count")
+def app_inbox(
+    app_id: str, style: str, colour: str | None, selector: str | None, no_count: bool
+) -> None:
+    """How the widget shows the inbox: none (default), simple or advanced; prints it as JSON."""
+    from commands.apps import SetInboxStyle, set_inbox_style
+
+    store = Parley(config().database_url)
+    cmd = SetInboxStyle(app_id, style, colour=colour, selector=selector, count=not no_count)
+    try:
+        setting = set_inbox_style(cmd, store)
+    except (CommandError, InvalidValue) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(setting))
+
+
 @cli.group("admin")
 def admin_group() -> None:
     """Admins (teammates)."""

@@ -1,22 +1,35 @@
-"""The snippet's side of Parley: widget.js and the ping endpoint it calls from any origin."""
+"""The snippet's side of Parley: widget.js and the endpoints it calls from any origin: the
+ping, tracked events, message views and clicks, and the user's inbox (their conversations,
+read, replied to and started from the message box)."""
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import nh3
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
+from commands.apps import check_snippet_user, recent_app
 from commands.audience_schemas import WidgetClickSchema, WidgetEventSchema, WidgetViewSchema
 from commands.auto_messages import record_click, record_view, shown
-from commands.schemas import PingSchema, refuse_nul
+from commands.conversations import load_conversation, mark_read, reply, start_by_user
+from commands.notifications import START
+from commands.schemas import Identifier, PingSchema, refuse_nul
 from commands.tracking import track_event
-from commands.users import Ping, record_ping
+from commands.users import Ping, find_named_user, record_ping
+from domain.conversations import MAX_BODY, Conversation
+from domain.user import User
+from queries.conversations import Inbox, inbox, unread_by_user
 from web.bootstrap import Services
+from web.conversations import conversation_out
 
 widget = Blueprint("widget", __name__)
 CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
@@ -25,6 +38,29 @@ WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
 # Schemas are stateless once built; building one per request costs more than the load.
 PING, EVENT, VIEW = PingSchema(), WidgetEventSchema(), WidgetViewSchema()
 CLICK = WidgetClickSchema()
+
+
+class SnippetUser(Schema):
+    """Who the message box speaks for: as in the ping, `user_id` wins over `email`, and in
+    secure mode `user_hash` must be right."""
+
+    app_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user_id = Identifier(allow_none=True, load_default=None)
+    email = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=255))
+    user_hash = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=128))
+
+
+class InboxPage(SnippetUser):
+    before = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class UserComment(SnippetUser):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY))
+
+
+USER, PAGE, COMMENT = SnippetUser(), InboxPage(), UserComment()
+PER_PAGE = 20
+SNIPPET_LENGTH = 120
 
 
 @widget.get("/widget.js")
@@ -70,7 +106,17 @@ def ping() -> ResponseReturnValue:
     saved = record_ping(cmd, services.store, services.clock, services.locate)
     # Inbox messages only land in the user's inbox; the others pop up too.
     messages = [shown(m, saved.user) for m in saved.messages if m.message_type != "inbox"]
-    return jsonify({"type": "ping", "user": {"id": saved.user.id.hex}, "messages": messages})
+    answer: dict[str, Any] = {
+        "type": "ping",
+        "user": {"id": saved.user.id.hex},
+        "messages": messages,
+    }
+    app = recent_app(services.store, cmd.app_id)
+    if app.inbox_style != "none":  # nothing visual, nothing more to look up
+        answer["inbox"] = app.inbox()
+        with services.engine.connect() as conn:
+            answer["unread"] = unread_by_user(conn, app.app_id, saved.user.id.hex)
+    return jsonify(answer)
 
 
 @widget.post("/widget/events")
@@ -99,3 +145,140 @@ def click() -> ResponseReturnValue:
     services: Services = current_app.extensions["parley"]
     record_click(CLICK.load(data), services.store, services.clock)
     return jsonify({"type": "click"}), 202
+
+
+# -- the message box: the user's own conversations ------------------------------------------
+
+
+def snippet_user(schema: Schema) -> tuple[Services, User, dict[str, Any]]:
+    """The booted user and what they sent; in secure mode a wrong `user_hash` is refused
+    before anything is looked up, so it reveals nothing."""
+    data = snippet_json()
+    refuse_nul(data)
+    loaded: dict[str, Any] = schema.load(data)
+    services: Services = current_app.extensions["parley"]
+    app_id, user_id, email = loaded["app_id"], loaded["user_id"], loaded["email"]
+    check_snippet_user(services.store, app_id, user_id, email, loaded["user_hash"])
+    return services, find_named_user(services.store, app_id, user_id=user_id, email=email), loaded
+
+
+def text_of(body: str, markup: str) -> str:
+    """A one-line plain-text snippet of a part (the widget shows it as text)."""
+    text = html.unescape(nh3.clean(body, tags=set())) if markup == "html" else body
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= SNIPPET_LENGTH else text[: SNIPPET_LENGTH - 1].rstrip() + "\u2026"
+
+
+def listed(
+    conversation: Conversation, read: bool, admins: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """One line of the user's list: its last comment (else the opening message) as a snippet."""
+    comments = conversation.visible_to_user()
+    if comments:
+        last = comments[-1]
+        snippet, author = text_of(last["body"] or "", "text"), last["author"]
+    else:
+        snippet = text_of(conversation.body, conversation.markup)
+        author = conversation.author
+    return {
+        "type": "conversation",
+        "id": conversation.conversation_id,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+        "read": read,
+        "snippet": snippet,
+        "author": named(author, admins),
+    }
+
+
+def named(
+    author: dict[str, str] | None, admins: dict[str, dict[str, str]]
+) -> dict[str, Any] | None:
+    """A part's author as the user sees it: teammates by name (never their email)."""
+    if author is None:
+        return None
+    if author["type"] == "admin":
+        return {
+            "type": "admin",
+            "id": author["id"],
+            "name": admins.get(author["id"], {}).get("name"),
+        }
+    return {"type": "user", "id": author["id"]}
+
+
+def for_user(services: Services, conversation: Conversation) -> dict[str, Any]:
+    """The conversation as its user sees it (comments only), teammates named, with the
+    badge's count once the projections have caught up with what was just written."""
+    admins = recent_app(services.store, conversation.app_id).admins
+    found = conversation_out(conversation, for_user=True)
+    found["conversation_message"]["author"] = named(conversation.author, admins)
+    for part in found["conversation_parts"]["conversation_parts"]:
+        part["author"] = named(part["author"], admins)
+    services.runner.wait_for(services.store.head())
+    with services.engine.connect() as conn:
+        found["unread"] = unread_by_user(conn, conversation.app_id, conversation.user_key)
+    return found
+
+
+@widget.post("/widget/inbox")
+def user_inbox() -> ResponseReturnValue:
+    """The user's conversations, newest first, `PER_PAGE` at a time (then `before`)."""
+    services, user, loaded = snippet_user(PAGE)
+    view = Inbox(app_id=user.app_id, user_key=user.id.hex, per_page=PER_PAGE)
+    view.before = loaded["before"]
+    with services.engine.connect() as conn:
+        page = inbox(conn, view)
+        unread = unread_by_user(conn, user.app_id, user.id.hex)
+    admins = recent_app(services.store, user.app_id).admins
+    conversations = []
+    for row in page.conversations:
+        found = services.store.get_as(Conversation, UUID(hex=row["id"]))
+        if found is not None:
+            conversations.append(listed(found, bool(row["read"]), admins))
+    return jsonify(
+        {
+            "type": "conversation.list",
+            "conversations": conversations,
+            "total_count": page.total,
+            "unread": unread,
+            "pages": {"type": "pages", "per_page": PER_PAGE, "next": page.next},
+        }
+    )
+
+
+@widget.post("/widget/conversations")
+def user_writes_in() -> ResponseReturnValue:
+    """The user starts a conversation from the message box; the team hears of it by email."""
+    services, user, loaded = snippet_user(COMMENT)
+    conversation = start_by_user(services.store, user, loaded["body"], services.clock)
+    jobs = current_app.extensions["parley_jobs"]
+    jobs.notify(user.app_id, conversation.conversation_id, START)
+    return jsonify(for_user(services, conversation))
+
+
+@widget.post("/widget/conversations/<conversation_id>/read")
+def user_reads(conversation_id: str) -> ResponseReturnValue:
+    """One of the user's conversations (comments only), now marked read by them."""
+    services, user, _ = snippet_user(USER)
+    reader = {"type": "user", "id": user.id.hex}
+    conversation = mark_read(services.store, user.app_id, conversation_id, reader, services.clock)
+    return jsonify(for_user(services, conversation))
+
+
+@widget.post("/widget/conversations/<conversation_id>/reply")
+def user_replies(conversation_id: str) -> ResponseReturnValue:
+    """The user's comment in one of their conversations; the team hears of it by email."""
+    services, user, loaded = snippet_user(COMMENT)
+    author = {"type": "user", "id": user.id.hex}
+    part = reply(
+        services.store,
+        user.app_id,
+        conversation_id,
+        author,
+        "comment",
+        services.clock,
+        body=loaded["body"],
+    )
+    current_app.extensions["parley_jobs"].notify(user.app_id, conversation_id, part["id"])
+    conversation = load_conversation(services.store, user.app_id, conversation_id)
+    return jsonify(for_user(services, conversation))

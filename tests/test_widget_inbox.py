@@ -1,0 +1,566 @@
+"""The widget's inbox: the app's inbox style, the unread count in the ping, the message box's
+endpoints (list, read, reply, write in) with secure mode, and the box itself in Chromium."""
+
+from __future__ import annotations
+
+import email
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from commands.apps import (
+    AddAdmin,
+    CreateApp,
+    CreatedApp,
+    SetInboxStyle,
+    SetSecureMode,
+    add_admin,
+    create_app,
+    load_app,
+    set_inbox_style,
+    set_secure_mode,
+)
+from commands.clock import ManualClock
+from commands.conversations import reply, set_default_assignee, start_by_user
+from commands.store import Parley as Store
+from domain.app import App, user_hash
+from domain.conversations import MAX_BODY, Conversation
+from domain.errors import InvalidValue
+from domain.identity import user_id_key
+from domain.user import User
+from queries.conversations import Inbox, inbox
+from tests import test_widget_browser as harness
+from tests.helpers import ping, post
+from tests.test_widget_browser import (
+    TIMEOUT_MS,
+    CustomerSite,
+    Parley,
+    Served,
+    Tab,
+    html,
+    settings_block,
+    snippet,
+)
+from web.app import create_app as create_web_app
+from web.bootstrap import Services, bootstrap, migrate
+from web.cli import cli
+from web.config import Config
+from workers.jobs import EMAIL_QUEUE
+
+Json = dict[str, Any]
+
+
+def widget(client: FlaskClient, path: str, body: Any) -> TestResponse:
+    """As widget.js sends it: JSON as text/plain, from another origin."""
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(
+        path, data=data, content_type="text/plain", headers={"Origin": "https://acme.test"}
+    )
+
+
+def ok(response: TestResponse) -> Json:
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Access-Control-Allow-Origin"] == "https://acme.test"
+    return dict(response.get_json())
+
+
+def the_team(services: Services, app_id: str) -> None:
+    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store)  # id "1"
+    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob Admin"), services.store)  # id "2"
+
+
+def admin_says(
+    client: FlaskClient, auth: dict[str, str], conversation_id: str, kind: str, **given: Any
+) -> None:
+    sent = post(
+        client,
+        f"/conversations/{conversation_id}/reply",
+        auth,
+        {"type": "admin", "admin_id": "1", "message_type": kind, **given},
+    )
+    assert sent.status_code == 200, sent.get_json()
+
+
+# --- the setting ----------------------------------------------------------------------------
+
+
+def test_the_inbox_style_is_none_by_default_and_checked_when_set(clock: ManualClock) -> None:
+    app = App(app_id="a1", name="Acme", api_key_hash="x", secret="s", at=clock.now())
+    assert app.inbox() == {"style": "none", "colour": "#333333", "selector": None, "count": True}
+    refused: list[tuple[dict[str, Any], str]] = [
+        ({"style": "fancy"}, "style"),
+        ({"style": "simple", "colour": "red"}, "colour"),
+        ({"style": "simple", "colour": "#12345"}, "colour"),
+        ({"style": "simple", "colour": "#0a7;x"}, "colour"),
+        ({"style": "simple", "selector": "#help"}, "selector"),
+        ({"style": "simple", "count": False}, "count"),
+        ({"style": "advanced"}, "selector"),
+        ({"style": "advanced", "selector": "   "}, "selector"),
+        ({"style": "advanced", "selector": "a" * 201}, "selector"),
+        ({"style": "advanced", "selector": "<img src=x>"}, "selector"),
+        ({"style": "advanced", "selector": "a { color: red }"}, "selector"),
+    ]
+    for given, field in refused:
+        with pytest.raises(InvalidValue) as error:
+            app.set_inbox_style(**given)
+        assert error.value.field == field, given
+    assert len(app.collect_events()) == 1  # only Created: nothing refused was recorded
+    app.set_inbox_style("simple", colour="#0A7")
+    assert app.inbox() == {"style": "simple", "colour": "#0a7", "selector": None, "count": True}
+    app.set_inbox_style("advanced", selector=" #nav a.help ", count=False)
+    assert app.inbox() == {
+        "style": "advanced",
+        "colour": "#0a7",
+        "selector": "#nav a.help",
+        "count": False,
+    }
+    assert [type(e).__name__ for e in app.collect_events()] == ["InboxStyleSet"] * 2
+
+
+def test_the_inbox_command_sets_the_style_and_apps_from_before_load_as_none(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    url = f"sqlite:///{tmp_path}/parley.db"
+    store = Store(url)
+    created = create_app(CreateApp("Acme"), store, clock)
+    store.close()
+    runner = CliRunner()
+    env = {"DATABASE_URL": url}
+
+    def inbox_cli(*args: str) -> Any:
+        return runner.invoke(cli, ["app", "inbox", created.app_id, *args], env=env)
+
+    fresh = Store(url)  # an app whose history has no inbox event yet
+    assert load_app(fresh, created.app_id).inbox()["style"] == "none"
+    fresh.close()
+    done = inbox_cli("simple", "--colour", "#ff6600")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["colour"] == "#ff6600"
+    bad = inbox_cli("advanced", "--selector", "<b>")
+    assert bad.exit_code != 0 and "selector" in bad.output
+    assert inbox_cli("sideways").exit_code != 0
+    missing = runner.invoke(cli, ["app", "inbox", "nosuchapp", "none"], env=env)
+    assert missing.exit_code != 0 and "nosuchapp" in missing.output
+    done = inbox_cli("advanced", "--selector", "#help-link", "--no-count")
+    assert done.exit_code == 0, done.output
+    reloaded = Store(url)
+    assert load_app(reloaded, created.app_id).inbox() == {
+        "style": "advanced",
+        "colour": "#ff6600",
+        "selector": "#help-link",
+        "count": False,
+    }
+    reloaded.close()
+
+
+# --- the endpoints --------------------------------------------------------------------------
+
+
+def test_the_ping_carries_the_inbox_and_the_unread_count_only_when_there_is_an_inbox(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    the_team(services, app.app_id)
+    booted = {"app_id": app.app_id, "user": {"user_id": "j", "email": "john@x.io"}}
+    plain = ok(widget(client, "/widget/ping", booted))
+    assert set(plain) == {"type", "user", "messages"}  # no inbox: nothing more to say
+    set_inbox_style(SetInboxStyle(app.app_id, "simple", colour="#0a7"), services.store)
+    pinged = ok(widget(client, "/widget/ping", booted))
+    assert pinged["inbox"] == {"style": "simple", "colour": "#0a7", "selector": None, "count": True}
+    assert pinged["unread"] == 0
+    started = ok(widget(client, "/widget/conversations", {**identify(app, "j"), "body": "Hi?"}))
+    admin_says(client, auth, started["id"], "note", body="who is this")
+    services.runner.catch_up()
+    assert ok(widget(client, "/widget/ping", booted))["unread"] == 0  # a note is not for them
+    admin_says(client, auth, started["id"], "comment", body="Hello John")
+    services.runner.catch_up()
+    assert ok(widget(client, "/widget/ping", booted))["unread"] == 1
+
+
+def identify(app: CreatedApp, user_id: str, **extra: Any) -> Json:
+    return {"app_id": app.app_id, "user_id": user_id, "email": None, "user_hash": None, **extra}
+
+
+def test_the_user_reads_replies_and_writes_in_but_never_sees_notes_or_assignments(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    the_team(services, app.app_id)
+    set_default_assignee(services.store, app.app_id, "1")
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
+    me = identify(app, "j")
+    assert ok(widget(client, "/widget/inbox", me))["conversations"] == []
+
+    started = ok(widget(client, "/widget/conversations", {**me, "body": "Export is *stuck*"}))
+    assert started["conversation_message"]["author"] == {
+        "type": "user",
+        "id": started["user"]["id"],
+    }
+    assert "<em>stuck</em>" in started["conversation_message"]["body"]
+    assert started["unread"] == 0
+    jobs = client.application.extensions["parley_jobs"]
+    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    outbox = sorted(Path(services.config.outbox_dir).glob("*.eml"))
+    mails = [email.message_from_bytes(f.read_bytes()) for f in outbox]
+    assert [str(m["To"]) for m in mails] == ["ann@acme.io"]  # the team heard of it
+
+    conversation_id = started["id"]
+    admin_says(client, auth, conversation_id, "note", body="internal: worker restarted")
+    admin_says(client, auth, conversation_id, "assignment", assignee_id="2", body="Bob, yours")
+    admin_says(client, auth, conversation_id, "comment", body="Try again **now**")
+    services.runner.catch_up()
+    listed = ok(widget(client, "/widget/inbox", me))
+    assert listed["unread"] == 1 and listed["total_count"] == 1
+    (line,) = listed["conversations"]
+    assert (line["id"], line["read"], line["snippet"]) == (
+        conversation_id,
+        False,
+        "Try again **now**",
+    )
+    assert line["author"] == {"type": "admin", "id": "1", "name": "Ann Admin"}
+
+    read = ok(widget(client, f"/widget/conversations/{conversation_id}/read", me))
+    parts = read["conversation_parts"]["conversation_parts"]
+    assert [(p["part_type"], p["author"]["type"]) for p in parts] == [("comment", "admin")]
+    assert "<strong>now</strong>" in parts[0]["body"] and parts[0]["author"]["name"] == "Ann Admin"
+    said = json.dumps(read)
+    for secret in ("internal", "Bob, yours", "assignment", "ann@acme.io", "bob@acme.io"):
+        assert secret not in said, secret
+    assert "assignee" not in read and parts[0]["assigned_to"] is None
+    assert read["unread"] == 0 and read["read"] is True
+
+    replied = ok(
+        widget(client, f"/widget/conversations/{conversation_id}/reply", {**me, "body": "Works!"})
+    )
+    assert [p["body"] for p in replied["conversation_parts"]["conversation_parts"]] == [
+        "<p>Try again <strong>now</strong></p>",
+        "<p>Works!</p>",
+    ]
+    team_view = client.get(f"/conversations/{conversation_id}", headers=auth).get_json()
+    last = team_view["conversation_parts"]["conversation_parts"][-1]
+    assert (last["author"]["type"], last["body"]) == ("user", "<p>Works!</p>")
+    (line,) = ok(widget(client, "/widget/inbox", me))["conversations"]
+    assert (line["snippet"], line["read"], line["author"]["type"]) == ("Works!", True, "user")
+
+
+def test_a_message_from_the_team_is_listed_as_plain_text(
+    client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
+) -> None:
+    from commands.auto_messages import compose_auto_message
+
+    the_team(services, app.app_id)
+    compose_auto_message(
+        services.store,
+        app_id=app.app_id,
+        message_type="inbox",
+        admin_id="1",
+        subject=None,
+        body="New: <b>PDF</b> &amp; CSV export for {{ first_name }}",
+        markup="html",
+        style=None,
+        custom_keys=set(),
+        at=clock.now(),
+        audience={"all": []},
+    )
+    ping(services, app.app_id, {"user_id": "m", "name": "Mia Wong"})  # it lands in her inbox
+    services.runner.catch_up()
+    (line,) = ok(widget(client, "/widget/inbox", identify(app, "m")))["conversations"]
+    assert (line["snippet"], line["read"]) == ("New: PDF & CSV export for Mia", False)
+    assert line["author"]["name"] == "Ann Admin"
+    opened = ok(widget(client, f"/widget/conversations/{line['id']}/read", identify(app, "m")))
+    assert opened["conversation_message"]["body"] == ("New: <b>PDF</b> &amp; CSV export for Mia")
+
+
+def test_secure_mode_refuses_the_inbox_without_the_right_hash_and_reveals_nothing(
+    client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
+) -> None:
+    the_team(services, app.app_id)
+    set_secure_mode(SetSecureMode(app.app_id, True), services.store)
+    signed = user_hash(app.secret, "s-1")
+    user = ping(services, app.app_id, {"user_id": "s-1", "user_hash": signed}).user
+    conversation = start_by_user(services.store, user, "my secret question", clock)
+    reply(
+        services.store,
+        app.app_id,
+        conversation.conversation_id,
+        {"type": "admin", "id": "1"},
+        "comment",
+        clock,
+        body="the secret answer",
+    )
+    services.runner.catch_up()
+    head = services.store.head()
+    cid = conversation.conversation_id
+    paths = [
+        ("/widget/inbox", {}),
+        ("/widget/conversations", {"body": "let me in"}),
+        (f"/widget/conversations/{cid}/read", {}),
+        (f"/widget/conversations/{cid}/reply", {"body": "me too"}),
+        (f"/widget/conversations/{'0' * 32}/read", {}),
+    ]
+    wrong = [None, "", user_hash(app.secret, "someone-else"), user_hash("guess", "s-1")]
+    answers = set()
+    for path, extra in paths:
+        for given in wrong:
+            for who in ("s-1", "nobody"):
+                refused = widget(client, path, {**identify(app, who, user_hash=given), **extra})
+                assert refused.status_code == 401, (path, given, refused.get_json())
+                assert refused.get_json()["errors"][0]["code"] == "invalid_user_hash"
+                answers.add(refused.get_data(as_text=True))
+    assert len(answers) == 1  # the same answer whoever is asked about: nothing revealed
+    assert "secret" not in answers.pop()
+    # By email alone, the hash is of the email: the user_id's hash does not open it.
+    by_email = widget(client, "/widget/inbox", {"app_id": app.app_id, "user_hash": signed})
+    assert by_email.status_code == 400  # no identifier at all
+    assert services.store.head() == head
+    got = services.store.get_as(Conversation, UUID(hex=cid))
+    assert got is not None and got.unread_by_user  # nobody read it on their behalf
+
+    mine = ok(widget(client, "/widget/inbox", identify(app, "s-1", user_hash=signed.upper())))
+    assert [c["snippet"] for c in mine["conversations"]] == ["the secret answer"]
+
+
+def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(
+    client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
+) -> None:
+    the_team(services, app.app_id)
+    john = ping(services, app.app_id, {"user_id": "j"}).user
+    ping(services, app.app_id, {"user_id": "k"})
+    theirs = start_by_user(services.store, john, "John's question", clock).conversation_id
+    services.runner.catch_up()
+    head = services.store.head()
+    k = identify(app, "k")
+    start, answer = "/widget/conversations", f"/widget/conversations/{theirs}/reply"
+    cases: list[tuple[str, Any, int, str | None]] = [
+        (start, "not json", 400, "body"),
+        (start, ["a list"], 400, "body"),
+        (start, k, 400, "body"),
+        (start, {**k, "body": ""}, 400, "body"),
+        (start, {**k, "body": "   "}, 400, "body"),
+        (start, {**k, "body": "x" * (MAX_BODY + 1)}, 400, "body"),
+        (start, {**k, "body": "nul \x00 here"}, 400, "body"),
+        (start, {**k, "body": 42}, 400, "body"),
+        (start, {"user_id": "k", "body": "hi"}, 400, "app_id"),
+        (start, {**k, "user_id": ["k"], "body": "hi"}, 400, "user_id"),
+        (start, {"app_id": app.app_id, "body": "hi"}, 400, None),
+        (start, {**identify(app, "ghost"), "body": "hi"}, 404, None),
+        (start, {**k, "app_id": "nosuchapp", "body": "hi"}, 404, None),
+        ("/widget/inbox", {**k, "before": "yesterday"}, 400, "before"),
+        (answer, {**k, "body": "not my conversation"}, 404, None),
+        (f"/widget/conversations/{theirs}/read", k, 404, None),
+        ("/widget/conversations/nope/read", k, 404, None),
+        (f"/widget/conversations/{'0' * 32}/reply", {**k, "body": "hello?"}, 404, None),
+        (answer, {**identify(app, "j"), "body": " \n "}, 400, "body"),
+    ]
+    for path, given, status, field in cases:
+        refused = widget(client, path, given)
+        assert refused.status_code == status, (path, given, refused.get_json())
+        errors = refused.get_json()["errors"]
+        if field is not None:
+            assert errors[0]["field"] == field, (given, errors)
+    assert services.store.head() == head
+    with services.engine.connect() as conn:
+        assert inbox(conn, Inbox(app_id=app.app_id)).total == 1
+
+
+# --- in the browser -------------------------------------------------------------------------
+
+# The browser half runs on the harness of tests/test_widget_browser.py (its fixtures too).
+browser, site, open_tab = harness.browser, harness.site, harness.open_tab
+
+
+@pytest.fixture
+def live(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
+    """Parley as served: its projections kept current in the background, one teammate."""
+    config = Config(
+        database_url=f"sqlite:///{tmp_path}/parley.db",
+        secret_key="test",
+        outbox_dir=f"{tmp_path}/outbox",
+        sweep_seconds=0,
+    )
+    migrate(config)
+    services = bootstrap(config, clock)
+    services.runner.start()
+    created = create_app(CreateApp("Acme"), services.store, clock)
+    add_admin(AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    web = create_web_app(services=services)
+    served = Served(web)
+    yield Parley(services, created, clock, served.url)
+    served.close()
+    web.extensions["parley_jobs"].stop()
+    services.close()
+
+
+def answered_user(live: Parley, user_id: str) -> tuple[User, str]:
+    """A user who wrote in and got a teammate's answer and a private note."""
+    user = ping(live.services, live.app_id, {"user_id": user_id}).user
+    store, clock = live.services.store, live.clock
+    started = start_by_user(store, user, "How do I export?", clock)
+    cid = started.conversation_id
+    ann = {"type": "admin", "id": "1"}
+    reply(store, live.app_id, cid, ann, "note", clock, body="PRIVATE: he asked twice")
+    reply(store, live.app_id, cid, ann, "comment", clock, body="Use the *Export* button")
+    live.services.runner.catch_up()
+    return user, cid
+
+
+def conversation(live: Parley, cid: str) -> Conversation:
+    found = live.services.store.get_as(Conversation, UUID(hex=cid))
+    assert found is not None
+    return found
+
+
+def user_page(live: Parley, site: CustomerSite, user_id: str, body: str = "") -> str:
+    _, loader = snippet(live.app_id, live.url)
+    settings = {"app_id": live.app_id, "user_id": user_id, "name": "Jo"}
+    return site.publish(html(settings_block(settings), loader, body=body))
+
+
+def badge(tab: Tab) -> str:
+    shown: str = tab.js(
+        "() => { const b = document.querySelector('.parley-launcher .parley-badge');"
+        " return b && b.style.display !== 'none' ? b.textContent : ''; }"
+    )
+    return shown
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.browser
+def test_the_simple_inbox_shows_the_badge_opens_the_answer_and_takes_a_reply(
+    live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    set_inbox_style(SetInboxStyle(live.app_id, "simple", colour="#0a7"), live.services.store)
+    _user, cid = answered_user(live, "u1")
+    tab = open_tab()
+    tab.open(user_page(live, site, "u1"))
+    assert tab.ping(1)["body"]["unread"] == 1
+    tab.page.wait_for_selector(".parley-launcher")
+    assert (
+        tab.js("() => getComputedStyle(document.querySelector('.parley-launcher')).backgroundColor")
+        == "rgb(0, 170, 119)"
+    )
+    assert tab.js(
+        "() => document.querySelector('.parley-launcher').getBoundingClientRect().right"
+    ) > tab.js("() => innerWidth - 40")
+    assert badge(tab) == "1"
+
+    tab.page.click(".parley-launcher")
+    item = tab.page.locator(".parley-conversation.parley-unread-item")
+    assert item.inner_text().startswith("Use the *Export* button")
+    item.click()
+    tab.page.wait_for_selector(".parley-part >> text=Export")
+    shown = tab.js("() => document.querySelector('.parley-box').innerText")
+    assert "How do I export?" in shown and "Use the Export button" in shown
+    assert "PRIVATE" not in shown
+    assert tab.js("() => document.querySelector('.parley-part em').textContent") == "Export"
+    tab.page.wait_for_function(
+        "() => document.querySelector('.parley-badge').style.display === 'none'"
+    )
+    assert badge(tab) == ""
+    assert not conversation(live, cid).unread_by_user
+
+    typed = "<img src=x onerror=window.__owned=1> it worked, thanks"
+    tab.page.fill(".parley-reply textarea", typed)
+    tab.page.click(".parley-reply button[type=submit]")
+    tab.page.wait_for_selector(".parley-mine >> nth=1")  # the opening line, then the reply
+    assert tab.js("() => window.__owned === undefined")
+    last = conversation(live, cid).parts[-1]
+    assert (last["author"]["type"], last["body"]) == ("user", typed)
+    live.clock.advance(minutes=1)
+    reply(
+        live.services.store,
+        live.app_id,
+        cid,
+        {"type": "admin", "id": "1"},
+        "comment",
+        live.clock,
+        body="Glad to hear it",
+    )
+    live.services.runner.catch_up()
+    tab.js("() => Intercom('update')")
+    assert tab.ping(2)["body"]["unread"] == 1
+    tab.page.wait_for_function("() => document.querySelector('.parley-badge').textContent === '1'")
+    assert badge(tab) == "1"
+
+
+@pytest.mark.browser
+def test_a_new_message_from_the_box_and_show_hide_shutdown(
+    live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
+    set_default_assignee(live.services.store, live.app_id, "1")
+    tab = open_tab()
+    tab.open(user_page(live, site, "u2"))
+    assert tab.ping(1)["body"]["unread"] == 0
+    tab.page.wait_for_selector(".parley-launcher")
+    assert badge(tab) == ""
+    assert tab.js("() => document.querySelector('.parley-box')") is None
+    tab.js("() => Intercom('show')")
+    tab.page.wait_for_selector(".parley-box .parley-empty")
+    tab.js("() => Intercom('hide')")
+    assert tab.js("() => document.querySelector('.parley-box')") is None
+
+    tab.js("() => Intercom('show')")
+    tab.page.click(".parley-new")
+    tab.page.fill(".parley-compose textarea", "Can I pay yearly?")
+    tab.page.click(".parley-compose button[type=submit]")
+    tab.page.wait_for_selector(".parley-content[data-conversation-id]")
+    cid = tab.js("() => document.querySelector('.parley-content').dataset.conversationId")
+    started = conversation(live, cid)
+    assert (started.body, started.assignee, started.author["type"]) == (
+        "Can I pay yearly?",
+        "1",
+        "user",
+    )
+    assert started.user_key == user_id_key(live.app_id, "u2").hex
+    tab.page.click(".parley-back")
+    tab.page.wait_for_selector(f".parley-conversation[data-conversation-id='{cid}']")
+
+    tab.js("() => Intercom('shutdown')")
+    assert tab.js("() => document.querySelectorAll('.parley-box, .parley-launcher').length") == 0
+    tab.js("() => Intercom('show')")  # nobody is booted: nothing to show
+    assert tab.js("() => document.querySelector('.parley-box')") is None
+
+
+@pytest.mark.browser
+def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
+    live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    style = SetInboxStyle(live.app_id, "advanced", selector="#help")
+    set_inbox_style(style, live.services.store)
+    answered_user(live, "u3")
+    nav = "<nav><a id='help' href='#'>Help <span class='parley-unread'></span></a></nav>"
+    tab = open_tab()
+    tab.open(user_page(live, site, "u3", body=nav))
+    assert tab.ping(1)["body"]["inbox"]["style"] == "advanced"
+    tab.page.wait_for_function("() => document.querySelector('#help').dataset.parleyUnread === '1'")
+    assert tab.js("() => document.querySelector('#help .parley-unread').textContent") == "1"
+    assert tab.js("() => document.querySelector('.parley-launcher')") is None
+
+    # The page re-renders its navigation: the new link is attached once reattached.
+    tab.js(
+        "() => { document.querySelector('nav').innerHTML ="
+        " \"<a id='help' href='#'>Help <span class='parley-unread'></span></a>\";"
+        " Intercom('reattach_activator'); }"
+    )
+    assert tab.js("() => document.querySelector('#help').dataset.parleyUnread") == "1"
+    tab.page.click("#help")
+    tab.page.locator(".parley-conversation").click()
+    tab.page.wait_for_selector(".parley-part >> text=Export")
+    tab.page.wait_for_function("() => document.querySelector('#help').dataset.parleyUnread === '0'")
+    assert tab.js("() => document.querySelector('#help .parley-unread').textContent") == ""
+    assert tab.js("() => location.hash") == ""  # the link's own navigation was held back
+    tab.page.click("#help")  # the activator toggles the box closed
+    assert tab.js("() => document.querySelector('.parley-box')") is None
