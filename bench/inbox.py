@@ -27,9 +27,10 @@ from commands.conversations import load_conversation, reply, start_by_user
 from commands.store import Parley
 from commands.users import Ping, UserInput, record_ping
 from migrations import upgrade
+from projections.conversations import admin_unread
 from projections.db import make_engine
 from projections.tables import conversations
-from queries.conversations import Inbox, inbox
+from queries.conversations import Inbox, admin_counts, conversation_counts, inbox
 
 APP = "inboxapp"
 ADMINS = [str(n) for n in range(1, 11)]
@@ -43,25 +44,25 @@ def rows(size: int, users: int, seed: int = 11) -> list[dict[str, Any]]:
     for _ in range(size):
         created = NOW - rng.randrange(365 * 86_400)
         wrote = rng.randrange(0, 21)
-        found.append(
-            {
-                "id": uuid.uuid4().hex,
-                "app_id": APP,
-                "user_id": f"{rng.randrange(users):032x}",
-                "message_id": None,
-                "user_started": rng.random() < 0.7,
-                "assignee_id": None if rng.random() < 0.2 else rng.choice(ADMINS),
-                "open": rng.random() < 0.3,
-                "created_at": created,
-                "updated_at": created + rng.randrange(30 * 86_400),
-                "parts": 20,
-                "user_wrote": wrote,
-                "user_unread": rng.random() < 0.2,
-                "admins_read": json.dumps(
-                    {a: rng.randrange(-1, 21) for a in rng.sample(ADMINS, 2)}
-                ),
-            }
-        )
+        row: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "app_id": APP,
+            "user_id": f"{rng.randrange(users):032x}",
+            "message_id": None,
+            "user_started": rng.random() < 0.7,
+            "assignee_id": None if rng.random() < 0.2 else rng.choice(ADMINS),
+            "open": rng.random() < 0.3,
+            "created_at": created,
+            "updated_at": created + rng.randrange(30 * 86_400),
+            "parts": 20,
+            "user_wrote": wrote,
+            "user_unread": rng.random() < 0.2,
+            "admins_read": {a: rng.randrange(-1, 21) for a in rng.sample(ADMINS, 2)},
+        }
+        assignee = row["assignee_id"]
+        row["assignee_unread"] = assignee is not None and admin_unread(row, assignee)
+        row["admins_read"] = json.dumps(row["admins_read"])
+        found.append(row)
     return found
 
 
@@ -111,6 +112,22 @@ def views(url: str, size: int, runs: int) -> list[tuple[str, list[float], int]]:
             found.append((name, samples, total))
             say(
                 f"{name:<30} {total:>7,} conversations   p50 {percentile(samples, 0.5):6.1f} ms"
+                f"   p95 {percentile(samples, 0.95):6.1f} ms"
+            )
+
+        def per_admin() -> None:
+            with engine.connect() as conn:
+                admin_counts(conn, APP)
+
+        def in_all() -> None:
+            with engine.connect() as conn:
+                conversation_counts(conn, APP)
+
+        for name, work in (("counts per admin", per_admin), ("counts in all", in_all)):
+            samples = timed(runs, work)
+            found.append((name, samples, size))
+            say(
+                f"{name:<30} {size:>7,} conversations   p50 {percentile(samples, 0.5):6.1f} ms"
                 f"   p95 {percentile(samples, 0.95):6.1f} ms"
             )
         return found

@@ -9,16 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
 
 from commands.apps import load_app, recent_app
 from commands.clock import Clock
 from commands.errors import ConversationNotFound
 from commands.store import Parley, retry_on_conflict
-from domain.conversations import Conversation
+from domain.conversations import Attachment, Conversation
 from domain.errors import InvalidValue
+from domain.identity import NAMESPACE
 from domain.messages import Message
 from domain.user import User
+
+# Makes, on each attempt, an aggregate to save with the change: (conversation id, part id).
+Record = Callable[[str, str | None], Aggregate]
 
 
 def set_default_assignee(store: Parley, app_id: str, admin_id: str | None) -> None:
@@ -50,8 +56,20 @@ def check_admin(store: Parley, app_id: str, admin_id: str | None, field: str) ->
     return admin_id
 
 
-def start_by_user(store: Parley, user: User, body: str, clock: Clock) -> Conversation:
-    """The user writes in: a new open conversation for the app's default assignee."""
+def start_by_user(
+    store: Parley,
+    user: User,
+    body: str,
+    clock: Clock,
+    *,
+    via: str = "api",
+    subject: str | None = None,
+    email_id: str | None = None,
+    attachments: list[Attachment] | None = None,
+    record: Record | None = None,
+) -> Conversation:
+    """The user writes in: a new open conversation for the app's default assignee. What
+    `record` makes of it is saved in the same atomic append (an inbound email's record)."""
     assignee = recent_app(store, user.app_id).default_assignee
 
     def attempt() -> Conversation:
@@ -64,18 +82,26 @@ def start_by_user(store: Parley, user: User, body: str, clock: Clock) -> Convers
             body=body,
             at=now,
             assignee=assignee,
+            via=via,
+            subject=subject,
+            email_id=email_id,
+            attachments=attachments,
         )
         fresh.message_received(now)
-        store.save_all(conversation, fresh)
+        also = record(conversation.conversation_id, None) if record is not None else None
+        store.save_all(conversation, fresh, also)
         return conversation
 
     return retry_on_conflict(attempt)
 
 
-def conversation_for(message: Message, user: User, body_html: str, at: datetime) -> Conversation:
+def conversation_for(
+    message: Message, user: User, body_html: str, at: datetime, *, by_email: bool = False
+) -> Conversation:
     """The conversation a teammate's message opens with a user it reached, so that they can
     reply (seed: "Users can reply to all messages they receive"); unsaved, for the caller to
-    save with the delivery. It starts unassigned, read by its author."""
+    save with the delivery. It starts unassigned, read by its author. An email's has a known
+    id (`emailed_conversation_id`), which its Reply-To address names."""
     return Conversation.start(
         app_id=user.app_id,
         user_key=user.id.hex,
@@ -84,7 +110,16 @@ def conversation_for(message: Message, user: User, body_html: str, at: datetime)
         at=at,
         message_id=message.message_id,
         markup="html",
+        conversation_id=emailed_conversation_id(message.message_id, user.id.hex)
+        if by_email
+        else None,
+        via="email" if by_email else "in-app",
     )
+
+
+def emailed_conversation_id(message_id: str, user_key: str) -> str:
+    """The conversation an emailed message opens with one user, known before it is sent."""
+    return uuid5(NAMESPACE, f"conversation/{message_id}/{user_key}").hex
 
 
 def reply(
@@ -96,8 +131,13 @@ def reply(
     clock: Clock,
     body: str | None = None,
     assignee: str | None = None,
+    *,
+    via: str = "api",
+    attachments: list[Attachment] | None = None,
+    record: Record | None = None,
 ) -> dict[str, Any]:
-    """A new part from the user or a teammate; a comment counts toward the relationship."""
+    """A new part from the user or a teammate; a comment counts toward the relationship.
+    What `record` makes of it is saved in the same atomic append."""
     if author["type"] == "admin":
         check_admin(store, app_id, author["id"], "admin_id")
     if part_type == "assignment":
@@ -109,7 +149,13 @@ def reply(
             raise ConversationNotFound(conversation_id)  # not theirs: as if it did not exist
         now = clock.now()
         part = conversation.reply(
-            author=author, part_type=part_type, at=now, body=body, assignee=assignee
+            author=author,
+            part_type=part_type,
+            at=now,
+            body=body,
+            assignee=assignee,
+            via=via,
+            attachments=attachments,
         )
         user = None
         if part_type == "comment":
@@ -118,7 +164,8 @@ def reply(
                 user.message_received if author["type"] == "user" else user.message_sent
             )
             note(now)
-        store.save_all(conversation, user)
+        also = record(conversation.conversation_id, part["id"]) if record is not None else None
+        store.save_all(conversation, user, also)
         return part
 
     return retry_on_conflict(attempt)

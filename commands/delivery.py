@@ -9,8 +9,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
-from commands.conversations import conversation_for
-from commands.email import Sender, build_email, tracking_for, unsubscribe_token
+from commands.conversations import conversation_for, emailed_conversation_id
+from commands.email import Sender, build_email, thread_for, tracking_for, unsubscribe_token
 from commands.mail import MailRefused, Transport
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
@@ -82,9 +82,12 @@ def _reached(store: Parley, message: Message, user_key: UUID, version: int, cloc
         now = clock.now()
         body = compile_body(written["body"], written["markup"], None)
         shown = body.render(values_for(store, user))[0]
+        conversation = conversation_for(message, user, shown, now, by_email=True)
+        if store.find(conversation.id) is not None:
+            return  # opened already
         if message.kind == "manual":
             user.message_sent(now)
-        store.save_all(conversation_for(message, user, shown, now), user)
+        store.save_all(conversation, user)
 
     retry_on_conflict(attempt)
 
@@ -151,10 +154,15 @@ def _engage(
 
 
 def email_composer(
-    store: Parley, secret_key: str, base_url: str, sender: Callable[[Message], Sender]
+    store: Parley,
+    secret_key: str,
+    base_url: str,
+    sender: Callable[[Message], Sender],
+    inbound_domain: str = "parley.localhost",
 ) -> Compose:
     """Build a user's email for a message version: their values in the variables, the
-    app's unsubscribe link on bulk (filter or all-users) messages."""
+    app's unsubscribe link on bulk (filter or all-users) messages, a Reply-To address that
+    threads the user's reply into the conversation the email opens."""
 
     def compose(message: Message, user: User, version: int) -> EmailMessage:
         written = message.versions[version]
@@ -174,6 +182,13 @@ def email_composer(
             to=user.email or "",
             unsubscribe_url=link,
             tracking=tracking_for(secret_key, base_url, message.message_id, user.id.hex),
+            thread=thread_for(
+                secret_key,
+                inbound_domain,
+                message.app_id,
+                emailed_conversation_id(message.message_id, user.id.hex),
+                "u",
+            ),
         )
 
     return compose

@@ -8,7 +8,12 @@ a signed unsubscribe link in the footer and List-Unsubscribe headers (one-click)
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
@@ -105,6 +110,77 @@ def tracking_for(secret_key: str, base_url: str, message_id: str, user_key: str)
     return Tracking(pixel, link)
 
 
+@dataclass(frozen=True)
+class Thread:
+    """Where replies to an email go: the Reply-To address and a Message-ID that both name
+    one conversation and who it was sent to (the user: "u", or a teammate: "a" + id)."""
+
+    reply_to: str
+    message_id: str
+    in_reply_to: str | None = None  # the user's own email that started the conversation
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=").lower()
+
+
+def reply_token(secret_key: str, conversation_id: str, who: str) -> str:
+    """`<conversation>.<who>.<mac>`, short enough for an address's local part (64 octets)
+    and unguessable: only the people an email went to can reply into the conversation."""
+    mac = hmac.new(
+        secret_key.encode(), f"reply/{conversation_id}/{who}".encode(), hashlib.sha256
+    ).digest()[:8]
+    return f"{_b32(bytes.fromhex(conversation_id))}.{who}.{_b32(mac)}"
+
+
+REPLY_TOKEN = re.compile(r"([a-z2-7]{26})\.(u|a[0-9a-z_-]{1,24})\.([a-z2-7]{13})", re.IGNORECASE)
+
+
+def read_reply_tokens(secret_key: str, text: str) -> list[tuple[str, str]]:
+    """Every genuine (conversation id, who) named in an address or in Message-IDs, in order;
+    forged or damaged tokens are left out."""
+    found = []
+    for match in REPLY_TOKEN.finditer(text):
+        coded, who, _mac = match.groups()
+        try:
+            conversation_id = base64.b32decode(coded.upper() + "======").hex()
+        except ValueError:
+            continue
+        expected = reply_token(secret_key, conversation_id, who.lower())
+        if hmac.compare_digest(expected, match.group(0).lower()):
+            found.append((conversation_id, who.lower()))
+    return found
+
+
+def thread_for(
+    secret_key: str,
+    domain: str,
+    app_id: str,
+    conversation_id: str,
+    who: str,
+    in_reply_to: str | None = None,
+) -> Thread:
+    token = reply_token(secret_key, conversation_id, who)
+    return Thread(
+        reply_to=f"{app_id}+{token}@{domain}",
+        message_id=f"<{token}.{secrets.token_hex(6)}@{domain}>",
+        in_reply_to=in_reply_to,
+    )
+
+
+def apply_thread(message: EmailMessage, thread: Thread | None, fallback_domain: str) -> None:
+    """Reply-To and Message-ID (and In-Reply-To/References) as `thread` says, or a plain
+    Message-ID."""
+    if thread is None:
+        message["Message-ID"] = make_msgid(domain=fallback_domain or None)
+        return
+    message["Reply-To"] = thread.reply_to
+    message["Message-ID"] = thread.message_id
+    if thread.in_reply_to:
+        message["In-Reply-To"] = thread.in_reply_to
+        message["References"] = thread.in_reply_to
+
+
 def _initials(name: str) -> str:
     return "".join(part[0] for part in name.split()[:2]).upper() or "?"
 
@@ -119,9 +195,11 @@ def build_email(
     to: str,
     unsubscribe_url: str | None,
     tracking: Tracking | None = None,
+    thread: Thread | None = None,
 ) -> EmailMessage:
     """One user's email: HTML (styled, CSS inlined) and plain text, headers included; with
-    `tracking`, the HTML's links go through Parley and an image reports the open."""
+    `tracking`, the HTML's links go through Parley and an image reports the open; with
+    `thread`, the user's reply lands in the message's conversation."""
     if style not in STYLES:
         raise InvalidValue("template", f"expected one of {', '.join(STYLES)}")
     shown, text = body.render(values)
@@ -154,7 +232,7 @@ def build_email(
     message["Subject"] = subject
     message["From"] = formataddr((sender.name, sender.email))
     message["To"] = to
-    message["Message-ID"] = make_msgid(domain=sender.email.rpartition("@")[2] or None)
+    apply_thread(message, thread, sender.email.rpartition("@")[2])
     if unsubscribe_url is not None:
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -10,15 +10,17 @@ most once, also when its job runs twice. Emails carry the user's words only: nev
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from typing import Any
 from uuid import UUID
 
 from commands.apps import recent_app
 from commands.clock import Clock
 from commands.conversations import load_conversation
+from commands.email import Thread, apply_thread, thread_for
 from commands.mail import Transport
 from commands.store import Parley, retry_on_conflict
 from domain.content import conversation_html
@@ -26,6 +28,16 @@ from domain.conversations import Conversation
 from domain.user import User
 
 START = "start"  # the part id for the user's opening message
+USER = "user"  # who `Conversation.notify` records for an email to the user
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """What links and reply addresses in teammates' and users' emails are made of."""
+
+    base_url: str
+    secret_key: str
+    inbound_domain: str
 
 
 def to_notify(admins: dict[str, dict[str, str]], conversation: Conversation) -> list[str]:
@@ -48,9 +60,10 @@ def notify_admins(
     app_id: str,
     conversation_id: str,
     part_id: str,
-    base_url: str,
+    mailing: Mailing,
 ) -> int:
-    """Email the teammates who want it about one user message; how many were sent."""
+    """Email the teammates who want it about one user message; how many were sent. Each
+    can answer by replying to the email (its Reply-To names them and the conversation)."""
     app = recent_app(store, app_id)
 
     def attempt() -> tuple[Conversation, list[str]]:
@@ -68,8 +81,65 @@ def notify_admins(
     who = (user.name or user.email or user.user_id or "A user") if user else "A user"
     for admin_id in admin_ids:
         admin = app.admins[admin_id]
-        transport.send(_email(app.name, admin, who, text or "", conversation, base_url))
+        thread = thread_for(
+            mailing.secret_key,
+            mailing.inbound_domain,
+            app_id,
+            conversation.conversation_id,
+            f"a{admin_id}",
+        )
+        transport.send(
+            _email(app.name, admin, who, text or "", conversation, mailing.base_url, thread)
+        )
     return len(admin_ids)
+
+
+def email_user(
+    store: Parley,
+    clock: Clock,
+    transport: Transport,
+    app_id: str,
+    conversation_id: str,
+    part_id: str,
+    mailing: Mailing,
+) -> bool:
+    """A teammate's comment in a conversation held by email goes to the user by email, at
+    most once, answering their last email; whether it was sent."""
+
+    def attempt() -> tuple[Conversation, bool]:
+        conversation = load_conversation(store, app_id, conversation_id)
+        fresh = conversation.notify(part_id, [USER], clock.now())
+        store.save_all(conversation)
+        return conversation, bool(fresh)
+
+    conversation, fresh = retry_on_conflict(attempt)
+    part = next((p for p in conversation.parts if p["id"] == part_id), None)
+    user = store.get_as(User, UUID(hex=conversation.user_key))
+    if not fresh or part is None or part["part_type"] != "comment" or not user or not user.email:
+        return False
+    app = recent_app(store, app_id)
+    admin = app.admins.get(part["author"]["id"], {})
+    thread = thread_for(
+        mailing.secret_key,
+        mailing.inbound_domain,
+        app_id,
+        conversation_id,
+        "u",
+        in_reply_to=conversation.email_id,
+    )
+    message = EmailMessage(policy=policy.default)
+    subject = conversation.subject or f"Your conversation with {app.name}"
+    message["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    message["From"] = formataddr(
+        (admin.get("name", app.name), admin.get("email") or f"team@{app_name_domain(app.name)}")
+    )
+    message["To"] = user.email
+    apply_thread(message, thread, mailing.inbound_domain)
+    text = part["body"] or ""
+    message.set_content(f"{text}\n\n--\nReply to this email to answer {app.name}.\n")
+    message.add_alternative(conversation_html(text), subtype="html")
+    transport.send(message)
+    return True
 
 
 def _email(
@@ -79,6 +149,7 @@ def _email(
     text: str,
     conversation: Conversation,
     base_url: str,
+    thread: Thread,
 ) -> EmailMessage:
     link = f"{base_url.rstrip('/')}/conversations/{conversation.conversation_id}"
     message = EmailMessage(policy=policy.default)
@@ -87,12 +158,15 @@ def _email(
         (f"{who} via Parley", f"notifications@{app_name_domain(app_name)}")
     )
     message["To"] = admin["email"]
-    message["Message-ID"] = make_msgid(domain="parley.local")
-    message.set_content(f"{who} wrote:\n\n{text}\n\n--\nThe conversation: {link}\n")
+    apply_thread(message, thread, "parley.local")
+    message.set_content(
+        f"{who} wrote:\n\n{text}\n\n--\nReply to this email to answer {who} "
+        f"(your reply is posted in the conversation).\nThe conversation: {link}\n"
+    )
     message.add_alternative(
         f"<p><strong>{html.escape(who)}</strong> wrote:</p>{conversation_html(text)}"
-        f'<p style="color:#888">The conversation: <a href="{html.escape(link)}">'
-        f"{html.escape(link)}</a></p>",
+        f'<p style="color:#888">Reply to this email to answer {html.escape(who)}. '
+        f'The conversation: <a href="{html.escape(link)}">{html.escape(link)}</a></p>',
         subtype="html",
     )
     return message

@@ -20,6 +20,11 @@ from domain.errors import InvalidValue
 
 PART_TYPES = ("comment", "note", "assignment", "open", "close")
 MAX_BODY = 100_000
+# Where a conversation or part came from: the widget, the REST API, an email (inbound, or a
+# message sent as one), or an in-app message shown to the user.
+CHANNELS = ("widget", "api", "email", "in-app")
+
+Attachment = dict[str, Any]  # {name, content_type, size, sha256}: the bytes are kept apart
 
 
 def _seconds(at: datetime) -> int:
@@ -43,16 +48,25 @@ class Conversation(Aggregate):
         assignee: str | None = None,
         message_id: str | None = None,
         markup: str = "text",
+        conversation_id: str | None = None,
+        via: str | None = None,
+        subject: str | None = None,
+        email_id: str | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> Conversation:
         """A new conversation: the user writing in, or a teammate's message (`message_id`
         names it when it is one of the app's messages, its `body` then the sanitised HTML
-        the user was sent: `markup="html"`) to which the user may reply."""
+        the user was sent: `markup="html"`) to which the user may reply. An email that
+        starts one keeps its subject and Message-ID (`email_id`, for threading replies)."""
         if author.get("type") not in ("user", "admin"):
             raise InvalidValue("from", "a conversation is started by a user or an admin")
-        _check_body(body)
+        if via is not None and via not in CHANNELS:
+            raise InvalidValue("via", f"expected one of {', '.join(CHANNELS)}")
+        if body or not attachments:
+            _check_body(body)
         return cls(
             app_id=app_id,
-            conversation_id=uuid4().hex,
+            conversation_id=conversation_id or uuid4().hex,
             user_key=user_key,
             author=author,
             body=body,
@@ -60,9 +74,36 @@ class Conversation(Aggregate):
             message_id=message_id,
             assignee=assignee,
             at=_seconds(at),
+            via=via,
+            subject=subject,
+            email_id=email_id,
+            attachments=list(attachments or []),
         )
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        """Version 2 adds the channel, an email's subject and Message-ID, and attachments
+        (version 1 conversations came from the widget, the API or a message: None)."""
+
+        class_version = 2
+        app_id: str
+        conversation_id: str
+        user_key: str
+        author: dict[str, str]
+        body: str
+        markup: str
+        message_id: str | None
+        assignee: str | None
+        at: int
+        via: str | None
+        subject: str | None
+        email_id: str | None
+        attachments: list[Attachment]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(via=None, subject=None, email_id=None, attachments=[])
+
+    @event(Started)
     def __init__(
         self,
         app_id: str,
@@ -74,9 +115,17 @@ class Conversation(Aggregate):
         message_id: str | None,
         assignee: str | None,
         at: int,
+        via: str | None,
+        subject: str | None,
+        email_id: str | None,
+        attachments: list[Attachment],
     ) -> None:
         self.app_id = app_id
         self.markup = markup  # "text" as typed, or "html" already sanitised (a message)
+        self.via = via
+        self.subject = subject
+        self.email_id = email_id
+        self.attachments = attachments
         self.conversation_id = conversation_id
         self.user_key = user_key
         self.author = author
@@ -131,14 +180,21 @@ class Conversation(Aggregate):
         at: datetime,
         body: str | None = None,
         assignee: str | None = None,
+        via: str | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> dict[str, Any]:
-        """A new part, refused with the field named when it cannot be one."""
+        """A new part, refused with the field named when it cannot be one. A comment needs
+        words or attachments."""
         if part_type not in PART_TYPES:
             raise InvalidValue("message_type", f"expected one of {', '.join(PART_TYPES)}")
         is_user = author.get("type") == "user"
         if is_user and part_type != "comment":
             raise InvalidValue("message_type", "a user can only comment")
-        if part_type in ("comment", "note") or (body is not None and body.strip()):
+        if attachments and part_type != "comment":
+            raise InvalidValue("attachments", "only comments carry attachments")
+        if via is not None and via not in CHANNELS:
+            raise InvalidValue("via", f"expected one of {', '.join(CHANNELS)}")
+        if (part_type in ("comment", "note") and not attachments) or (body and body.strip()):
             _check_body(body or "")  # assignments, opening and closing may carry a note
         if part_type == "assignment" and not assignee:
             raise InvalidValue("assignee_id", "an assignment needs the admin to assign to")
@@ -149,6 +205,8 @@ class Conversation(Aggregate):
             "body": body if body and body.strip() else None,
             "assigned_to": assignee if part_type == "assignment" else None,
             "at": _seconds(at),
+            "via": via,
+            "attachments": list(attachments or []),
         }
         # The message's stats count a user's first reply to it.
         first_reply = is_user and not any(p["author"]["type"] == "user" for p in self.parts)

@@ -49,6 +49,7 @@ class ConversationsProjection:
                     "user_wrote": 0,
                     "user_unread": not by_user,
                     "admins_read": {} if by_user else {e.author["id"]: 0},
+                    "assignee_unread": by_user and e.assignee is not None,
                 }
             elif key in rows:
                 _change(rows[key], e)
@@ -82,3 +83,13 @@ def _change(row: dict[str, Any], e: Any) -> None:
             if kind == "comment":
                 row["user_unread"] = True
     row["admins_read"] = read
+    assignee = row["assignee_id"]
+    row["assignee_unread"] = assignee is not None and admin_unread(row, assignee)
+
+
+def admin_unread(row: dict[str, Any], admin_id: str) -> bool:
+    """The user wrote what this teammate has not read (as Conversation.unread_by_admin)."""
+    seen = int(row["admins_read"].get(admin_id, -1))
+    if row["user_started"] and seen < 0:
+        return True
+    return int(row["user_wrote"]) > max(seen, 0)

@@ -13,12 +13,14 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.expression import false
 
 metadata = MetaData()
 
@@ -229,8 +231,23 @@ conversations = Table(
     Column("user_wrote", Integer, nullable=False),  # parts up to the user's latest comment
     Column("user_unread", Boolean, nullable=False),  # a teammate wrote what the user has not read
     Column("admins_read", JSONDoc, nullable=False),  # admin id -> parts read (-1: none)
+    # The assignee has not read what the user wrote (their unread count, `GET /counts`).
+    Column("assignee_unread", Boolean, nullable=False, server_default=false()),
     # Inbox views: all, mine or unassigned; open or closed; newest first.
     Index("conversations_app_open", "app_id", "open", "updated_at", "id"),
     Index("conversations_app_assignee", "app_id", "assignee_id", "open", "updated_at", "id"),
     Index("conversations_user", "user_id", "updated_at", "id"),
+)
+
+# Not a projection: the bytes of inbound emails' attachments, which events name by SHA-256
+# (commands/inbound.py). Written before the event that refers to them; never rebuilt.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("app_id", String(64), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Seconds, nullable=False),
 )

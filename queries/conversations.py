@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from domain.errors import InvalidValue
+from projections.conversations import admin_unread
 from projections.tables import conversations as c
 
 
@@ -37,14 +38,6 @@ def _cursor(text: str) -> tuple[int, str]:
     if not at.isdigit() or len(key) != 32:
         raise InvalidValue("before", "expected the pages.next value of a previous page")
     return int(at), key
-
-
-def admin_unread(row: dict[str, Any], admin_id: str) -> bool:
-    """The user wrote what this teammate has not read (as Conversation.unread_by_admin)."""
-    seen = int(row["admins_read"].get(admin_id, -1))
-    if row["user_started"] and seen < 0:
-        return True
-    return int(row["user_wrote"]) > max(seen, 0)
 
 
 def inbox(conn: Connection, view: Inbox) -> Page:
@@ -103,3 +96,35 @@ def unread_by_user(conn: Connection, app_id: str, user_key: str) -> int:
         .where(c.c.user_id == user_key, c.c.app_id == app_id, c.c.user_unread.is_(True))
     )
     return int(conn.execute(query).scalar_one())
+
+
+def conversation_counts(conn: Connection, app_id: str) -> dict[str, int]:
+    """`GET /counts?type=conversation`: open, closed, assigned (open) and unassigned (open)."""
+    query = (
+        select(c.c.open, c.c.assignee_id.is_(None), func.count())
+        .where(c.c.app_id == app_id)
+        .group_by(c.c.open, c.c.assignee_id.is_(None))
+    )
+    counted = {"open": 0, "closed": 0, "assigned": 0, "unassigned": 0}
+    for is_open, unassigned, n in conn.execute(query):
+        counted["open" if is_open else "closed"] += n
+        if is_open:
+            counted["unassigned" if unassigned else "assigned"] += n
+    return counted
+
+
+def admin_counts(conn: Connection, app_id: str) -> dict[str, dict[str, int]]:
+    """Per teammate: conversations assigned to them, open and closed, and the open ones in
+    which the user wrote what they have not read (their inbox's unread count)."""
+    query = (
+        select(c.c.assignee_id, c.c.open, c.c.assignee_unread, func.count())
+        .where(c.c.app_id == app_id, c.c.assignee_id.is_not(None))
+        .group_by(c.c.assignee_id, c.c.open, c.c.assignee_unread)
+    )
+    counted: dict[str, dict[str, int]] = {}
+    for admin_id, is_open, unread, n in conn.execute(query):
+        mine = counted.setdefault(admin_id, {"open": 0, "closed": 0, "unread": 0})
+        mine["open" if is_open else "closed"] += n
+        if is_open and unread:
+            mine["unread"] += n
+    return counted

@@ -41,7 +41,8 @@ def test_apps_admins_and_secure_mode_from_the_command_line(
     created = run(database_url, "app", "create", "Acme Inc", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     keys = json.loads(created.stdout)
-    assert set(keys) == {"app_id", "api_key", "secret"}
+    assert set(keys) == {"app_id", "api_key", "secret", "incoming_email"}
+    assert keys["incoming_email"] == f"{keys['app_id']}@parley.localhost"
     admin = add_admin(database_url, keys["app_id"], "ops@acme.test", "Ops", tmp_path)
     assert admin.returncode == 0, admin.stderr
     assert json.loads(admin.stdout)["email"] == "ops@acme.test"
@@ -164,3 +165,66 @@ def test_the_worker_needs_redis_and_stops_cleanly_on_sigterm(
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_parley_inbound_takes_email_for_an_apps_address_over_smtp(
+    database_url: str, tmp_path: Path
+) -> None:
+    import signal
+    import smtplib
+    import time
+    from email.message import EmailMessage
+
+    from commands.conversations import load_conversation
+    from commands.inbound import InboundEmail, inbound_key
+    from tests.helpers import free_port
+
+    run(database_url, "migrate", cwd=tmp_path)
+    keys = json.loads(run(database_url, "app", "create", "Acme", cwd=tmp_path).stdout)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    server = subprocess.Popen(
+        [PARLEY, "inbound"],
+        env={
+            **env,
+            "DATABASE_URL": database_url,
+            "INBOUND_PORT": str(port),
+            "INBOUND_DOMAIN": "in.acme.test",
+            "SWEEP_SECONDS": "0",
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+        },
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        assert f"SMTP on 127.0.0.1:{port}" in server.stderr.readline()
+        message = EmailMessage()
+        message["From"] = "Jo <jo@example.org>"
+        message["To"] = f"{keys['app_id']}@in.acme.test"
+        message["Subject"] = "Help"
+        message["Message-ID"] = "<first@example.org>"
+        message.set_content("The export is empty.")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                    smtp.send_message(message)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    store = Parley(database_url)
+    try:
+        received = store.get_as(InboundEmail, inbound_key(keys["app_id"], "<first@example.org>"))
+        assert received is not None and received.sender == "jo@example.org"
+        started = load_conversation(store, keys["app_id"], received.conversation_id)
+        assert started.body == "The export is empty." and started.via == "email"
+    finally:
+        store.close()

@@ -304,3 +304,42 @@ def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
     text = next(p for p in last.walk() if p.get_content_type() == "text/plain")
     words = text.get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert "One more thing" in words and "secret plan" not in words
+
+
+def test_counts_per_admin_show_each_teammates_open_closed_and_unread(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    admins(services, app.app_id)
+    set_default_assignee(services.store, app.app_id, "1")
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
+    ping(services, app.app_id, {"user_id": "k", "email": "kim@x.io"})
+    first = write_in(client, auth, "j", "First question")
+    second = write_in(client, auth, "k", "Second question")
+    third = write_in(client, auth, "k", "Third question")
+
+    def counts(**args: str) -> dict[str, Any]:
+        services.runner.catch_up()
+        found = client.get("/counts", query_string=args, headers=auth)
+        assert found.status_code == 200, found.get_json()
+        return dict(found.get_json()["conversation"])
+
+    def per_admin() -> dict[str, tuple[int, int, int]]:
+        listed = counts(type="conversation", count="admin")["admin"]
+        return {a["name"]: (a["open"], a["closed"], a["unread"]) for a in listed}
+
+    assert per_admin() == {"Ann Admin": (3, 0, 3), "Bob Admin": (0, 0, 0)}
+    read = {"type": "admin", "admin_id": "1", "read": True}
+    assert client.put(f"/conversations/{first}", json=read, headers=auth).status_code == 200
+    reply(
+        client, auth, second, type="admin", admin_id="1", message_type="assignment", assignee_id="2"
+    )
+    reply(client, auth, third, type="admin", admin_id="1", message_type="close")
+    assert per_admin() == {"Ann Admin": (1, 1, 0), "Bob Admin": (1, 0, 1)}
+    # John writes again: Ann has something unread once more.
+    reply(client, auth, first, type="user", user_id="j", message_type="comment", body="Any news?")
+    assert per_admin()["Ann Admin"] == (1, 1, 1)
+    assert counts(type="conversation") == {"open": 2, "closed": 1, "assigned": 2, "unassigned": 0}
+    wrong = client.get(
+        "/counts", query_string={"type": "conversation", "count": "tag"}, headers=auth
+    )
+    assert wrong.status_code == 400 and wrong.get_json()["errors"][0]["field"] == "count"

@@ -145,8 +145,8 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
     assert u3 is not None
     talk = start_by_user(store, u3, "Help?", clock)
     ann = {"type": "admin", "id": "1"}
-    for kind, extra in (("note", {"body": "hm"}), ("assignment", {"assignee": "2"})):
-        reply(store, app_id, talk.conversation_id, ann, kind, clock, **extra)
+    reply(store, app_id, talk.conversation_id, ann, "note", clock, body="hm")
+    reply(store, app_id, talk.conversation_id, ann, "assignment", clock, assignee="2")
     bob = {"type": "admin", "id": "2"}
     reply(store, app_id, talk.conversation_id, bob, "comment", clock, body="Done")
     mark_read(store, app_id, talk.conversation_id, {"type": "user", "id": u3.id.hex}, clock)

@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import audience, conversations, errors, messages, segments
+from web import audience, conversations, errors, inbound, messages, segments
 from web.bootstrap import Services, bootstrap
 from web.config import Config
 from web.tracking import tracking
@@ -42,7 +42,7 @@ def create_app(
     app.register_blueprint(unsubscribe)
     app.register_blueprint(tracking)
     # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
-    assert audience.api is segments.api is messages.api is conversations.api
+    assert audience.api is segments.api is messages.api is conversations.api is inbound.api
     app.register_blueprint(audience.api)
 
     @app.get("/health")

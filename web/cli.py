@@ -75,11 +75,14 @@ def app_group() -> None:
 @app_group.command("create")
 @click.argument("name")
 def app_create(name: str) -> None:
-    """Create an app; prints JSON with app_id, api_key and secret (shown only once)."""
+    """Create an app; prints JSON with app_id, api_key and secret (shown only once) and the
+    app's incoming email address."""
     checked(AppCreateSchema(), {"name": name})
-    store = Parley(config().database_url)
+    settings = config()
+    store = Parley(settings.database_url)
     created = create_app(CreateApp(name), store, SystemClock())
-    click.echo(json.dumps(created.__dict__))
+    incoming = settings.incoming_address(created.app_id)
+    click.echo(json.dumps({**created.__dict__, "incoming_email": incoming}))
 
 
 @app_group.command("secure-mode")
@@ -283,7 +286,14 @@ def demo() -> None:
         saved.write_text(json.dumps(details, indent=2))
         saved.chmod(0o600)
     base = f"http://{cfg.host}:{cfg.port}"
-    click.echo(DEMO_TEXT.format(base=base, **details, admin_email=details["admin"]["email"]))
+    click.echo(
+        DEMO_TEXT.format(
+            base=base,
+            **details,
+            admin_email=details["admin"]["email"],
+            incoming=cfg.incoming_address(details["app_id"]),
+        )
+    )
     click.echo(snippet(base, details["app_id"]))
 
 
@@ -293,11 +303,40 @@ Parley demo app
   API key:  {api_key}
   secret:   {secret}   (secure mode HMAC key; secure mode is off)
   admin:    {admin_email}
+  incoming email: {incoming}   (forward support mail here; `parley inbound` receives it)
 
 REST API:  curl -u {app_id}:{api_key} {base}/users
 
 Paste before </body> on pages where your users are logged in:
 """
+
+
+@cli.command("inbound")
+def inbound_cmd() -> None:
+    """Receive email for the apps' incoming addresses over SMTP (INBOUND_HOST, INBOUND_PORT,
+    INBOUND_DOMAIN) until interrupted."""
+    from workers.inbound import start_server
+
+    settings = config()
+    services = bootstrap(settings)
+    jobs = jobs_for(services)
+    server = start_server(services, jobs)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo(
+        f"parley inbound: SMTP on {settings.inbound_host}:{settings.inbound_port} "
+        f"for *@{settings.inbound_domain}",
+        err=True,
+    )
+    try:
+        while not stopping.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        jobs.stop()
+        services.close()
 
 
 if __name__ == "__main__":

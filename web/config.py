@@ -25,6 +25,11 @@ class Config:
     public_url: str = ""  # where links in emails point; default http://HOST:PORT
     email_workers: int = 2
     sweep_seconds: float = 60.0  # auto emails and lost work; 0: no sweep in this process
+    inbound_domain: str = "parley.localhost"  # apps' incoming addresses: APP_ID@this
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 2525
+    inbound_max_bytes: int = 25 * 1024 * 1024  # a whole incoming email
+    attachment_max_bytes: int = 10 * 1024 * 1024  # each attachment kept
 
     @property
     def base_url(self) -> str:
@@ -52,7 +57,17 @@ class Config:
             public_url=env.get("PUBLIC_URL") or "",
             email_workers=int(env.get("EMAIL_WORKERS") or cls.email_workers),
             sweep_seconds=float(env.get("SWEEP_SECONDS") or cls.sweep_seconds),
+            inbound_domain=(env.get("INBOUND_DOMAIN") or cls.inbound_domain).lower(),
+            inbound_host=env.get("INBOUND_HOST") or cls.inbound_host,
+            inbound_port=int(env.get("INBOUND_PORT") or cls.inbound_port),
+            inbound_max_bytes=int(env.get("INBOUND_MAX_BYTES") or cls.inbound_max_bytes),
+            attachment_max_bytes=int(env.get("ATTACHMENT_MAX_BYTES") or cls.attachment_max_bytes),
         )
+
+    def incoming_address(self, app_id: str) -> str:
+        """Where an app's support email is forwarded to (seed: "Each app has a unique
+        incoming email address")."""
+        return f"{app_id}@{self.inbound_domain}"
 
 
 def _local_secret() -> str:

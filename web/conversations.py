@@ -25,7 +25,7 @@ from commands.conversations import (
 from commands.notifications import START
 from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
-from domain.conversations import PART_TYPES, Conversation
+from domain.conversations import PART_TYPES, Attachment, Conversation
 from queries.conversations import Inbox, inbox
 from web.api import api, body, named_user, services
 
@@ -127,7 +127,23 @@ def _part(part: dict[str, Any]) -> dict[str, Any]:
         "assigned_to": _party({"type": "admin", "id": part["assigned_to"]})
         if part["assigned_to"]
         else None,
+        "attachments": attachments_out(part.get("attachments", [])),
     }
+
+
+def attachments_out(kept: list[Attachment]) -> list[dict[str, Any]]:
+    """Intercom's `upload` objects; the bytes come from `GET /attachments/{sha256}`."""
+    base = request.host_url.rstrip("/")
+    return [
+        {
+            "type": "upload",
+            "name": a["name"],
+            "content_type": a["content_type"],
+            "filesize": a["size"],
+            "url": f"{base}/attachments/{a['sha256']}",
+        }
+        for a in kept
+    ]
 
 
 def conversation_out(conversation: Conversation, for_user: bool = False) -> dict[str, Any]:
@@ -144,6 +160,9 @@ def conversation_out(conversation: Conversation, for_user: bool = False) -> dict
         "conversation_message": {
             "type": "conversation_message",
             "id": conversation.message_id,
+            "subject": conversation.subject,
+            "via": conversation.via,
+            "attachments": attachments_out(conversation.attachments),
             "body": conversation.body
             if conversation.markup == "html"
             else conversation_html(conversation.body),
@@ -180,9 +199,12 @@ def post_reply(conversation_id: str) -> ResponseReturnValue:
         body=loaded["body"],
         assignee=loaded["assignee_id"],
     )
-    if part["author"]["type"] == "user":  # the team hears of it by email
-        current_app.extensions["parley_jobs"].notify(g.app_id, conversation_id, part["id"])
+    jobs = current_app.extensions["parley_jobs"]
     conversation = load_conversation(s.store, g.app_id, conversation_id)
+    if part["author"]["type"] == "user":  # the team hears of it by email
+        jobs.notify(g.app_id, conversation_id, part["id"])
+    elif part["part_type"] == "comment" and conversation.via == "email":
+        jobs.answer_by_email(g.app_id, conversation_id, part["id"])  # the user reads email
     return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
 
 

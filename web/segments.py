@@ -9,9 +9,11 @@ from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate
 
+from commands.apps import recent_app
 from commands.audience_schemas import FilterField
 from commands.errors import SegmentNotFound
 from commands.segments import SaveSegment, delete_segment, save_segment
+from queries.conversations import admin_counts, conversation_counts
 from queries.counts import app_counts, company_counts, user_counts
 from queries.segments import find_segment, list_segments, segment_size
 from web.api import api, body, read_your_writes, services
@@ -23,8 +25,8 @@ class SegmentIn(Schema):
 
 
 class CountArgs(Schema):
-    type = fields.String(validate=validate.OneOf(["user", "company"]))
-    count = fields.String(validate=validate.OneOf(["tag", "segment", "user"]))
+    type = fields.String(validate=validate.OneOf(["user", "company", "conversation"]))
+    count = fields.String(validate=validate.OneOf(["tag", "segment", "user", "admin"]))
 
 
 SEGMENT_IN, COUNT_ARGS = SegmentIn(), CountArgs()
@@ -104,15 +106,21 @@ def remove_segment(segment_id: str) -> ResponseReturnValue:
 
 @api.get("/counts")
 def get_counts() -> ResponseReturnValue:
-    """App totals, or per tag / segment / company counts (`type` and `count`)."""
+    """App totals, or per tag / segment / company counts (`type` and `count`); conversations:
+    open, closed, assigned and unassigned, or per teammate (`count=admin`) with their unread."""
     args = COUNT_ARGS.load(request.args)
     kind, what = args.get("type"), args.get("count")
-    if (kind is None) != (what is None) or (kind == "user" and what == "user"):
+    if kind == "conversation":
+        if what not in (None, "admin"):
+            raise ValidationError({"count": ["type=conversation counts per admin or in all"]})
+        return _conversation_counts(what is not None)
+    if (kind is None) != (what is None) or (kind == "user" and what == "user") or what == "admin":
         raise ValidationError(
             {
                 "count": [
-                    "give type=user with count=tag|segment, or "
-                    "type=company with count=tag|segment|user"
+                    "give type=user with count=tag|segment, "
+                    "type=company with count=tag|segment|user, "
+                    "or type=conversation (with count=admin)"
                 ]
             }
         )
@@ -124,3 +132,18 @@ def get_counts() -> ResponseReturnValue:
         counter = user_counts if kind == "user" else company_counts
         found = counter(conn, g.app_id, what, s.clock.now())
     return jsonify({"type": "count", kind: {what: [{name: n} for name, n in found]}})
+
+
+def _conversation_counts(per_admin: bool) -> ResponseReturnValue:
+    s = services()
+    with s.engine.connect() as conn:
+        if not per_admin:
+            return jsonify({"type": "count", "conversation": conversation_counts(conn, g.app_id)})
+        counted = admin_counts(conn, g.app_id)
+    admins = recent_app(s.store, g.app_id).admins
+    none = {"open": 0, "closed": 0, "unread": 0}
+    listed = [
+        {"id": admin_id, "name": admin["name"], **counted.get(admin_id, none)}
+        for admin_id, admin in admins.items()
+    ]
+    return jsonify({"type": "count", "conversation": {"admin": listed}})

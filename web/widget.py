@@ -250,7 +250,7 @@ def user_inbox() -> ResponseReturnValue:
 def user_writes_in() -> ResponseReturnValue:
     """The user starts a conversation from the message box; the team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT)
-    conversation = start_by_user(services.store, user, loaded["body"], services.clock)
+    conversation = start_by_user(services.store, user, loaded["body"], services.clock, via="widget")
     jobs = current_app.extensions["parley_jobs"]
     jobs.notify(user.app_id, conversation.conversation_id, START)
     return jsonify(for_user(services, conversation))
@@ -278,6 +278,7 @@ def user_replies(conversation_id: str) -> ResponseReturnValue:
         "comment",
         services.clock,
         body=loaded["body"],
+        via="widget",
     )
     current_app.extensions["parley_jobs"].notify(user.app_id, conversation_id, part["id"])
     conversation = load_conversation(services.store, user.app_id, conversation_id)

@@ -25,7 +25,7 @@ from commands.auto_messages import queue_in_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
-from commands.notifications import notify_admins
+from commands.notifications import Mailing, email_user, notify_admins
 from commands.store import retry_on_conflict
 from domain.filters import parse_filter
 from domain.messages import Message
@@ -59,7 +59,11 @@ class Jobs:
         self._starting = threading.Lock()
         config = services.config
         self._compose = email_composer(
-            services.store, config.secret_key, config.base_url, self._sender
+            services.store,
+            config.secret_key,
+            config.base_url,
+            self._sender,
+            config.inbound_domain,
         )
         self._transport = transport(config.smtp_url, config.outbox_dir)
         self.send_email = dramatiq.actor(
@@ -77,6 +81,10 @@ class Jobs:
         self.notify_admins = dramatiq.actor(
             broker=broker, actor_name="notify_admins", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._notify_admins)
+        self.email_reply = dramatiq.actor(
+            broker=broker, actor_name="email_reply", queue_name=EMAIL_QUEUE, max_retries=3
+        )(self._email_user)
+        self._mailing = Mailing(config.base_url, config.secret_key, config.inbound_domain)
         self.fan_out = dramatiq.actor(
             broker=broker, actor_name="send_everyone", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._fan_out)
@@ -113,19 +121,25 @@ class Jobs:
     def _notify_admins(self, app_id: str, conversation_id: str, part_id: str) -> int:
         s = self.services
         return notify_admins(
-            s.store,
-            s.clock,
-            self._transport,
-            app_id,
-            conversation_id,
-            part_id,
-            s.config.base_url,
+            s.store, s.clock, self._transport, app_id, conversation_id, part_id, self._mailing
+        )
+
+    def _email_user(self, app_id: str, conversation_id: str, part_id: str) -> bool:
+        s = self.services
+        return email_user(
+            s.store, s.clock, self._transport, app_id, conversation_id, part_id, self._mailing
         )
 
     def notify(self, app_id: str, conversation_id: str, part_id: str) -> None:
         """Queue the emails to teammates about a user's message (commands/notifications.py)."""
         self._ensure_worker()
         self.notify_admins.send(app_id, conversation_id, part_id)
+
+    def answer_by_email(self, app_id: str, conversation_id: str, part_id: str) -> None:
+        """Queue the email to the user of a teammate's comment in a conversation held by
+        email."""
+        self._ensure_worker()
+        self.email_reply.send(app_id, conversation_id, part_id)
 
     def _dispatched(self, message_id: str, recipients: int, only_if_one: bool = False) -> None:
         """Every copy of a manual message is queued or recorded: the sweep leaves it be

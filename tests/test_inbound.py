@@ -1,0 +1,370 @@
+"""Email into the inbox: the app's incoming address over real SMTP (`parley inbound`'s server)
+and over the webhook; threading by reply address and by In-Reply-To/References; trimming;
+attachments; teammates answering by email; refusals that store nothing."""
+
+from __future__ import annotations
+
+import email
+import logging
+import smtplib
+import time
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from commands.apps import AddAdmin, CreatedApp, add_admin
+from commands.conversations import emailed_conversation_id, set_default_assignee
+from commands.inbound import Limits, Refused, receive
+from domain.identity import user_id_key
+from projections.tables import attachments
+from queries.messages import stats_of
+from queries.users import find_user
+from tests.helpers import free_port, ping, post
+from web.bootstrap import Services
+from workers.inbound import start_server
+from workers.jobs import EMAIL_QUEUE, Jobs
+
+DOMAIN = "parley.localhost"  # Config's default INBOUND_DOMAIN
+
+PDF = b"%PDF-1.4 quarterly numbers\n" * 40
+
+
+def mail(
+    sender: str,
+    to: str,
+    text: str,
+    *,
+    subject: str = "Export is broken",
+    html: str | None = None,
+    in_reply_to: str | None = None,
+    attach: tuple[str, bytes] | None = None,
+    **headers: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="mail.example")
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    if attach is not None:
+        message.add_attachment(attach[1], maintype="application", subtype="pdf", filename=attach[0])
+    return message
+
+
+def webhook(
+    client: FlaskClient, auth: dict[str, str], message: EmailMessage | bytes, **args: str
+) -> Any:
+    raw = message if isinstance(message, bytes) else bytes(message)
+    return client.post(
+        "/email/inbound",
+        data=raw,
+        query_string=args,
+        headers={**auth, "Content-Type": "message/rfc822"},
+    )
+
+
+def outbox_mail(services: Services, jobs: Jobs, count: int) -> list[email.message.Message]:
+    """The emails Parley has sent so far (to the outbox), once `count` of them are there."""
+    outbox = Path(services.config.outbox_dir)
+    deadline = time.monotonic() + 20
+    while True:
+        jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+        found = sorted(outbox.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+        if len(found) >= count or time.monotonic() > deadline:
+            return [email.message_from_bytes(f.read_bytes()) for f in found]
+        time.sleep(0.05)
+
+
+def header(message: email.message.Message, name: str) -> str:
+    """A header as a mail client reads it (unfolded)."""
+    return " ".join(str(message[name]).split())
+
+
+def plain(message: email.message.Message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def team(services: Services, app_id: str) -> None:
+    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store)  # id "1"
+    set_default_assignee(services.store, app_id, "1")
+
+
+def conversation(client: FlaskClient, auth: dict[str, str], conversation_id: str) -> Any:
+    found = client.get(f"/conversations/{conversation_id}", headers=auth)
+    assert found.status_code == 200, found.get_json()
+    return found.get_json()
+
+
+def log_head(services: Services) -> int:
+    return services.store.head()
+
+
+def test_an_email_over_smtp_starts_a_conversation_trimmed_with_its_attachment(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    team(services, app.app_id)
+    jobs = client.application.extensions["parley_jobs"]
+    server = start_server(services, jobs, host="127.0.0.1", port=free_port())
+    try:
+        sent = mail(
+            "Jane Doe <Jane@Example.org>",
+            f"{app.app_id}@{DOMAIN}",
+            "Clicking Export gives a blank page.\n\nThanks,\nJane\n-- \nJane Doe\nCFO, Example\n\n"
+            "On Mon, 23 Nov 2026 at 10:00, Someone <x@y.z> wrote:\n> older words\n",
+            attach=("q3.pdf", PDF),
+        )
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as smtp:
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                smtp.send_message(sent, to_addrs=["nobody@" + DOMAIN])
+            refused = smtp.send_message(sent, to_addrs=[f"{app.app_id}@{DOMAIN}"])
+        assert refused == {}
+    finally:
+        server.stop()
+    services.runner.catch_up()
+    with services.engine.connect() as conn:
+        user = find_user(conn, app.app_id, now=services.clock.now(), email="jane@example.org")
+    assert user is not None and user["name"] == "Jane Doe"
+    listed = client.get(
+        "/conversations", query_string={"type": "user", "email": "jane@example.org"}, headers=auth
+    ).get_json()
+    (item,) = listed["conversations"]
+    whole = conversation(client, auth, item["id"])
+    opening = whole["conversation_message"]
+    assert opening["subject"] == "Export is broken" and opening["via"] == "email"
+    assert "Clicking Export gives a blank page." in opening["body"] and "Jane" in opening["body"]
+    assert "CFO" not in opening["body"] and "older words" not in opening["body"]
+    assert whole["assignee"] == {"type": "admin", "id": "1"}
+    (upload,) = opening["attachments"]
+    assert upload["name"] == "q3.pdf" and upload["filesize"] == len(PDF)
+    fetched = client.get(upload["url"].replace("http://localhost", ""), headers=auth)
+    assert fetched.status_code == 200 and fetched.data == PDF
+    assert fetched.headers["Content-Disposition"].startswith("attachment")
+    assert client.get(upload["url"].replace("http://localhost", "")).status_code == 401
+    # Ann is told, and her notification can be answered by email.
+    (told,) = outbox_mail(services, jobs, 1)
+    assert told["To"] == "ann@acme.io" and "Clicking Export" in plain(told)
+    assert header(told, "Reply-To").startswith(f"{app.app_id}+")
+    assert header(told, "Reply-To").endswith(f"@{DOMAIN}")
+
+
+def test_the_same_email_delivered_twice_is_posted_once(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    sent = mail("jo@example.org", f"{app.app_id}@{DOMAIN}", "Hello?")
+    first = webhook(client, auth, sent)
+    assert first.status_code == 200 and first.get_json()["status"] == "started"
+    head = log_head(services)
+    again = webhook(client, auth, sent)
+    assert again.get_json()["status"] == "duplicate"
+    assert again.get_json()["conversation_id"] == first.get_json()["conversation_id"]
+    assert log_head(services) == head  # nothing more recorded
+    services.runner.catch_up()
+    listed = client.get(
+        "/conversations", query_string={"type": "user", "email": "jo@example.org"}, headers=auth
+    ).get_json()
+    assert listed["total_count"] == 1
+
+
+def test_a_user_answers_by_email_threaded_by_reply_address_or_references(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    team(services, app.app_id)
+    jobs = client.application.extensions["parley_jobs"]
+    first = mail(
+        "Jo <jo@example.org>",
+        f"{app.app_id}@{DOMAIN}",
+        "Where is my invoice?",
+        subject="Where is my invoice?",
+    )
+    conversation_id = webhook(client, auth, first).get_json()["conversation_id"]
+    answered = post(
+        client,
+        f"/conversations/{conversation_id}/reply",
+        auth,
+        {"type": "admin", "admin_id": "1", "message_type": "comment", "body": "Sent it again."},
+    )
+    assert answered.status_code == 200
+    post(
+        client,
+        f"/conversations/{conversation_id}/reply",
+        auth,
+        {"type": "admin", "admin_id": "1", "message_type": "note", "body": "billing bug?"},
+    )
+    # Ann's notification, then her answer by email to Jo (never the private note).
+    emails = outbox_mail(services, jobs, 2)
+    (to_jo,) = [m for m in emails if m["To"] == "jo@example.org"]
+    assert "Sent it again." in plain(to_jo) and "billing bug" not in plain(to_jo)
+    assert to_jo["Subject"] == "Re: Where is my invoice?"
+    assert to_jo["In-Reply-To"] == first["Message-ID"]
+    # Jo replies to the Reply-To address (quoting the answer, in HTML only).
+    by_address = mail(
+        "jo@example.org",
+        header(to_jo, "Reply-To"),
+        "Got it, thanks!\n\nOn Tue, Ann Admin wrote:\n> Sent it again.\n",
+        subject="Re: Where is my invoice?",
+    )
+    assert webhook(client, auth, by_address).get_json()["status"] == "replied"
+    # Then once more to the plain address: the References thread it.
+    html_only = EmailMessage()
+    html_only["From"] = "jo@example.org"
+    html_only["To"] = f"{app.app_id}@{DOMAIN}"
+    html_only["Subject"] = "Re: Where is my invoice?"
+    html_only["Message-ID"] = make_msgid(domain="mail.example")
+    html_only["References"] = f"{first['Message-ID']} {header(to_jo, 'Message-ID')}"
+    html_only.set_content(
+        "<div>One <b>more</b> question &amp; then I'm done.</div>"
+        '<div class="gmail_quote">On Tue wrote:<blockquote>Sent it again.</blockquote></div>',
+        subtype="html",
+    )
+    assert webhook(client, auth, html_only).get_json()["conversation_id"] == conversation_id
+    parts = conversation(client, auth, conversation_id)["conversation_parts"]
+    comments = [p for p in parts["conversation_parts"] if p["author"]["type"] == "user"]
+    assert [p["body"] for p in comments] == [
+        "<p>Got it, thanks!</p>",
+        "<p>One more question &amp; then I'm done.</p>",
+    ]
+    # A reply address with a forged token threads nowhere: it starts a new conversation.
+    forged = header(to_jo, "Reply-To").replace(".u.", ".a1.")
+    stray = webhook(client, auth, mail("jo@example.org", forged, "Sneaky"))
+    assert stray.get_json()["status"] == "started"
+    assert stray.get_json()["conversation_id"] != conversation_id
+
+
+def test_a_teammate_answers_by_replying_to_the_notification_email(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    team(services, app.app_id)
+    jobs = client.application.extensions["parley_jobs"]
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
+    started = post(
+        client, "/messages", auth, {"from": {"type": "user", "user_id": "j"}, "body": "Hi team"}
+    )
+    conversation_id = started.get_json()["id"]
+    (told,) = outbox_mail(services, jobs, 1)
+    answer = mail(
+        "Ann Admin <ANN@acme.io>",
+        header(told, "Reply-To"),
+        "Hi John, looking into it.\n\n> Hi team\n",
+        subject=f"Re: {told['Subject']}",
+        in_reply_to=header(told, "Message-ID"),
+    )
+    # The user (or anyone not Ann) cannot post through Ann's reply address.
+    spoofed = mail("john@x.io", header(told, "Reply-To"), "I am Ann, honest")
+    refused = webhook(client, auth, spoofed)
+    assert refused.status_code == 422
+    assert "not that teammate" in refused.get_json()["errors"][0]["message"]
+    # A teammate's email that answers nothing is refused too.
+    lost = webhook(client, auth, mail("ann@acme.io", f"{app.app_id}@{DOMAIN}", "Hello all"))
+    assert lost.status_code == 422
+    posted = webhook(client, auth, answer)
+    assert posted.status_code == 200 and posted.get_json()["status"] == "replied"
+    whole = conversation(client, auth, conversation_id)
+    (part,) = whole["conversation_parts"]["conversation_parts"]
+    assert part["author"] == {"type": "admin", "id": "1"}
+    assert part["body"] == "<p>Hi John, looking into it.</p>"
+    # John wrote through the API, not by email: he reads the answer in the app, not by email.
+    assert len(outbox_mail(services, jobs, 1)) == 1
+
+
+def test_a_reply_to_an_emailed_message_lands_in_its_conversation(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    team(services, app.app_id)
+    jobs = client.application.extensions["parley_jobs"]
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
+    sent = post(
+        client,
+        "/messages",
+        auth,
+        {
+            "message_type": "email",
+            "subject": "Welcome aboard",
+            "body": "Tell us what you think.",
+            "template": "personal",
+            "from": {"type": "admin", "id": "1"},
+            "to": {"type": "user", "user_id": "j"},
+        },
+    )
+    assert sent.status_code == 200, sent.get_json()
+    (welcome,) = outbox_mail(services, jobs, 1)
+    answer = mail("john@x.io", header(welcome, "Reply-To"), "Love it so far", subject="Re: Welcome")
+    posted = webhook(client, auth, answer).get_json()
+    user_key = user_id_key(app.app_id, "j").hex
+    assert posted["conversation_id"] == emailed_conversation_id(sent.get_json()["id"], user_key)
+    services.runner.catch_up()
+    with services.engine.connect() as conn:
+        stats = stats_of(conn, [sent.get_json()["id"]])[sent.get_json()["id"]]
+    assert stats["replied"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty"),
+        (b"Subject: hi\r\n\r\nno sender\r\n", "sender"),
+        (bytes(mail("jo@example.org", "x@y", "> only a quote\n")), "no text"),
+    ],
+)
+def test_malformed_email_is_refused_with_its_reason_and_stores_nothing(
+    client: FlaskClient,
+    auth: dict[str, str],
+    services: Services,
+    raw: bytes,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    head = log_head(services)
+    with caplog.at_level(logging.WARNING, logger="parley.inbound"):
+        refused = webhook(client, auth, raw)
+    assert refused.status_code == 422
+    error = refused.get_json()["errors"][0]
+    assert error["field"] == "email" and reason in error["message"]
+    assert any(reason in r.getMessage() for r in caplog.records)
+    assert log_head(services) == head
+
+
+def test_oversized_attachments_are_refused_before_anything_is_stored(
+    app: CreatedApp, services: Services
+) -> None:
+    limits = Limits(domain=DOMAIN, secret_key="test", attachment_max_bytes=len(PDF) - 1)
+    raw = bytes(mail("jo@example.org", f"{app.app_id}@{DOMAIN}", "See file", attach=("q.pdf", PDF)))
+    head = log_head(services)
+    with pytest.raises(Refused) as refused:
+        receive(services.store, services.engine, services.clock, limits, app.app_id, raw)
+    assert refused.value.code == 552 and "q.pdf" in refused.value.reason
+    with pytest.raises(Refused):
+        small = Limits(domain=DOMAIN, secret_key="test", max_bytes=len(raw) - 1)
+        receive(services.store, services.engine, services.clock, small, app.app_id, raw)
+    assert log_head(services) == head
+    with services.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(attachments)).scalar() == 0
+
+
+def test_automatic_replies_are_not_posted(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    head = log_head(services)
+    away = mail(
+        "jo@example.org",
+        f"{app.app_id}@{DOMAIN}",
+        "I am out of office until Monday.",
+        Auto_Submitted="auto-replied",
+    )
+    answered = webhook(client, auth, away)
+    assert answered.status_code == 200 and answered.get_json()["status"] == "ignored"
+    assert log_head(services) == head
