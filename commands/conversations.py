@@ -25,6 +25,8 @@ from domain.user import User
 
 # Makes, on each attempt, an aggregate to save with the change: (conversation id, part id).
 Record = Callable[[str, str | None], Aggregate]
+# Finds or makes a user at a time, with other aggregates to save alongside (aliases, …).
+Resolve = Callable[[datetime], tuple[User, list[Aggregate]]]
 
 
 def set_default_assignee(store: Parley, app_id: str, admin_id: str | None) -> None:
@@ -58,7 +60,7 @@ def check_admin(store: Parley, app_id: str, admin_id: str | None, field: str) ->
 
 def start_by_user(
     store: Parley,
-    user: User,
+    user: User | Resolve,
     body: str,
     clock: Clock,
     *,
@@ -69,12 +71,17 @@ def start_by_user(
     record: Record | None = None,
 ) -> Conversation:
     """The user writes in: a new open conversation for the app's default assignee. What
-    `record` makes of it is saved in the same atomic append (an inbound email's record)."""
-    assignee = recent_app(store, user.app_id).default_assignee
+    `record` makes of it is saved in the same atomic append (an inbound email's record), and
+    so is the user when `user` finds or makes them on each attempt (an email's sender)."""
 
     def attempt() -> Conversation:
-        fresh = _user(store, user.id)
         now = clock.now()
+        extra: list[Aggregate] = []
+        if isinstance(user, User):
+            fresh = _user(store, user.id)
+        else:
+            fresh, extra = user(now)
+        assignee = recent_app(store, fresh.app_id).default_assignee
         conversation = Conversation.start(
             app_id=fresh.app_id,
             user_key=fresh.id.hex,
@@ -89,7 +96,7 @@ def start_by_user(
         )
         fresh.message_received(now)
         also = record(conversation.conversation_id, None) if record is not None else None
-        store.save_all(conversation, fresh, also)
+        store.save_all(conversation, fresh, also, *extra)
         return conversation
 
     return retry_on_conflict(attempt)

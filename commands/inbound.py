@@ -20,6 +20,7 @@ import html
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import policy
 from email.errors import HeaderParseError
 from email.message import EmailMessage, Message
@@ -30,15 +31,16 @@ from uuid import UUID, uuid5
 import nh3
 from email_reply_parser import EmailReplyParser
 from eventsourcing.domain import Aggregate, event
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from commands.apps import recent_app
 from commands.clock import Clock
-from commands.conversations import load_conversation, reply, start_by_user
+from commands.conversations import Resolve, load_conversation, reply, start_by_user
 from commands.email import read_reply_tokens
 from commands.errors import AppNotFound, ConversationNotFound
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from commands.users import UserInput, apply_user_input, resolve_user
 from domain.conversations import MAX_BODY, Attachment
 from domain.errors import InvalidValue
@@ -398,11 +400,10 @@ def _receive(
             raise Refused(
                 "a teammate's email must answer a conversation (reply to its notification email)"
             )
-        user = _sender_user(store, app_id, parsed, clock)
         try:
             started = start_by_user(
                 store,
-                user,
+                _sender(app_id, parsed, store),
                 parsed.text,
                 clock,
                 via="email",
@@ -413,9 +414,7 @@ def _receive(
             )
         except _Duplicate:
             return _duplicate(store, key)
-        outcome = Outcome(
-            "started", started.conversation_id, None, {"type": "user", "id": user.id.hex}
-        )
+        outcome = Outcome("started", started.conversation_id, None, started.author)
     log.info(
         "inbound email %s from %s: %s %s",
         email_id,
@@ -444,20 +443,20 @@ def _belongs(store: Parley, app_id: str, token: tuple[str, str]) -> bool:
     return True
 
 
-def _sender_user(store: Parley, app_id: str, parsed: Parsed, clock: Clock) -> User:
-    """The user with the sender's address, or a new one named as the From header names them."""
+def _sender(app_id: str, parsed: Parsed, store: Parley) -> Resolve:
+    """Finds the user with the sender's address, or makes one named as the From header names
+    them, with what to save alongside; saved with the conversation, all or nothing."""
 
-    def attempt() -> User:
-        now = clock.now()
+    def resolve(now: datetime) -> tuple[User, list[Aggregate]]:
         user, aliases = resolve_user(store, app_id, None, parsed.sender, now)
+        others: list[Aggregate] = []
         if user.deleted or not user.name:
             attributes = {"name": parsed.sender_name} if parsed.sender_name else {}
             given = UserInput(email=parsed.sender, attributes=attributes)
             others = apply_user_input(store, user, given, by="email", at=now)
-            store.save_all(user, *aliases, *others)
-        return user
+        return user, [*aliases, *others]
 
-    return retry_on_conflict(attempt)
+    return resolve
 
 
 def _keep(engine: Engine, app_id: str, files: list[tuple[Attachment, bytes]], clock: Clock) -> None:
@@ -480,6 +479,19 @@ def _keep(engine: Engine, app_id: str, files: list[tuple[Attachment, bytes]], cl
                 )
         except SqlIntegrityError:
             pass  # the same bytes, kept before
+
+
+def file_token(secret_key: str, app_id: str, sha256: str) -> str:
+    """An attachment's link needs no login and cannot be made for another app's files."""
+    return str(URLSafeSerializer(secret_key, salt="file").dumps([app_id, sha256]))
+
+
+def read_file_token(secret_key: str, token: str) -> tuple[str, str] | None:
+    try:
+        app_id, sha256 = URLSafeSerializer(secret_key, salt="file").loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return str(app_id), str(sha256)
 
 
 def attachment(engine: Engine, app_id: str, sha256: str) -> tuple[str, bytes] | None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.conversations import Conversation
 from projections.events import event_class
-from projections.tables import conversations
+from projections.tables import conversation_counts, conversations
 from projections.upsert import upsert
 
 STARTED = event_class(Conversation, "Started")
@@ -20,7 +22,7 @@ READ = event_class(Conversation, "Read")
 
 class ConversationsProjection:
     name = "conversations"
-    tables: tuple[Table, ...] = (conversations,)
+    tables: tuple[Table, ...] = (conversations, conversation_counts)
     per_aggregate = True
     topics: tuple[str, ...] = tuple(get_topic(e) for e in (STARTED, REPLIED, READ))
 
@@ -31,6 +33,7 @@ class ConversationsProjection:
             r["id"]: dict(r)
             for r in conn.execute(select(table).where(table.c.id.in_(ids))).mappings()
         }
+        before = {key: _counted(row) for key, row in rows.items()}
         for e in events:
             key = e.originator_id.hex
             if isinstance(e, STARTED):
@@ -54,6 +57,32 @@ class ConversationsProjection:
             elif key in rows:
                 _change(rows[key], e)
         upsert(conn, table, list(rows.values()))
+        change: Counter[tuple[str, str, bool, bool]] = Counter()
+        for key, row in rows.items():
+            change[_counted(row)] += 1
+            if key in before:
+                change[before[key]] -= 1
+        _count(conn, tables["conversation_counts"], change)
+
+
+def _counted(row: dict[str, Any]) -> tuple[str, str, bool, bool]:
+    """Where a conversation counts: its app, assignee ("" for none), open, unread by them."""
+    return (row["app_id"], row["assignee_id"] or "", row["open"], row["assignee_unread"])
+
+
+def _count(conn: Connection, table: Table, change: Counter[tuple[str, str, bool, bool]]) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for (app_id, assignee, is_open, unread), delta in sorted(change.items()):
+        if not delta:
+            continue
+        statement = dialect.insert(table).values(
+            app_id=app_id, assignee_id=assignee, open=is_open, unread=unread, conversations=delta
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["app_id", "assignee_id", "open", "unread"],
+            set_={"conversations": table.c.conversations + delta},
+        )
+        conn.execute(statement)
 
 
 def _change(row: dict[str, Any], e: Any) -> None:

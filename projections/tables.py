@@ -239,6 +239,18 @@ conversations = Table(
     Index("conversations_user", "user_id", "updated_at", "id"),
 )
 
+# How many conversations each teammate has, open or closed, read or not ("" for unassigned),
+# kept by the conversations projection as rows change: `GET /counts?type=conversation`.
+conversation_counts = Table(
+    "conversation_counts",
+    metadata,
+    Column("app_id", String(64), primary_key=True),
+    Column("assignee_id", String(64), primary_key=True),
+    Column("open", Boolean, primary_key=True),
+    Column("unread", Boolean, primary_key=True),
+    Column("conversations", Integer, nullable=False),
+)
+
 # Not a projection: the bytes of inbound emails' attachments, which events name by SHA-256
 # (commands/inbound.py). Written before the event that refers to them; never rebuilt.
 attachments = Table(

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from domain.errors import InvalidValue
 from projections.conversations import admin_unread
+from projections.tables import conversation_counts as cc
 from projections.tables import conversations as c
 
 
@@ -98,33 +99,33 @@ def unread_by_user(conn: Connection, app_id: str, user_key: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def conversation_counts(conn: Connection, app_id: str) -> dict[str, int]:
-    """`GET /counts?type=conversation`: open, closed, assigned (open) and unassigned (open)."""
-    query = (
-        select(c.c.open, c.c.assignee_id.is_(None), func.count())
-        .where(c.c.app_id == app_id)
-        .group_by(c.c.open, c.c.assignee_id.is_(None))
-    )
+def inbox_counts(conn: Connection, app_id: str) -> dict[str, int]:
+    """`GET /counts?type=conversation`: open, closed, assigned (open) and unassigned (open),
+    from the running counts the projection keeps."""
     counted = {"open": 0, "closed": 0, "assigned": 0, "unassigned": 0}
-    for is_open, unassigned, n in conn.execute(query):
+    for assignee, is_open, _unread, n in _counts(conn, app_id):
         counted["open" if is_open else "closed"] += n
         if is_open:
-            counted["unassigned" if unassigned else "assigned"] += n
+            counted["assigned" if assignee else "unassigned"] += n
     return counted
 
 
 def admin_counts(conn: Connection, app_id: str) -> dict[str, dict[str, int]]:
     """Per teammate: conversations assigned to them, open and closed, and the open ones in
     which the user wrote what they have not read (their inbox's unread count)."""
-    query = (
-        select(c.c.assignee_id, c.c.open, c.c.assignee_unread, func.count())
-        .where(c.c.app_id == app_id, c.c.assignee_id.is_not(None))
-        .group_by(c.c.assignee_id, c.c.open, c.c.assignee_unread)
-    )
     counted: dict[str, dict[str, int]] = {}
-    for admin_id, is_open, unread, n in conn.execute(query):
-        mine = counted.setdefault(admin_id, {"open": 0, "closed": 0, "unread": 0})
+    for assignee, is_open, unread, n in _counts(conn, app_id):
+        if not assignee:
+            continue
+        mine = counted.setdefault(assignee, {"open": 0, "closed": 0, "unread": 0})
         mine["open" if is_open else "closed"] += n
         if is_open and unread:
             mine["unread"] += n
     return counted
+
+
+def _counts(conn: Connection, app_id: str) -> list[tuple[str, bool, bool, int]]:
+    query = select(cc.c.assignee_id, cc.c.open, cc.c.unread, cc.c.conversations).where(
+        cc.c.app_id == app_id, cc.c.conversations != 0
+    )
+    return [(a, bool(o), bool(u), int(n)) for a, o, u, n in conn.execute(query)]

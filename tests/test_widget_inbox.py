@@ -564,3 +564,40 @@ def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
     assert tab.js("() => location.hash") == ""  # the link's own navigation was held back
     tab.page.click("#help")  # the activator toggles the box closed
     assert tab.js("() => document.querySelector('.parley-box')") is None
+
+
+@pytest.mark.browser
+def test_an_emailed_attachment_is_a_download_link_in_the_box(
+    live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    from email.message import EmailMessage
+
+    from commands.inbound import Limits, receive
+
+    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
+    ping(live.services, live.app_id, {"user_id": "u7", "email": "u7@example.org"})
+    sent = EmailMessage()
+    sent["From"] = "u7@example.org"
+    sent["To"] = f"{live.app_id}@parley.localhost"
+    sent["Subject"] = "Invoice"
+    sent["Message-ID"] = "<invoice-1@example.org>"
+    sent.set_content("Here is the invoice that looks wrong.")
+    sent.add_attachment(
+        b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="invoice <7>.pdf"
+    )
+    s = live.services
+    limits = Limits(domain="parley.localhost", secret_key="test")
+    receive(s.store, s.engine, s.clock, limits, live.app_id, bytes(sent))
+    s.runner.catch_up()
+    tab = open_tab()
+    tab.open(user_page(live, site, "u7"))
+    tab.ping(1)
+    tab.page.click(".parley-launcher")
+    tab.page.locator(".parley-conversation").first.click()
+    link = tab.page.locator(".parley-attachment")
+    link.wait_for()
+    assert link.inner_text().endswith("invoice <7>.pdf")  # shown as text, not markup
+    href = link.get_attribute("href")
+    assert href is not None and href.startswith(live.url + "/files/")
+    fetched = tab.page.request.get(href)
+    assert fetched.status == 200 and fetched.body() == b"%PDF-1.4 invoice"

@@ -41,6 +41,7 @@ def create_app(
     app.register_blueprint(widget)
     app.register_blueprint(unsubscribe)
     app.register_blueprint(tracking)
+    app.register_blueprint(inbound.files)
     # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
     assert audience.api is segments.api is messages.api is conversations.api is inbound.api
     app.register_blueprint(audience.api)

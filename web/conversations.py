@@ -28,6 +28,7 @@ from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Attachment, Conversation
 from queries.conversations import Inbox, inbox
 from web.api import api, body, named_user, services
+from web.inbound import file_url
 
 
 class UserRef(Schema):
@@ -115,7 +116,7 @@ def _party(author: dict[str, str] | None) -> dict[str, str] | None:
     return None if author is None else {"type": author["type"], "id": author["id"]}
 
 
-def _part(part: dict[str, Any]) -> dict[str, Any]:
+def _part(app_id: str, part: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "conversation_part",
         "id": part["id"],
@@ -127,20 +128,19 @@ def _part(part: dict[str, Any]) -> dict[str, Any]:
         "assigned_to": _party({"type": "admin", "id": part["assigned_to"]})
         if part["assigned_to"]
         else None,
-        "attachments": attachments_out(part.get("attachments", [])),
+        "attachments": attachments_out(app_id, part.get("attachments", [])),
     }
 
 
-def attachments_out(kept: list[Attachment]) -> list[dict[str, Any]]:
-    """Intercom's `upload` objects; the bytes come from `GET /attachments/{sha256}`."""
-    base = request.host_url.rstrip("/")
+def attachments_out(app_id: str, kept: list[Attachment]) -> list[dict[str, Any]]:
+    """Intercom's `upload` objects, each with its signed download link."""
     return [
         {
             "type": "upload",
             "name": a["name"],
             "content_type": a["content_type"],
             "filesize": a["size"],
-            "url": f"{base}/attachments/{a['sha256']}",
+            "url": file_url(app_id, a),
         }
         for a in kept
     ]
@@ -162,7 +162,7 @@ def conversation_out(conversation: Conversation, for_user: bool = False) -> dict
             "id": conversation.message_id,
             "subject": conversation.subject,
             "via": conversation.via,
-            "attachments": attachments_out(conversation.attachments),
+            "attachments": attachments_out(conversation.app_id, conversation.attachments),
             "body": conversation.body
             if conversation.markup == "html"
             else conversation_html(conversation.body),
@@ -170,7 +170,7 @@ def conversation_out(conversation: Conversation, for_user: bool = False) -> dict
         },
         "conversation_parts": {
             "type": "conversation_part.list",
-            "conversation_parts": [_part(p) for p in parts],
+            "conversation_parts": [_part(conversation.app_id, p) for p in parts],
         },
     }
     if not for_user:

@@ -11,17 +11,16 @@ Routes join the `api` blueprint; web/app.py imports this module before registeri
 
 from __future__ import annotations
 
-import re
+from urllib.parse import quote
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from commands.inbound import Refused, attachment, receive
+from commands.inbound import Refused, attachment, file_token, read_file_token, receive
+from domain.conversations import Attachment
 from web.api import api, services
 from web.errors import NotFound, error_list
 from workers.inbound import follow_up, limits_for
-
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @api.post("/email/inbound")
@@ -59,15 +58,29 @@ def post_inbound_email() -> ResponseReturnValue:
     )
 
 
-@api.get("/attachments/<sha256>")
-def get_attachment(sha256: str) -> ResponseReturnValue:
-    """An attachment's bytes, always as a download (never rendered on Parley's origin)."""
-    found = attachment(services().engine, g.app_id, sha256) if SHA256.match(sha256) else None
+files = Blueprint("files", __name__)
+
+
+@files.get("/files/<token>/<name>")
+def get_file(token: str, name: str) -> ResponseReturnValue:
+    """An attachment's bytes, by its signed link (as the conversation's `attachments` give
+    it, to teammates and to the user alike); always a download, never rendered on Parley's
+    origin."""
+    s = services()
+    named = read_file_token(s.config.secret_key, token)
+    found = attachment(s.engine, *named) if named is not None else None
     if found is None:
-        raise NotFound(f"no attachment {sha256}")
+        raise NotFound("no such file")
     content_type, data = found
     response = Response(data, mimetype=content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{sha256[:12]}"'
+    response.headers["Content-Disposition"] = "attachment"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def file_url(app_id: str, kept: Attachment) -> str:
+    token = file_token(services().config.secret_key, app_id, kept["sha256"])
+    name = quote(kept["name"].replace("/", "_"), safe="") or "file"
+    return f"{request.host_url.rstrip('/')}/files/{token}/{name}"

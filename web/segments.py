@@ -13,7 +13,7 @@ from commands.apps import recent_app
 from commands.audience_schemas import FilterField
 from commands.errors import SegmentNotFound
 from commands.segments import SaveSegment, delete_segment, save_segment
-from queries.conversations import admin_counts, conversation_counts
+from queries.conversations import admin_counts, inbox_counts
 from queries.counts import app_counts, company_counts, user_counts
 from queries.segments import find_segment, list_segments, segment_size
 from web.api import api, body, read_your_writes, services
@@ -138,7 +138,7 @@ def _conversation_counts(per_admin: bool) -> ResponseReturnValue:
     s = services()
     with s.engine.connect() as conn:
         if not per_admin:
-            return jsonify({"type": "count", "conversation": conversation_counts(conn, g.app_id)})
+            return jsonify({"type": "count", "conversation": inbox_counts(conn, g.app_id)})
         counted = admin_counts(conn, g.app_id)
     admins = recent_app(s.store, g.app_id).admins
     none = {"open": 0, "closed": 0, "unread": 0}

@@ -333,10 +333,12 @@
     var conversation = outcome.body;
     content.setAttribute("data-conversation-id", conversation.id);
     var message = conversation.conversation_message;
-    content.appendChild(part(message.author, message.body, conversation.created_at));
+    content.appendChild(part(message.author, message.body, conversation.created_at,
+      message.attachments));
     var parts = conversation.conversation_parts.conversation_parts;
     for (var i = 0; i < parts.length; i++) {
-      content.appendChild(part(parts[i].author, parts[i].body, parts[i].created_at));
+      content.appendChild(part(parts[i].author, parts[i].body, parts[i].created_at,
+        parts[i].attachments));
     }
     content.appendChild(composer("parley-reply", "Write a reply\u2026", function (text) {
       return call("reply", "/widget/conversations/" + encodeURIComponent(conversation.id) +
@@ -344,7 +346,7 @@
     }, function (replied) { renderConversation(content, replied); }));
   }
 
-  function part(author, html, at) {
+  function part(author, html, at, files) {
     var mine = author && author.type === "user";
     var node = el("div", "parley-part" + (mine ? " parley-mine" : ""), null,
       "margin:8px 0;padding:8px 10px;border-radius:6px;background:" +
@@ -354,6 +356,13 @@
     var content = el("div", "parley-body");
     content.innerHTML = html || "";  // sanitised by the server
     node.appendChild(content);
+    for (var f = 0; files && f < files.length; f++) {  // attachments (of an email, say)
+      var file = el("a", "parley-attachment", "\ud83d\udcce " + files[f].name,
+        "display:block;font-size:12px;margin-top:4px");
+      if (/^https?:/i.test(files[f].url)) { file.href = files[f].url; }
+      file.setAttribute("download", "");
+      node.appendChild(file);
+    }
     return node;
   }
 

@@ -1,4 +1,5 @@
-"""Conversations: whether the assignee has read what the user wrote (counts per admin).
+"""Conversations: whether the assignee has read what the user wrote, and running counts per
+app, assignee, open and unread (`GET /counts?type=conversation`).
 
 Revision ID: 0012
 Revises: 0011
@@ -37,7 +38,21 @@ def upgrade() -> None:
     for start in range(0, len(unread), 500):
         chunk = unread[start : start + 500]
         conn.execute(sa.update(table).where(table.c.id.in_(chunk)).values(assignee_unread=True))
+    op.create_table(
+        "conversation_counts",
+        sa.Column("app_id", sa.String(64), primary_key=True),
+        sa.Column("assignee_id", sa.String(64), primary_key=True),
+        sa.Column("open", sa.Boolean, primary_key=True),
+        sa.Column("unread", sa.Boolean, primary_key=True),
+        sa.Column("conversations", sa.Integer, nullable=False),
+    )
+    op.execute(
+        "INSERT INTO conversation_counts (app_id, assignee_id, open, unread, conversations) "
+        "SELECT app_id, COALESCE(assignee_id, ''), open, assignee_unread, COUNT(*) "
+        "FROM conversations GROUP BY app_id, COALESCE(assignee_id, ''), open, assignee_unread"
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("conversation_counts")
     op.drop_column("conversations", "assignee_unread")
