@@ -29,7 +29,6 @@ from email.utils import getaddresses
 from uuid import UUID, uuid5
 
 import nh3
-from email_reply_parser import EmailReplyParser
 from eventsourcing.domain import Aggregate, event
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Engine, insert, select
@@ -42,7 +41,7 @@ from commands.email import read_reply_tokens
 from commands.errors import AppNotFound, ConversationNotFound
 from commands.store import Parley
 from commands.users import UserInput, apply_user_input, resolve_user
-from domain.conversations import MAX_BODY, Attachment
+from domain.conversations import MAX_BODY, Attachment, Conversation
 from domain.errors import InvalidValue
 from domain.identity import NAMESPACE
 from domain.user import User
@@ -101,8 +100,8 @@ class InboundEmail(Aggregate):
     """One email received, once: what it was and where it went (for auditors)."""
 
     @staticmethod
-    def create_id(app_id: str, email_id: str) -> UUID:
-        return inbound_key(app_id, email_id)
+    def create_id(app_id: str, email_id: str, sender: str) -> UUID:
+        return inbound_key(app_id, email_id, sender)
 
     @event("Received")
     def __init__(
@@ -114,9 +113,11 @@ class InboundEmail(Aggregate):
         size: int,
         conversation_id: str,
         part_id: str | None,
+        author: dict[str, str] | None,
         at: int,
     ) -> None:
         self.app_id = app_id
+        self.author = author  # None: the sender's user, who started the conversation
         self.email_id = email_id
         self.sender = sender
         self.subject = subject
@@ -126,8 +127,9 @@ class InboundEmail(Aggregate):
         self.at = at
 
 
-def inbound_key(app_id: str, email_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"{app_id}/inbound/{email_id}")
+def inbound_key(app_id: str, email_id: str, sender: str) -> UUID:
+    """Keyed by sender too: someone else's email reusing a Message-ID is not a duplicate."""
+    return uuid5(NAMESPACE, f"{app_id}/inbound/{sender} {email_id}")
 
 
 # -- reading the email --------------------------------------------------------------------
@@ -142,12 +144,14 @@ def parse(raw: bytes, limits: Limits) -> Parsed:
     try:
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
-        senders = getaddresses([str(h) for h in message.get_all("From", [])])
-        subject = _header(message, "Subject")
-        message_id = _header(message, "Message-ID")
+        froms = message.get_all("From", [])
+        sender = froms[0] if len(froms) == 1 else None
+        addresses = list(getattr(sender, "addresses", ()))
+        subject = _one_line(_header(message, "Subject"))
+        message_id = _one_line(_header(message, "Message-ID"))
         references = " ".join(
             filter(None, [_header(message, "In-Reply-To"), _header(message, "References")])
-        )
+        )[:20_000]
         recipients = [
             address.lower()
             for name in ("To", "Cc", "Delivered-To", "X-Original-To")
@@ -156,20 +160,23 @@ def parse(raw: bytes, limits: Limits) -> Parsed:
         ]
     except (HeaderParseError, ValueError, TypeError, IndexError, AssertionError) as error:
         raise Refused(f"the email's headers cannot be read: {error}") from None
-    senders = [(name, address) for name, address in senders if "@" in address]
-    if len(senders) != 1:
-        raise Refused("the email needs exactly one sender address in From")
+    # A From that parses only with defects ("ann@acme.io <mallory@evil.io>") names nobody.
+    defects = getattr(sender, "defects", None)
+    if sender is None or defects or len(addresses) != 1:
+        raise Refused("the email needs exactly one well-formed sender address in From")
+    address = str(addresses[0].addr_spec).strip().lower()
+    if "@" not in address or any(c.isspace() or not c.isprintable() for c in address):
+        raise Refused("the email needs exactly one well-formed sender address in From")
     if _is_automatic(message):
         raise Refused("automatic reply (Auto-Submitted or Precedence): not posted", 250)
     text, files = _content(message, limits)
     if not text and not files:
         raise Refused("the email has no text (after trimming quoted history) nor attachments")
-    name, address = senders[0]
     return Parsed(
-        sender_name=name.strip(),
-        sender=address.strip().lower(),
-        subject=(subject or "").strip()[:255] or None,
-        message_id=(message_id or "").strip()[:255] or None,
+        sender_name=_one_line(str(addresses[0].display_name)) or "",
+        sender=address,
+        subject=subject,
+        message_id=message_id,
         references=references,
         recipients=recipients,
         text=text[:MAX_BODY],
@@ -182,6 +189,14 @@ def _header(message: Message, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _one_line(value: str | None, limit: int = 255) -> str | None:
+    """A header value as one line of printable text (never a way to add headers)."""
+    if value is None:
+        return None
+    flat = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return flat[:limit] or None
+
+
 def _is_automatic(message: Message) -> bool:
     submitted = str(message.get("Auto-Submitted", "no")).strip()
     precedence = str(message.get("Precedence", "")).strip().lower()
@@ -189,18 +204,19 @@ def _is_automatic(message: Message) -> bool:
 
 
 def _content(message: EmailMessage, limits: Limits) -> tuple[str, list[tuple[Attachment, bytes]]]:
+    """The email's new words (its plain text, else its HTML, trimmed) and its attachments:
+    every other leaf part, nested ones and forwarded emails included."""
+    plain = message.get_body(preferencelist=("plain",))
+    rich = message.get_body(preferencelist=("html",))
+    text = trim(_text_of(plain)) if plain is not None else ""
+    if not text and rich is not None:
+        text = trim(html_to_text(_text_of(rich)))
     files: list[tuple[Attachment, bytes]] = []
-    for part in message.iter_attachments():
-        assert isinstance(part, EmailMessage)
-        if part.get_content_maintype() == "multipart":
+    for part in _leaves(message):
+        if part is plain or part is rich or _is_alternative_text(part):
             continue
-        try:
-            data = part.get_payload(decode=True)
-        except (ValueError, TypeError):
-            data = None
-        if not isinstance(data, bytes):
-            raise Refused("an attachment cannot be decoded")
-        name = (part.get_filename() or "attachment").strip()[:255] or "attachment"
+        data = _bytes_of(part)
+        name = _file_name(part)
         if len(data) > limits.attachment_max_bytes:
             raise Refused(
                 f"attachment {name!r} is {len(data)} bytes; the limit is "
@@ -216,62 +232,115 @@ def _content(message: EmailMessage, limits: Limits) -> tuple[str, list[tuple[Att
         files.append((kept, data))
     if len(files) > MAX_ATTACHMENTS:
         raise Refused(f"the email has {len(files)} attachments; the limit is {MAX_ATTACHMENTS}")
-    plain = message.get_body(preferencelist=("plain",))
-    rich = message.get_body(preferencelist=("html",))
+    return text, files
+
+
+def _leaves(part: Message) -> list[Message]:
+    """The parts that hold content: inside multiparts, but a forwarded email (message/*) is
+    one part, kept whole."""
+    if part.is_multipart() and part.get_content_maintype() == "multipart":
+        payload = part.get_payload()
+        assert isinstance(payload, list)
+        return [leaf for child in payload if isinstance(child, Message) for leaf in _leaves(child)]
+    return [part]
+
+
+def _is_alternative_text(part: Message) -> bool:
+    """Another rendering of the body (not a text file someone attached)."""
+    return (
+        part.get_content_type() in ("text/plain", "text/html")
+        and part.get_content_disposition() != "attachment"
+        and not part.get_filename()
+    )
+
+
+def _bytes_of(part: Message) -> bytes:
+    if part.get_content_maintype() == "message":
+        return part.as_bytes(policy=policy.SMTP)
     try:
-        if plain is not None:
-            text = _text_of(plain)
-        elif rich is not None:
-            text = html_to_text(_text_of(rich))
-        else:
-            text = ""
-    except (LookupError, UnicodeError, ValueError) as error:
-        raise Refused(f"the email's text cannot be decoded: {error}") from None
-    return trim(text), files
+        data = part.get_payload(decode=True)
+    except (ValueError, TypeError):
+        data = None
+    if not isinstance(data, bytes):
+        raise Refused("an attachment cannot be decoded")
+    return data
+
+
+def _file_name(part: Message) -> str:
+    default = "forwarded.eml" if part.get_content_maintype() == "message" else "attachment"
+    name = _one_line((part.get_filename() or "").replace("/", "_").replace("\\", "_"))
+    return default if not name or set(name) <= {"."} else name
 
 
 def _text_of(part: Message) -> str:
-    content = part.get_content()  # type: ignore[attr-defined]
-    if not isinstance(content, str):
-        raise ValueError("not text")
-    return content
+    """A text part's words; an unknown or wrong charset is read as UTF-8, replacing what is
+    not."""
+    try:
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content[:TEXT_LIMIT]
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        pass
+    data = part.get_payload(decode=True)
+    return data.decode("utf-8", "replace")[:TEXT_LIMIT] if isinstance(data, bytes) else ""
+
+
+# Read no further than this: nobody types more into one reply, and the rest is history.
+TEXT_LIMIT = 200_000
+QUOTE_BLOCK = re.compile(
+    r"<div\b[^<>]*\bclass=[\"']?[^\"'<>]*\b(gmail_quote|moz-cite-prefix)\b", re.IGNORECASE
+)
 
 
 def html_to_text(document: str) -> str:
-    """The words of an HTML email, without quoted history (blockquotes, Gmail's quote)."""
-    document = re.sub(
-        r"<div[^>]*class=\"?[^\">]*(gmail_quote|moz-cite-prefix)[^>]*>.*",
-        "",
-        document,
-        flags=re.IGNORECASE | re.DOTALL,
-    )
-    document = re.sub(r"<br\s*/?>|</(p|div|li|tr|h[1-6])>", "\n", document, flags=re.IGNORECASE)
+    """The words of an HTML email, without quoted history (blockquotes, Gmail's and
+    Thunderbird's quote blocks)."""
+    quoted = QUOTE_BLOCK.search(document)
+    if quoted is not None:
+        document = document[: quoted.start()]
+    document = re.sub(r"<br\b[^<>]*>|</(p|div|li|tr|h[1-6])\s*>", "\n", document, flags=re.I)
     words = nh3.clean(
         document,
         tags=set(),
         attributes={},
-        clean_content_tags={"blockquote", "style", "script", "head"},
+        clean_content_tags={"blockquote", "style", "script", "head", "title"},
     )
     return html.unescape(words)
 
 
-SIGNATURE = re.compile(r"^-- ?$")
-FORWARDED_HISTORY = re.compile(
-    r"^(-{2,}\s*Original Message\s*-{2,}|_{10,}|From: .+|Sent from my \w+.*)$", re.IGNORECASE
-)
+ON_WROTE = re.compile(r"^(On|Le|Am|El|Il)\s.*(wrote|écrit|schrieb|escribió|scritto):\s*$")
+HISTORY = re.compile(r"^(-{2,}\s*(Original|Forwarded) Message\s*-{2,}|_{10,})$", re.IGNORECASE)
+HEADER_LINE = re.compile(r"^(From|Sent|Date|To|Subject|Cc):\s", re.IGNORECASE)
+SENT_FROM = re.compile(r"^(Sent from my|Get Outlook for)( [\w-]+){1,4}$", re.IGNORECASE)
 
 
 def trim(text: str) -> str:
-    """The new words of a reply: quoted history ("On … wrote:", "> …", "Original Message")
-    and the signature (after "-- ") left out."""
-    text = text.replace("\r\n", "\n")
-    kept = EmailReplyParser.parse_reply(text)
-    lines = kept.split("\n")
+    """The new words of a reply, in one pass over its lines: it ends where quoted history
+    starts ("On … wrote:", possibly wrapped over three lines; "Original Message"; a block of
+    From:/Sent:/To:/Subject: lines) or the signature does ("-- "); quoted lines ("> …") are
+    left out and a "Sent from my …" line at the very end too."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
     for index, line in enumerate(lines):
-        if SIGNATURE.match(line.rstrip("\n")) or FORWARDED_HISTORY.match(line.strip()):
-            lines = lines[:index]
+        bare = line.strip()
+        if line.rstrip() == "--" or line == "-- " or HISTORY.match(bare):
             break
-    return "\n".join(lines).strip()
+        if bare.startswith(("On ", "Le ", "Am ", "El ", "Il ")) and any(
+            ON_WROTE.match(" ".join(x.strip() for x in lines[index : index + n])) for n in (1, 2, 3)
+        ):
+            break
+        if HEADER_LINE.match(bare) and (
+            sum(1 for x in lines[index : index + 5] if HEADER_LINE.match(x.strip())) >= 3
+        ):
+            break
+        if bare.startswith(">"):
+            continue
+        kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if kept and SENT_FROM.match(kept[-1].strip()):
+        kept.pop()
+    return "\n".join(kept).strip()
 
 
 # -- where it goes --------------------------------------------------------------------------
@@ -326,23 +395,29 @@ def _receive(
             log.info("inbound email for %s ignored: %s", app_id, refused.reason)
             return Outcome("ignored", reason=refused.reason)
         raise
+    if read_reply_tokens(limits.secret_key, parsed.message_id or ""):
+        reason = "one of Parley's own emails came back: not posted"
+        log.info("inbound email for %s ignored: %s", app_id, reason)
+        return Outcome("ignored", reason=reason)
     email_id = parsed.message_id or f"<sha256:{hashlib.sha256(raw).hexdigest()}>"
-    key = inbound_key(app_id, email_id)
-    earlier = store.get_as(InboundEmail, key)
-    if earlier is not None:
-        return Outcome("duplicate", earlier.conversation_id, earlier.part_id)
-    # A token: in the address the email was sent to, else in the Message-IDs it answers.
-    addressed = " ".join(filter(None, [recipient, *parsed.recipients]))
-    tokens = [
-        t for t in read_reply_tokens(limits.secret_key, addressed) if _belongs(store, app_id, t)
-    ]
-    tokens += [
-        t
-        for t in read_reply_tokens(limits.secret_key, parsed.references)
-        if _belongs(store, app_id, t)
-    ]
+    key = inbound_key(app_id, email_id, parsed.sender)
+    if store.get_as(InboundEmail, key) is not None:
+        return _duplicate(store, key)
     admin = app.admin_with_email(parsed.sender)
-    _keep(engine, app_id, parsed.files, clock)
+    # A token: in the address the email was sent to, else in the Message-IDs it answers; only
+    # one given to this sender counts (a user's to that user's address, a teammate's to them).
+    addressed = read_reply_tokens(
+        limits.secret_key, " ".join([recipient or "", *parsed.recipients])
+    )
+    answered = read_reply_tokens(limits.secret_key, parsed.references)
+    seen: set[tuple[str, str]] = set()
+    tokens = []
+    for token in [*addressed, *answered][:50]:
+        if token not in seen and _given_to_sender(store, app_id, token, parsed.sender, admin):
+            tokens.append(token)
+        seen.add(token)
+    if not tokens and any(who != "u" for _, who in addressed):
+        raise Refused("this reply address was given to a teammate; the sender is not that teammate")
     attached = [kept for kept, _ in parsed.files]
 
     def record(conversation_id: str, part_id: str | None) -> InboundEmail:
@@ -356,22 +431,19 @@ def _receive(
             size=len(raw),
             conversation_id=conversation_id,
             part_id=part_id,
+            author=author,
             at=int(clock.now().timestamp()),
         )
 
     if tokens:
         conversation_id, who = tokens[0]
         conversation = load_conversation(store, app_id, conversation_id)
-        if who == "u":
-            if admin is not None:
-                raise Refused("this reply address was given to the user, not to a teammate")
-            author = {"type": "user", "id": conversation.user_key}
-        else:
-            if admin is None or admin["id"] != who[1:]:
-                raise Refused(
-                    "this reply address was given to a teammate; the sender is not that teammate"
-                )
-            author = {"type": "admin", "id": who[1:]}
+        author = (
+            {"type": "user", "id": conversation.user_key}
+            if who == "u"
+            else {"type": "admin", "id": who[1:]}
+        )
+        _keep(engine, app_id, parsed.files, clock)
         try:
             part = reply(
                 store,
@@ -400,6 +472,8 @@ def _receive(
             raise Refused(
                 "a teammate's email must answer a conversation (reply to its notification email)"
             )
+        author = None  # the sender's user, found or made when saving
+        _keep(engine, app_id, parsed.files, clock)
         try:
             started = start_by_user(
                 store,
@@ -426,21 +500,44 @@ def _receive(
 
 
 def _duplicate(store: Parley, key: UUID) -> Outcome:
+    """An email taken before: where it went, so that its follow-up emails (each sent at
+    most once) can be asked for again in case they were lost."""
     earlier = store.get_as(InboundEmail, key)
     assert earlier is not None
-    return Outcome("duplicate", earlier.conversation_id, earlier.part_id)
+    conversation = store.get_as(Conversation, UUID(hex=earlier.conversation_id))
+    author = earlier.author or (conversation.author if conversation is not None else None)
+    by_admin = author is not None and author["type"] == "admin"
+    return Outcome(
+        "duplicate",
+        earlier.conversation_id,
+        earlier.part_id,
+        author,
+        email_user=by_admin and conversation is not None and conversation.via == "email",
+    )
 
 
 class _Duplicate(Exception):
     pass
 
 
-def _belongs(store: Parley, app_id: str, token: tuple[str, str]) -> bool:
+def _given_to_sender(
+    store: Parley,
+    app_id: str,
+    token: tuple[str, str],
+    sender: str,
+    admin: dict[str, str] | None,
+) -> bool:
+    """Whether a reply token names a conversation of this app and was given to the sender:
+    the conversation's user (by their address) or the teammate it names."""
+    conversation_id, who = token
     try:
-        load_conversation(store, app_id, token[0])
+        conversation = load_conversation(store, app_id, conversation_id)
     except ConversationNotFound:  # another app's: not a thread of this one
         return False
-    return True
+    if who != "u":
+        return admin is not None and admin["id"] == who[1:]
+    user = store.get_as(User, UUID(hex=conversation.user_key))
+    return admin is None and user is not None and (user.email or "").lower() == sender
 
 
 def _sender(app_id: str, parsed: Parsed, store: Parley) -> Resolve:

@@ -104,18 +104,12 @@ def email_user(
     mailing: Mailing,
 ) -> bool:
     """A teammate's comment in a conversation held by email goes to the user by email, at
-    most once, answering their last email; whether it was sent."""
-
-    def attempt() -> tuple[Conversation, bool]:
-        conversation = load_conversation(store, app_id, conversation_id)
-        fresh = conversation.notify(part_id, [USER], clock.now())
-        store.save_all(conversation)
-        return conversation, bool(fresh)
-
-    conversation, fresh = retry_on_conflict(attempt)
+    most once, threaded under the email that started it; whether it was sent. The email is
+    built before it is recorded as sent, so one that cannot be built is never recorded."""
+    conversation = load_conversation(store, app_id, conversation_id)
     part = next((p for p in conversation.parts if p["id"] == part_id), None)
     user = store.get_as(User, UUID(hex=conversation.user_key))
-    if not fresh or part is None or part["part_type"] != "comment" or not user or not user.email:
+    if part is None or part["part_type"] != "comment" or not user or not user.email:
         return False
     app = recent_app(store, app_id)
     admin = app.admins.get(part["author"]["id"], {})
@@ -128,7 +122,7 @@ def email_user(
         in_reply_to=conversation.email_id,
     )
     message = EmailMessage(policy=policy.default)
-    subject = conversation.subject or f"Your conversation with {app.name}"
+    subject = " ".join((conversation.subject or f"Your conversation with {app.name}").split())
     message["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
     message["From"] = formataddr(
         (admin.get("name", app.name), admin.get("email") or f"team@{app_name_domain(app.name)}")
@@ -138,6 +132,15 @@ def email_user(
     text = part["body"] or ""
     message.set_content(f"{text}\n\n--\nReply to this email to answer {app.name}.\n")
     message.add_alternative(conversation_html(text), subtype="html")
+
+    def attempt() -> bool:
+        fresh = load_conversation(store, app_id, conversation_id)
+        recorded = bool(fresh.notify(part_id, [USER], clock.now()))
+        store.save_all(fresh)
+        return recorded
+
+    if not retry_on_conflict(attempt):
+        return False  # sent (or being sent) already
     transport.send(message)
     return True
 
@@ -158,6 +161,7 @@ def _email(
         (f"{who} via Parley", f"notifications@{app_name_domain(app_name)}")
     )
     message["To"] = admin["email"]
+    message["Auto-Submitted"] = "auto-generated"  # auto-replies to it are not sent back
     apply_thread(message, thread, "parley.local")
     message.set_content(
         f"{who} wrote:\n\n{text}\n\n--\nReply to this email to answer {who} "

@@ -222,7 +222,9 @@ def test_parley_inbound_takes_email_for_an_apps_address_over_smtp(
             server.kill()
     store = Parley(database_url)
     try:
-        received = store.get_as(InboundEmail, inbound_key(keys["app_id"], "<first@example.org>"))
+        received = store.get_as(
+            InboundEmail, inbound_key(keys["app_id"], "<first@example.org>", "jo@example.org")
+        )
         assert received is not None and received.sender == "jo@example.org"
         started = load_conversation(store, keys["app_id"], received.conversation_id)
         assert started.body == "The export is empty." and started.via == "email"

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.conversations import emailed_conversation_id, set_default_assignee
-from commands.inbound import Limits, Refused, receive
+from commands.inbound import Limits, Refused, html_to_text, receive, trim
 from domain.identity import user_id_key
 from projections.tables import attachments
 from queries.messages import stats_of
@@ -370,3 +370,113 @@ def test_automatic_replies_are_not_posted(
     answered = webhook(client, auth, away)
     assert answered.status_code == 200 and answered.get_json()["status"] == "ignored"
     assert log_head(services) == head
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("Thanks!\n\nOn Mon, 23 Nov 2026 at 10:00, Parley <a+b@c.d> wrote:\n> old\n", "Thanks!"),
+        ("Thanks!\n\nOn Mon, 23 Nov 2026 at 10:00, Parley\n<a+b@c.d> wrote:\n> old\n", "Thanks!"),
+        ("Yes please.\n-- \nAnn Smith\nCFO\n", "Yes please."),
+        ("Sure.\n\nSent from my iPhone\n", "Sure."),
+        ("Done.\n\n-----Original Message-----\nFrom: Bob\nblah\n", "Done."),
+        ("Reply\n\nFrom: Ann <a@b.c>\nSent: Monday\nTo: x@y.z\nSubject: y\n\nold\n", "Reply"),
+        ("Point one\n> your question\nMy inline answer\n", "Point one\nMy inline answer"),
+        # The user's own words that merely look like history stay.
+        (
+            "The export fails.\nFrom: the logs I see a 500.\nCan you look?",
+            "The export fails.\nFrom: the logs I see a 500.\nCan you look?",
+        ),
+        (
+            "Sent from my laptop earlier: the file is attached.",
+            "Sent from my laptop earlier: the file is attached.",
+        ),
+        ("On Monday the export failed again.", "On Monday the export failed again."),
+        ("On x\n" * 3000, ("On x\n" * 3000).strip()),
+    ],
+)
+def test_trimming_keeps_the_new_words_only(written: str, kept: str) -> None:
+    assert trim(written) == kept
+
+
+def test_html_only_mail_loses_its_quote_block_and_title() -> None:
+    document = (
+        "<html><head><title>Mail</title></head><body><p>Yes, <b>that</b> works.</p>"
+        '<div class="gmail_quote">On Tue you wrote:<blockquote>old</blockquote></div>'
+        "</body></html>"
+    )
+    assert html_to_text(document).strip() == "Yes, that works."
+
+
+def test_mail_that_merely_looks_like_a_reply_or_a_duplicate_is_not_one(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    team(services, app.app_id)
+    jobs = client.application.extensions["parley_jobs"]
+    first = mail("jo@example.org", f"{app.app_id}@{DOMAIN}", "Where is my invoice?")
+    conversation_id = webhook(client, auth, first).get_json()["conversation_id"]
+    post(
+        client,
+        f"/conversations/{conversation_id}/reply",
+        auth,
+        {"type": "admin", "admin_id": "1", "message_type": "comment", "body": "Resent."},
+    )
+    emails = outbox_mail(services, jobs, 2)
+    (told,) = [m for m in emails if m["To"] == "ann@acme.io"]
+    (to_jo,) = [m for m in emails if m["To"] == "jo@example.org"]
+    assert told["Auto-Submitted"] == "auto-generated"
+    # Someone holding Jo's reply address is not Jo: their email starts their own conversation.
+    stranger = webhook(
+        client, auth, mail("mallory@evil.io", header(to_jo, "Reply-To"), "I am Jo, honest")
+    )
+    assert stranger.get_json()["status"] == "started"
+    assert stranger.get_json()["conversation_id"] != conversation_id
+    # Reusing another email's Message-ID does not make an email a duplicate.
+    squatted = mail("mallory@evil.io", f"{app.app_id}@{DOMAIN}", "First!")
+    squatted.replace_header("Message-ID", "<real-42@example.org>")
+    assert webhook(client, auth, squatted).get_json()["status"] == "started"
+    real = mail("jo@example.org", f"{app.app_id}@{DOMAIN}", "My second question")
+    real.replace_header("Message-ID", "<real-42@example.org>")
+    assert webhook(client, auth, real).get_json()["status"] == "started"
+    # Parley's own notification, forwarded back into the inbox, is not posted (no mail loop).
+    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)  # teammates told of the new ones
+    head = log_head(services)
+    looped = webhook(client, auth, told.as_bytes())
+    assert looped.status_code == 200 and looped.get_json()["status"] == "ignored"
+    # A From that only parses with defects names nobody, least of all Ann.
+    spoofed = mail("x@y.z", header(told, "Reply-To"), "Close it")
+    spoofed.replace_header("From", "ann@acme.io <mallory@evil.io>")
+    assert webhook(client, auth, spoofed).status_code == 422
+    # Spoofing Ann's reply address with an attachment stores nothing, the bytes included.
+    fake = mail("bob@evil.io", header(told, "Reply-To"), "See file", attach=("x.pdf", PDF))
+    assert webhook(client, auth, fake).status_code == 422
+    assert log_head(services) == head
+    with services.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(attachments)).scalar() == 0
+
+
+def test_every_shape_of_mime_email_keeps_its_words_and_files(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    forwarded = mail("ann@old.example", "jo@example.org", "The original problem report")
+    outer = EmailMessage()
+    outer["From"] = "jo@example.org"
+    outer["To"] = f"{app.app_id}@{DOMAIN}"
+    outer["Subject"] = "SUBJECT"
+    outer["Message-ID"] = make_msgid(domain="mail.example")
+    outer.set_content("")  # an empty plain part beside HTML with words
+    outer.add_alternative("<p>See the <i>forwarded</i> report.</p>", subtype="html")
+    outer.add_attachment(forwarded)  # message/rfc822
+    outer.add_attachment(b"\x89PNG...", maintype="image", subtype="png", filename="..")
+    # A subject whose encoded words hide a line break (and a header after it).
+    raw = bytes(outer).replace(b"SUBJECT", b"=?utf-8?q?Fwd:_problem=0D=0ABcc:_v@x.io?=", 1)
+    posted = webhook(client, auth, raw)
+    assert posted.status_code == 200, posted.get_json()
+    whole = conversation(client, auth, posted.get_json()["conversation_id"])
+    opening = whole["conversation_message"]
+    assert opening["body"] == "<p>See the forwarded report.</p>"
+    assert opening["subject"] == "Fwd: problem Bcc: v@x.io"  # one line: never a header
+    files = {a["name"]: a for a in opening["attachments"]}
+    assert set(files) == {"forwarded.eml", "attachment"}
+    eml = client.get(files["forwarded.eml"]["url"].replace("http://localhost", ""))
+    assert b"The original problem report" in eml.data

@@ -37,6 +37,7 @@ def post_inbound_email() -> ResponseReturnValue:
                 }
             ],
         )
+    request.max_content_length = limits.max_bytes  # chunked bodies too: 413 past the limit
     raw = request.get_data(cache=False)
     recipient = request.args.get("recipient")
     try:

@@ -35,14 +35,19 @@ def limits_for(services: Services) -> Limits:
 
 def follow_up(jobs: Jobs, app_id: str, outcome: Outcome) -> None:
     """The emails a posted email calls for: teammates hear of a user's words, and a user
-    whose conversation is held by email gets a teammate's answer."""
-    if outcome.status not in ("started", "replied") or outcome.author is None:
+    whose conversation is held by email gets a teammate's answer. Asked again for a
+    duplicate, in case they were lost the first time (each is sent at most once). The email
+    is stored already: a failure here is logged, never a refusal of the email."""
+    if outcome.status == "ignored" or outcome.author is None:
         return
     assert outcome.conversation_id is not None
-    if outcome.author["type"] == "user":
-        jobs.notify(app_id, outcome.conversation_id, outcome.part_id or START)
-    elif outcome.email_user and outcome.part_id is not None:
-        jobs.answer_by_email(app_id, outcome.conversation_id, outcome.part_id)
+    try:
+        if outcome.author["type"] == "user":
+            jobs.notify(app_id, outcome.conversation_id, outcome.part_id or START)
+        elif outcome.email_user and outcome.part_id is not None:
+            jobs.answer_by_email(app_id, outcome.conversation_id, outcome.part_id)
+    except Exception:
+        log.exception("could not queue the emails about %s", outcome.conversation_id)
 
 
 def _reply_line(code: int, reason: str) -> str:
