@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -214,18 +215,22 @@ def worker_cmd(threads: int) -> None:
     worker = jobs.start_worker(threads)
     if settings.sweep_seconds > 0:
         jobs.start_sweeping(settings.sweep_seconds)
+    click.echo(f"parley worker: {threads} threads on {settings.redis_url}", err=True)
+    until_terminated(jobs.stop, worker.stop, services.close)
+
+
+def until_terminated(*cleanups: Callable[[], object]) -> None:
+    """Wait for SIGTERM or Ctrl-C, then run the cleanups in order."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    click.echo(f"parley worker: {threads} threads on {settings.redis_url}", err=True)
     try:
         while not stopping.wait(1.0):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        jobs.stop()
-        worker.stop()
-        services.close()
+        for cleanup in cleanups:
+            cleanup()
 
 
 @cli.group("events")
@@ -321,22 +326,12 @@ def inbound_cmd() -> None:
     services = bootstrap(settings)
     jobs = jobs_for(services)
     server = start_server(services, jobs)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo(
         f"parley inbound: SMTP on {settings.inbound_host}:{settings.inbound_port} "
         f"for *@{settings.inbound_domain}",
         err=True,
     )
-    try:
-        while not stopping.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        jobs.stop()
-        services.close()
+    until_terminated(server.stop, jobs.stop, services.close)
 
 
 if __name__ == "__main__":
