@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from commands.apps import check_snippet_user
+from commands.apps import check_snippet_user, recent_app
 from commands.auto_messages import due_in_app, shown, waiting_in_app
 from commands.clock import Clock
 from commands.conversations import conversation_for
@@ -131,9 +131,10 @@ def _follow(store: Parley, key: UUID) -> User | None:
 
 
 def apply_user_input(
-    store: Parley, user: User, given: UserInput, by: str, at: datetime
+    store: Parley, user: User, given: UserInput, by: str, at: datetime, claim_email: bool = True
 ) -> list[Aggregate]:
-    """Set attributes, custom data, unsubscribe and companies; return other changed aggregates."""
+    """Set attributes, custom data, unsubscribe and companies; return other changed aggregates.
+    Without `claim_email` a new email is kept but does not make the user findable by it."""
     if user.deleted:
         user.restore(app_id=user.app_id, at=at, user_id=given.user_id, email=given.email)
     changed: list[Aggregate] = []
@@ -142,7 +143,7 @@ def apply_user_input(
         attributes["email"] = given.email
         if user.email is not None and user.email.lower() != given.email.lower():
             key = email_key(user.app_id, given.email)
-            if store.find(key) is None:
+            if claim_email and store.find(key) is None:
                 changed.append(Alias(key=key, user=user.id))
     user.update(attributes, given.custom)
     if given.unsubscribed is not None:
@@ -170,14 +171,22 @@ def _save_company(store: Parley, app_id: str, given: CompanyInput, at: datetime)
 
 
 def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
-    """Snippet boot/update: identify, update, record an impression; refuse a bad user_hash."""
+    """Snippet boot/update: identify, update, record an impression; refuse a bad user_hash.
+
+    In secure mode the hash signs the user_id when there is one, not the email sent beside
+    it: such an email is kept but never used to find, adopt or claim a user (whoever could
+    edit the page's settings would otherwise take over that address's conversations)."""
     check_snippet_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, cmd.user_hash)
+    signed_email = cmd.user.user_id is None or not recent_app(store, cmd.app_id).secure_mode
     place = locate(cmd.ip)
 
     def attempt() -> Saved:
         now = clock.now()
-        user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, now)
-        others = apply_user_input(store, user, cmd.user, by="snippet", at=now)
+        by_email = cmd.user.email if signed_email else None
+        user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, by_email, now)
+        others = apply_user_input(
+            store, user, cmd.user, by="snippet", at=now, claim_email=signed_email
+        )
         user.record_page_view(
             now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place
         )

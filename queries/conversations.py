@@ -88,14 +88,19 @@ def _read(row: dict[str, Any], view: Inbox) -> bool | None:
     return None
 
 
-def unread_by_user(conn: Connection, app_id: str, user_key: str) -> int:
+def unread_by_user(
+    conn: Connection, app_id: str, user_key: str, excluding: str | None = None
+) -> int:
     """How many of the user's conversations hold a teammate's comment they have not read (the
-    widget's badge): one count over the user's index entries."""
+    widget's badge): one count over the user's index entries (`excluding` one, whose state
+    the caller holds fresher than the projection)."""
     query = (
         select(func.count())
         .select_from(c)
         .where(c.c.user_id == user_key, c.c.app_id == app_id, c.c.user_unread.is_(True))
     )
+    if excluding is not None:
+        query = query.where(c.c.id != excluding)
     return int(conn.execute(query).scalar_one())
 
 

@@ -538,10 +538,13 @@ def test_a_new_message_from_the_box_and_show_hide_shutdown(
 def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
     live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
-    style = SetInboxStyle(live.app_id, "advanced", selector="#help")
+    style = SetInboxStyle(live.app_id, "advanced", selector="#help, #help .ic")
     set_inbox_style(style, live.services.store)
     answered_user(live, "u3")
-    nav = "<nav><a id='help' href='#'>Help <span class='parley-unread'></span></a></nav>"
+    nav = (
+        "<nav><a id='help' href='#'><i class='ic'>?</i> Help "
+        "<span class='parley-unread'></span></a></nav>"
+    )
     tab = open_tab()
     tab.open(user_page(live, site, "u3", body=nav))
     assert tab.ping(1)["body"]["inbox"]["style"] == "advanced"
@@ -552,11 +555,12 @@ def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
     # The page re-renders its navigation: the new link is attached once reattached.
     tab.js(
         "() => { document.querySelector('nav').innerHTML ="
-        " \"<a id='help' href='#'>Help <span class='parley-unread'></span></a>\";"
+        " \"<a id='help' href='#'><i class='ic'>?</i> Help"
+        " <span class='parley-unread'></span></a>\";"
         " Intercom('reattach_activator'); }"
     )
     assert tab.js("() => document.querySelector('#help').dataset.parleyUnread") == "1"
-    tab.page.click("#help")
+    tab.page.click("#help .ic")  # inside two matches at once: it opens (toggled once)
     tab.page.locator(".parley-conversation").click()
     tab.page.wait_for_selector(".parley-part >> text=Export")
     tab.page.wait_for_function("() => document.querySelector('#help').dataset.parleyUnread === '0'")
@@ -601,3 +605,71 @@ def test_an_emailed_attachment_is_a_download_link_in_the_box(
     assert href is not None and href.startswith(live.url + "/files/")
     fetched = tab.page.request.get(href)
     assert fetched.status == 200 and fetched.body() == b"%PDF-1.4 invoice"
+
+
+def test_in_secure_mode_an_unsigned_email_takes_over_nobody(
+    client: FlaskClient,
+    auth: dict[str, str],
+    app: CreatedApp,
+    services: Services,
+    clock: ManualClock,
+) -> None:
+    from commands.inbound import Limits, receive
+
+    set_secure_mode(SetSecureMode(app.app_id, True), services.store)
+    made = post(client, "/users", auth, {"email": "ceo@acme.test", "name": "The CEO"})
+    victim_key = made.get_json()["id"]
+    victim = services.store.get_as(User, UUID(hex=victim_key))
+    assert victim is not None
+    start_by_user(services.store, victim, "the acquisition terms", clock)
+    # A page whose settings someone edited: their own signed user_id, someone else's email.
+    signed = user_hash(app.secret, "att")
+    for address in ("ceo@acme.test", "cfo@acme.test"):  # adopting, then claiming in advance
+        settings = {"user_id": "att", "email": address, "user_hash": signed}
+        assert ping(services, app.app_id, settings).user.id.hex != victim_key
+    services.runner.catch_up()
+    mail = (
+        f"From: cfo@acme.test\r\nTo: {app.app_id}@parley.localhost\r\nSubject: board\r\n"
+        "Message-ID: <b1@acme.test>\r\n\r\nthe board minutes\r\n"
+    ).encode()
+    limits = Limits(domain="parley.localhost", secret_key="test")
+    receive(services.store, services.engine, services.clock, limits, app.app_id, mail)
+    services.runner.catch_up()
+    me = identify(app, "att", user_hash=signed)
+    assert ok(widget(client, "/widget/inbox", me))["conversations"] == []
+    ceo = client.get("/users", query_string={"email": "ceo@acme.test"}, headers=auth).get_json()
+    assert ceo["id"] == victim_key and ceo["user_id"] is None  # still the CEO's own record
+
+
+BADGE_IS_ONE = (
+    "() => { const b = document.querySelector('.parley-badge');"
+    " return b !== null && b.textContent === '1'; }"
+)
+
+
+@pytest.mark.browser
+def test_the_box_never_shows_a_previous_users_inbox_and_waits_for_a_new_users_ping(
+    live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
+) -> None:
+    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
+    answered_user(live, "u5")
+    tab = open_tab()
+    tab.open(user_page(live, site, "u5"))
+    tab.ping(1)
+    tab.page.wait_for_function(BADGE_IS_ONE)
+    # A new user is booted and the box opened at once: it waits for their first ping.
+    tab.page.evaluate(
+        "app => { Intercom('boot', {app_id: app, user_id: 'fresh-9'}); Intercom('show'); }",
+        live.app_id,
+    )
+    tab.page.wait_for_selector(".parley-box .parley-empty")
+    assert "not found" not in tab.js("() => document.querySelector('.parley-box').innerText")
+    assert badge(tab) == ""
+    # Booting someone the server refuses leaves nothing of the one before on the page.
+    tab.page.evaluate("app => Intercom('boot', {app_id: app, user_id: 'u5'})", live.app_id)
+    tab.page.wait_for_function(BADGE_IS_ONE)
+    tab.page.evaluate(
+        "app => Intercom('boot', {app_id: app, user_id: 'bad', created_at: 'soon'})", live.app_id
+    )
+    tab.ping(4)
+    assert tab.js("() => document.querySelectorAll('.parley-box, .parley-launcher').length") == 0

@@ -208,15 +208,20 @@ def named(
 
 def for_user(services: Services, conversation: Conversation) -> dict[str, Any]:
     """The conversation as its user sees it (comments only), teammates named, with the
-    badge's count once the projections have caught up with what was just written."""
+    badge's count."""
     admins = recent_app(services.store, conversation.app_id).admins
     found = conversation_out(conversation, for_user=True)
     found["conversation_message"]["author"] = named(conversation.author, admins)
     for part in found["conversation_parts"]["conversation_parts"]:
         part["author"] = named(part["author"], admins)
-    services.runner.wait_for(services.store.head())
+    # The user's list after this must show what they just did: wait for the projections a
+    # little (not long: the answer counts this conversation as saved, not as projected).
+    services.runner.wait_for(services.store.head(), timeout=2.0)
     with services.engine.connect() as conn:
-        found["unread"] = unread_by_user(conn, conversation.app_id, conversation.user_key)
+        others = unread_by_user(
+            conn, conversation.app_id, conversation.user_key, conversation.conversation_id
+        )
+    found["unread"] = others + (1 if conversation.unread_by_user else 0)
     return found
 
 
@@ -234,7 +239,7 @@ def user_inbox() -> ResponseReturnValue:
     for row in page.conversations:
         found = services.store.get_as(Conversation, UUID(hex=row["id"]))
         if found is not None:
-            conversations.append(listed(found, bool(row["read"]), admins))
+            conversations.append(listed(found, not found.unread_by_user, admins))
     return jsonify(
         {
             "type": "conversation.list",

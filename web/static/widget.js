@@ -42,6 +42,7 @@
   }
 
   function send(kind, path, payload, longBody) {
+    var mine = generation;  // answers for a user no longer booted are not shown
     // text/plain keeps this a "simple" cross-origin request: no CORS preflight.
     // keepalive lets a view or click outlive the page, but caps the body at 64 KB.
     return w.fetch(base + path, {
@@ -54,6 +55,7 @@
         var body = text;
         try { body = JSON.parse(text); } catch (e) { /* keep the text */ }
         report(kind, response.status, body);
+        if (mine !== generation) { return { status: 0, body: null, stale: true }; }
         if (kind === "ping" && response.status === 200 && body) {
           if (body.messages) {
             for (var m = 0; m < body.messages.length; m++) { show(body.messages[m], payload); }
@@ -125,7 +127,9 @@
   var inbox = null;     // the app's inbox setting, from the last ping
   var unread = 0;
   var launcher = null;  // the simple style's button
-  var activators = [];  // [{element, handler}] for the advanced style
+  var activators = [];  // [{element}]: the advanced style's links, which show the count
+  var delegating = false;  // the page-wide click listener for the advanced style is on
+  var generation = 0;   // bumped when the booted user changes or shuts down
   var box = null;       // the message box, while open
   var FONT = "font:14px/1.4 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#222";
 
@@ -173,27 +177,43 @@
       (d.body || d.documentElement).appendChild(launcher);
       return;
     }
-    // Advanced: links the page removed are dropped; new ones are attached once.
-    activators = activators.filter(function (a) { return d.documentElement.contains(a.element); });
+    // Advanced: one listener for the whole page (links re-rendered later work too, and a
+    // click inside a nested match toggles once); the matches found now show the count.
+    if (!delegating) {
+      d.addEventListener("click", activated, true);
+      delegating = true;
+    }
     var found = [];
     try { found = d.querySelectorAll(inbox.selector); } catch (e) {
       if (w.console) { w.console.warn("Parley: inbox selector is not valid CSS", inbox.selector); }
     }
-    for (var i = 0; i < found.length; i++) {
-      var element = found[i];
-      if (activators.some(function (a) { return a.element === element; })) { continue; }
-      var handler = function (event) { event.preventDefault(); toggleBox(); };
-      element.addEventListener("click", handler);
-      activators.push({ element: element, handler: handler });
+    if (!found.length && w.console) {
+      w.console.warn("Parley: no element matches the inbox selector", inbox.selector);
     }
+    activators = [];
+    for (var i = 0; i < found.length; i++) { activators.push({ element: found[i] }); }
+  }
+
+  function activated(event) {
+    if (!inbox || inbox.style !== "advanced") { return; }
+    var target = event.target;
+    if (!target || !target.closest || (box && box.contains(target))) { return; }
+    var hit = null;
+    try { hit = target.closest(inbox.selector); } catch (e) { return; }
+    if (!hit) { return; }
+    event.preventDefault();
+    toggleBox();
   }
 
   function removeActivators() {
     removeNode(launcher);
     launcher = null;
+    if (delegating) {
+      d.removeEventListener("click", activated, true);
+      delegating = false;
+    }
     for (var i = 0; i < activators.length; i++) {
       var a = activators[i];
-      a.element.removeEventListener("click", a.handler);
       a.element.removeAttribute("data-parley-unread");
       var counter = a.element.querySelector(".parley-unread");
       if (counter) { counter.textContent = ""; }
@@ -219,7 +239,10 @@
 
   function call(kind, path, extra) {
     var payload = merge(identity(settings), extra || {});
-    return send(kind, path, payload, true).then(function (outcome) {
+    // After the ping: a user booted just now must exist before their inbox is asked for.
+    return (lastPing || Promise.resolve()).then(function () {
+      return send(kind, path, payload, true);
+    }).then(function (outcome) {
       if (outcome.status === 200 && typeof outcome.body.unread === "number") {
         setBadge(outcome.body.unread);
       }
@@ -399,6 +422,11 @@
     }));
   }
 
+  function forget() {
+    generation++;  // answers still on their way are for someone else now
+    removeInbox();
+  }
+
   function removeInbox() {
     closeBox();
     removeActivators();
@@ -421,7 +449,7 @@
   var commands = {
     boot: function (given) {
       settings = merge({}, given || w.intercomSettings || {});
-      closeBox();  // it spoke for whoever was booted before
+      forget();  // the box and badge spoke for whoever was booted before
       booted = true;
       shutDown = false;
       ping();
@@ -439,14 +467,19 @@
         commands.boot(merge(merge({}, w.intercomSettings || {}), changes || {}));
         return;
       }
-      if (changes) { merge(settings, changes); }
+      if (changes) {
+        var before = identity(settings);
+        merge(settings, changes);
+        var after = identity(settings);
+        if (before.user_id !== after.user_id || before.email !== after.email) { forget(); }
+      }
       ping();
     },
     shutdown: function () {
       settings = null;
       booted = false;
       shutDown = true;
-      removeInbox();
+      forget();
     },
     show: function () {
       if (!settings || !settings.app_id) { return; }
