@@ -134,3 +134,14 @@ def _counts(conn: Connection, app_id: str) -> list[tuple[str, bool, bool, int]]:
         cc.c.app_id == app_id, cc.c.conversations != 0
     )
     return [(a, bool(o), bool(u), int(n)) for a, o, u, n in conn.execute(query)]
+
+
+def message_conversation(
+    conn: Connection, app_id: str, user_key: str, message_id: str
+) -> str | None:
+    """The conversation a message opened with this user, if it reached them."""
+    query = select(c.c.id).where(
+        c.c.user_id == user_key, c.c.app_id == app_id, c.c.message_id == message_id
+    )
+    found = conn.execute(query.limit(1)).scalar()
+    return None if found is None else str(found)

@@ -673,3 +673,35 @@ def test_the_box_never_shows_a_previous_users_inbox_and_waits_for_a_new_users_pi
     )
     tab.ping(4)
     assert tab.js("() => document.querySelectorAll('.parley-box, .parley-launcher').length") == 0
+
+
+def test_a_message_seen_as_a_pop_up_is_not_counted_unread(
+    client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
+) -> None:
+    from commands.auto_messages import compose_auto_message
+
+    the_team(services, app.app_id)
+    set_inbox_style(SetInboxStyle(app.app_id, "simple"), services.store)
+    for kind in ("conversation", "inbox"):
+        compose_auto_message(
+            services.store,
+            app_id=app.app_id,
+            message_type=kind,
+            admin_id="1",
+            subject=None,
+            body=f"Hello from the {kind} message",
+            markup="markdown",
+            style=None,
+            custom_keys=set(),
+            at=clock.now(),
+            audience={"all": []},
+        )
+    settings = {"app_id": app.app_id, "user": {"user_id": "v"}, "url": "https://a.test/"}
+    (popped,) = ok(widget(client, "/widget/ping", settings))["messages"]
+    services.runner.catch_up()
+    assert ok(widget(client, "/widget/ping", settings))["unread"] == 2
+    viewed = widget(client, "/widget/views", {**identify(app, "v"), "message_id": popped["id"]})
+    assert viewed.status_code == 202
+    services.runner.catch_up()
+    # The pop-up was seen; the inbox message, which never pops up, is still unread.
+    assert ok(widget(client, "/widget/ping", settings))["unread"] == 1

@@ -27,7 +27,7 @@ from commands.tracking import track_event
 from commands.users import Ping, find_named_user, record_ping
 from domain.conversations import MAX_BODY, Conversation
 from domain.user import User
-from queries.conversations import Inbox, inbox, unread_by_user
+from queries.conversations import Inbox, inbox, message_conversation, unread_by_user
 from web.bootstrap import Services
 from web.conversations import conversation_out
 
@@ -131,10 +131,19 @@ def track() -> ResponseReturnValue:
 
 @widget.post("/widget/views")
 def view() -> ResponseReturnValue:
-    """The widget displayed an in-app message to the booted user."""
+    """The widget displayed an in-app message to the booted user, who has thereby read the
+    conversation it opened (the badge does not count what they just saw)."""
     data = snippet_json()
     services: Services = current_app.extensions["parley"]
-    record_view(VIEW.load(data), services.store, services.clock)
+    seen = VIEW.load(data)
+    record_view(seen, services.store, services.clock)
+    user = find_named_user(services.store, seen.app_id, user_id=seen.user_id, email=seen.email)
+    services.runner.wait_for(services.store.head(), timeout=1.0)  # the ping opened it just now
+    with services.engine.connect() as conn:
+        opened = message_conversation(conn, seen.app_id, user.id.hex, seen.message_id)
+    if opened is not None:
+        reader = {"type": "user", "id": user.id.hex}
+        mark_read(services.store, seen.app_id, opened, reader, services.clock)
     return jsonify({"type": "view"}), 202
 
 
