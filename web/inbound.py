@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from commands.inbound import Refused, attachment, file_token, read_file_token, receive
 from domain.conversations import Attachment
-from web.api import api, services
+from web.api import api, read_your_writes, services
 from web.errors import NotFound, error_list
 from workers.inbound import follow_up, limits_for
 
@@ -48,6 +48,8 @@ def post_inbound_email() -> ResponseReturnValue:
             [{"code": "email_refused", "field": "email", "message": refused.reason}],
         )
     follow_up(current_app.extensions["parley_jobs"], g.app_id, outcome)
+    if outcome.status in ("started", "replied"):
+        read_your_writes(s.store.head())  # the inbox shows it once this answers
     return jsonify(
         {
             "type": "inbound_email",
