@@ -199,8 +199,8 @@ class View:
     user_hash: str | None = None
 
 
-def record_view(cmd: View, store: Parley, clock: Clock) -> int:
-    """The widget displayed a message: recorded if the user was shown it."""
+def record_view(cmd: View, store: Parley, clock: Clock) -> User:
+    """The widget displayed a message: recorded if the user was shown it; the user."""
     return _on_user(cmd, store, lambda user: user.view_auto_message(cmd.message_id, clock.now()))
 
 
@@ -211,22 +211,23 @@ class Click(View):
     url: str = ""
 
 
-def record_click(cmd: Click, store: Parley, clock: Clock) -> int:
+def record_click(cmd: Click, store: Parley, clock: Clock) -> User:
     """Recorded if the user was shown the message; every click, the first counted."""
     return _on_user(
         cmd, store, lambda user: user.click_message(cmd.message_id, cmd.url, clock.now())
     )
 
 
-def _on_user(cmd: View, store: Parley, change: Callable[[User], None]) -> int:
+def _on_user(cmd: View, store: Parley, change: Callable[[User], None]) -> User:
     check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
 
     from commands.users import find_named_user  # commands.users runs due_in_app on pings
 
-    def attempt() -> int:
+    def attempt() -> User:
         user = find_named_user(store, cmd.app_id, user_id=cmd.user_id, email=cmd.email)
         change(user)
-        return store.save_all(user)
+        store.save_all(user)
+        return user
 
     return retry_on_conflict(attempt)
 

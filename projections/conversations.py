@@ -8,12 +8,11 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.conversations import Conversation
 from projections.events import event_class
 from projections.tables import conversation_counts, conversations
-from projections.upsert import upsert
+from projections.upsert import add_to_counts, upsert
 
 STARTED = event_class(Conversation, "Started")
 REPLIED = event_class(Conversation, "Replied")
@@ -62,27 +61,12 @@ class ConversationsProjection:
             change[_counted(row)] += 1
             if key in before:
                 change[before[key]] -= 1
-        _count(conn, tables["conversation_counts"], change)
+        add_to_counts(conn, tables["conversation_counts"], "conversations", change)
 
 
 def _counted(row: dict[str, Any]) -> tuple[str, str, bool, bool]:
     """Where a conversation counts: its app, assignee ("" for none), open, unread by them."""
     return (row["app_id"], row["assignee_id"] or "", row["open"], row["assignee_unread"])
-
-
-def _count(conn: Connection, table: Table, change: Counter[tuple[str, str, bool, bool]]) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for (app_id, assignee, is_open, unread), delta in sorted(change.items()):
-        if not delta:
-            continue
-        statement = dialect.insert(table).values(
-            app_id=app_id, assignee_id=assignee, open=is_open, unread=unread, conversations=delta
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["app_id", "assignee_id", "open", "unread"],
-            set_={"conversations": table.c.conversations + delta},
-        )
-        conn.execute(statement)
 
 
 def _change(row: dict[str, Any], e: Any) -> None:

@@ -9,13 +9,12 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.user import User, count_occurrence, effective_unsubscribe
 from domain.values import browser
 from projections.events import event_class
 from projections.tables import app_user_counts, user_companies, user_events, user_tags, users
-from projections.upsert import upsert
+from projections.upsert import add_to_counts, upsert
 
 Row = dict[str, Any]
 
@@ -257,14 +256,7 @@ def _count_users(conn: Connection, table: Table, before: dict[str, str], batch: 
     for key in batch.deleted:
         if key in before:
             change[before[key]] -= 1
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for app_id, delta in change.items():
-        if delta:
-            statement = dialect.insert(table).values(app_id=app_id, users=delta)
-            statement = statement.on_conflict_do_update(
-                index_elements=["app_id"], set_={"users": table.c.users + delta}
-            )
-            conn.execute(statement)
+    add_to_counts(conn, table, "users", change)
 
 
 def _write_events(conn: Connection, table: Table, batch: Batch) -> None:

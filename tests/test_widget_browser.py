@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -238,8 +239,10 @@ def site() -> Iterator[CustomerSite]:
     customer.served.close()
 
 
-@pytest.fixture
-def parley(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
+@contextmanager
+def served_parley(tmp_path: Path, clock: ManualClock, *, live: bool = False) -> Iterator[Parley]:
+    """Parley with one app, on SQLite, served on a free port; `live` keeps its projections
+    current in the background, as a real server does."""
     config = Config(
         database_url=f"sqlite:///{tmp_path}/parley.db",
         secret_key="test",
@@ -248,11 +251,23 @@ def parley(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
     )
     migrate(config)
     services = bootstrap(config, clock)
+    if live:
+        services.runner.start()
     created = create_app(CreateApp("Acme"), services.store, clock)
-    served = Served(create_web_app(services=services))
-    yield Parley(services, created, clock, served.url)
-    served.close()
-    services.close()
+    web = create_web_app(services=services)
+    served = Served(web)
+    try:
+        yield Parley(services, created, clock, served.url)
+    finally:
+        served.close()
+        web.extensions["parley_jobs"].stop()
+        services.close()
+
+
+@pytest.fixture
+def parley(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
+    with served_parley(tmp_path, clock) as served:
+        yield served
 
 
 @pytest.fixture

@@ -43,16 +43,14 @@ from tests.test_widget_browser import (
     TIMEOUT_MS,
     CustomerSite,
     Parley,
-    Served,
     Tab,
     html,
+    served_parley,
     settings_block,
     snippet,
 )
-from web.app import create_app as create_web_app
-from web.bootstrap import Services, bootstrap, migrate
+from web.bootstrap import Services
 from web.cli import cli
-from web.config import Config
 from workers.jobs import EMAIL_QUEUE
 
 Json = dict[str, Any]
@@ -378,23 +376,9 @@ browser, site, open_tab = harness.browser, harness.site, harness.open_tab
 @pytest.fixture
 def live(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
     """Parley as served: its projections kept current in the background, one teammate."""
-    config = Config(
-        database_url=f"sqlite:///{tmp_path}/parley.db",
-        secret_key="test",
-        outbox_dir=f"{tmp_path}/outbox",
-        sweep_seconds=0,
-    )
-    migrate(config)
-    services = bootstrap(config, clock)
-    services.runner.start()
-    created = create_app(CreateApp("Acme"), services.store, clock)
-    add_admin(AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store)
-    web = create_web_app(services=services)
-    served = Served(web)
-    yield Parley(services, created, clock, served.url)
-    served.close()
-    web.extensions["parley_jobs"].stop()
-    services.close()
+    with served_parley(tmp_path, clock, live=True) as served:
+        add_admin(AddAdmin(served.app_id, "ann@acme.io", "Ann Admin"), served.services.store)
+        yield served
 
 
 def answered_user(live: Parley, user_id: str) -> tuple[User, str]:

@@ -136,8 +136,7 @@ def view() -> ResponseReturnValue:
     data = snippet_json()
     services: Services = current_app.extensions["parley"]
     seen = VIEW.load(data)
-    record_view(seen, services.store, services.clock)
-    user = find_named_user(services.store, seen.app_id, user_id=seen.user_id, email=seen.email)
+    user = record_view(seen, services.store, services.clock)
     services.runner.wait_for(services.store.head(), timeout=1.0)  # the ping opened it just now
     with services.engine.connect() as conn:
         opened = message_conversation(conn, seen.app_id, user.id.hex, seen.message_id)
