@@ -65,9 +65,9 @@ def _whole(op: str, value: ColumnElement[Any], bound: float) -> ColumnElement[An
 
 
 def _never_null(c: Condition) -> bool:
-    """EXISTS tests (tags, companies, tracked events) and whole segments are true or false,
-    never NULL; left bare, PostgreSQL plans them as semi- and anti-joins."""
-    return c.kind in (TAG, SEGMENT) or c.scope == "company" or c.scope.startswith("event.")
+    """EXISTS tests (tags, companies, tracked events) are true or false, never NULL; left
+    bare, PostgreSQL plans them as semi- and anti-joins."""
+    return c.kind == TAG or c.scope == "company" or c.scope.startswith("event.")
 
 
 class Compiler:
@@ -85,6 +85,14 @@ class Compiler:
     def where(self, f: Filter) -> ColumnElement[bool]:
         if isinstance(f, Condition):
             positive = self._positive(f)
+            if not f.negated and f.kind != STRING:
+                # Left NULL where unknown: WHERE drops NULL as it drops FALSE, and AND and OR
+                # keep that (NULL lies between FALSE and TRUE), so indexes still serve it.
+                return positive
+            # NOT NULL is NULL, and an unknown value's negation is a match: coalesce. Strings
+            # are wrapped even unnegated: folded strings have no statistics, and bare, the
+            # planner guesses a pattern matches almost nobody and sorts every match for a
+            # page instead of walking the list's index (168 ms against 9 at 1M users).
             if not _never_null(f):
                 positive = func.coalesce(positive, false())
             return not_(positive) if f.negated else positive
@@ -246,7 +254,8 @@ def user_filter(
 ) -> ColumnElement[bool]:
     """A WHERE clause on `users` selecting exactly the users `f` matches at `now` (with
     `app_id`, related rows are looked up by the app's indexes; callers still restrict
-    `users.app_id` themselves)."""
+    `users.app_id` themselves). It is NULL, not FALSE, for some users it does not match:
+    use it in WHERE (alone or under AND / OR), never under NOT or as a value."""
     return Compiler(dialect, now, segments, app_id).where(f)
 
 

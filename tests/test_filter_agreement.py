@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -376,3 +377,34 @@ def test_sql_and_memory_agree_on_case_and_wildcard_traps(services: Services) -> 
     assert {names[i] for i in picked[("is", "EVRY")]} == {"Evry"}
     assert {names[i] for i in picked[("contains", "%")]} == {"a%b"}
     assert {names[i] for i in picked[("contains", "_")]} == {"a_b"}
+
+
+def test_not_in_a_segment_includes_users_it_knows_nothing_about(services: Services) -> None:
+    """A user with no value for a segment's attribute is outside it, so "not in it" has them
+    (SQL leaves an unknown value NULL inside the segment; only its negation resolves it)."""
+    base: dict[str, Any] = {"email": None, "name": None, "signed_up_at": None}
+    base.update({"companies": [], "pings": 0, "agent": None, "advance_days": 0, "tags": []})
+    customs: list[dict[str, Any]] = [{"seats": 20}, {}, {"seats": "many"}, {"seats": 3}]
+    app_id = build_world(services, [{**base, "custom": c} for c in customs], {})
+    written = {"any": [cond("custom.seats", "gt", 10), cond("signed_up_at", "known")]}
+    segment = save_segment(
+        SaveSegment(app_id, "big", parse_filter(written)), services.store, services.clock
+    )
+    services.runner.catch_up()
+    ids = [User.create_id(app_id, f"u{n}", None).hex for n in range(len(customs))]
+    now = services.clock.now()
+    lookup = services.store.get_as(Segments, segments_key(app_id))
+    assert lookup is not None
+    for operator, expected in (("is", {ids[0]}), ("is_not", {ids[1], ids[2], ids[3]})):
+        f = parse_filter({"attribute": "segment", "operator": operator, "value": segment.id})
+        with services.engine.connect() as conn:
+            found = set(matching_ids(conn, app_id, f, now, definitions(conn, app_id)))
+        assert found == expected, operator
+        users = [services.store.get_as(User, UUID(hex=i)) for i in ids]
+        profiles = {u.id.hex: profile_of(u, [], set()) for u in users if u is not None}
+        assert {i for i, p in profiles.items() if matches(f, p, now, lookup.definition)} == found
+
+
+def cond(attribute: str, operator: str, value: Any = None) -> dict[str, Any]:
+    found = {"attribute": attribute, "operator": operator}
+    return found if value is None else {**found, "value": value}
