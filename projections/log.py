@@ -45,6 +45,10 @@ class Log:
             type_coerce(column, Uuid()).label("originator_id") if postgres else column
         )
 
+    @property
+    def originator_id_column(self) -> Any:
+        return self._originator_id
+
     def head(self) -> int:
         return self.store.head()
 

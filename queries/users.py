@@ -195,8 +195,10 @@ def search_users(
     order: str = "desc",
     per_page: int = 50,
     after: Cursor | None = None,
+    total: int | None = None,
 ) -> Listing:
-    """One page of the app's users matching `where`, in order, and how many match in all."""
+    """One page of the app's users matching `where`, in order, and how many match in all
+    (`total` when the caller counted them already)."""
     column = (
         relationship_expression(conn.dialect.name == "postgresql", now)
         if sort == "relationship_score"
@@ -204,7 +206,8 @@ def search_users(
     )
     descending = order == "desc"
     matching = and_(users.c.app_id == app_id, where)
-    total = count_matching(conn, app_id, where)
+    if total is None:
+        total = count_matching(conn, app_id, where)
     query = select(users).where(matching)
     if after is not None:
         query = query.where(_after(column, after, descending))

@@ -1,9 +1,12 @@
 """Property: for generated users (built with Parley's own commands) and generated filters,
 SQL over the projections selects exactly the users the in-memory evaluator matches on the
-aggregates, on SQLite and on PostgreSQL. Hostile strings are just values."""
+aggregates, on SQLite and on PostgreSQL, and so does the audience index (large apps' counts),
+whether it followed the app from its first user or was built at the end. Hostile strings are
+just values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +38,9 @@ from domain.matching import matches, profile_of
 from domain.segments import Segments, segments_key
 from domain.tags import Tags, tags_key
 from domain.user import User
-from queries.filters import matching_ids
+from projections.log import Log
+from queries.audience_index import AudienceIndex
+from queries.filters import matching_ids, no_segments
 from queries.segments import definitions
 from web.bootstrap import Services
 
@@ -227,11 +232,18 @@ def filters(seen: Seen, now: datetime) -> st.SearchStrategy[dict[str, Any]]:
     return st.recursive(conditions(seen, now), groups, max_leaves=5)
 
 
-def build_world(services: Services, specs: list[dict[str, Any]], companies: dict[str, Any]) -> str:
+def build_world(
+    services: Services,
+    specs: list[dict[str, Any]],
+    companies: dict[str, Any],
+    created: Callable[[str], None] = lambda _app_id: None,
+) -> str:
+    """An app with these users (and their companies), after `created` saw it empty."""
     store, clock = services.store, services.clock
     assert isinstance(clock, ManualClock)
     clock.set(START)  # each example starts at the same moment, so it can be replayed
     app_id = create_app(CreateApp("Agreement"), store, clock).app_id
+    created(app_id)
     for n, spec in enumerate(specs):
         clock.advance(days=spec["advance_days"], seconds=n)
         attributes = {"name": spec["name"], "signed_up_at": spec["signed_up_at"]}
@@ -297,7 +309,13 @@ def build_world(services: Services, specs: list[dict[str, Any]], companies: dict
 def test_sql_and_memory_pick_the_same_users(
     services: Services, specs: list[dict[str, Any]], companies: dict[str, Any], data: st.DataObject
 ) -> None:
-    app_id = build_world(services, specs, companies)
+    followed: list[AudienceIndex] = []
+
+    def follow(app_id: str) -> None:
+        followed.append(AudienceIndex(app_id))
+        followed[0].build(services.engine)
+
+    app_id = build_world(services, specs, companies, follow)
     store = services.store
     tags = store.get_as(Tags, tags_key(app_id))
     live = set(tags.names) if tags else set()
@@ -327,6 +345,10 @@ def test_sql_and_memory_pick_the_same_users(
     services.runner.catch_up()
     segments = store.get_as(Segments, segments_key(app_id))
     in_memory = segments.definition if segments else (lambda _id: None)
+    built = AudienceIndex(app_id)
+    built.build(services.engine)
+    with services.engine.connect() as conn:
+        followed[0].refresh(conn, Log(store))
     for offset in data.draw(st.lists(st.integers(0, 200), min_size=1, max_size=2)):
         now = services.clock.now() + timedelta(days=offset)
         for written in data.draw(st.lists(filters(seen, now), min_size=8, max_size=16)):
@@ -335,6 +357,10 @@ def test_sql_and_memory_pick_the_same_users(
             with services.engine.connect() as conn:
                 found = set(matching_ids(conn, app_id, f, now, definitions(conn, app_id)))
             assert found == expected, written
+            for index in (built, followed[0]):
+                if index.covers(f, in_memory):
+                    assert index.ids(f, now, in_memory) == expected, written
+                    assert index.count(f, now, in_memory) == len(expected), written
 
 
 TRAPS = ["ÉVRY", "évry", "Evry", "a%b", "axb", "a_b", "O'Brien", "İstanbul", "istanbul", "ß", "SS"]
@@ -363,6 +389,8 @@ def test_sql_and_memory_agree_on_case_and_wildcard_traps(services: Services) -> 
         assert isinstance(user, User)
         profiles[user.id.hex] = profile_of(user, [], set())
     now = services.clock.now()
+    index = AudienceIndex(app_id)
+    index.build(services.engine)
     picked: dict[tuple[str, str], set[str]] = {}
     for attribute in ("name", "custom.plan"):
         for operator in ("is", "starts_with", "ends_with", "contains"):
@@ -371,6 +399,7 @@ def test_sql_and_memory_agree_on_case_and_wildcard_traps(services: Services) -> 
                 expected = {i for i, p in profiles.items() if matches(f, p, now)}
                 with services.engine.connect() as conn:
                     assert set(matching_ids(conn, app_id, f, now)) == expected, (operator, value)
+                assert index.ids(f, now, no_segments) == expected, (operator, value)
                 picked[(operator, value)] = expected
     names = {i: p.attributes["name"] for i, p in profiles.items()}
     assert {names[i] for i in picked[("is", "évry")]} == {"évry"}

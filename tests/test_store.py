@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,7 +114,7 @@ def together(threads: int, work: Callable[[Services, int], None], services: Serv
 
     def worker(n: int) -> None:
         store = Parley(services.config.database_url)
-        own = Services(services.config, store, services.engine, services.runner, services.clock)
+        own = replace(services, store=store)
         try:
             start.wait()
             work(own, n)

@@ -16,14 +16,13 @@ from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import ColumnElement, Connection, and_, select, true
-from sqlalchemy.sql.elements import True_
+from sqlalchemy import ColumnElement, and_, select
 
 from commands.audience_schemas import EventSchema, TagSchema, UserSearchArgs
 from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
 from commands.tags import delete_tag, save_tag, tag_users
 from commands.tracking import track_event
-from domain.filters import parse_condition
+from domain.filters import Filter, Group, parse_condition
 from projections.tables import company_tags, tags, user_companies, user_tags, users
 from queries.companies import find_company
 from queries.filters import matching_ids, user_filter
@@ -55,28 +54,28 @@ CSV_COLUMNS = [
 ]
 
 
-def _where(args: dict[str, Any], conn: Connection, now: datetime) -> ColumnElement[bool]:
+def _audience(args: dict[str, Any]) -> Filter:
     """The filter, tag and segment the request names, all of them at once."""
-    clauses: list[ColumnElement[bool]] = [true()]
-    lookup = definitions(conn, g.app_id)
     conditions = [args["filter"]] if "filter" in args else []
     for name in ("tag", "segment"):
         if f"{name}_id" in args:
             condition = {"attribute": name, "operator": "is", "value": args[f"{name}_id"]}
             conditions.append(parse_condition(condition, ""))
-    for f in conditions:
-        clauses.append(user_filter(f, conn.dialect.name, now, lookup, g.app_id))
-    clauses = [c for c in clauses if not isinstance(c, True_)]
-    return and_(*clauses) if clauses else true()  # plain TRUE: the app's running count
+    return conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
 
 
 def _search(extra: ColumnElement[bool] | None = None) -> Listing:
     args = SEARCH.load(request.args)
     after = Cursor.decode(args["after"]) if "after" in args else None
     now = services().clock.now()
+    audience = _audience(args)
     with services().engine.connect() as conn:
-        where = _where(args, conn, now)
-        if extra is not None:
+        lookup = definitions(conn, g.app_id)
+        where = user_filter(audience, conn.dialect.name, now, lookup, g.app_id)
+        total = None
+        if extra is None:  # a company's users: SQL counts them (they are few)
+            total = services().indexes.count(conn, g.app_id, audience, now, lookup)
+        else:
             where = and_(where, extra)
         return search_users(
             conn,
@@ -87,6 +86,7 @@ def _search(extra: ColumnElement[bool] | None = None) -> Listing:
             args["order"],
             args["per_page"],
             after,
+            total,
         )
 
 
@@ -173,9 +173,11 @@ def export_users() -> ResponseReturnValue:
         while True:
             now = s.clock.now()
             with s.engine.connect() as conn:
-                where = _where(args, conn, now)
+                lookup = definitions(conn, app_id)
+                where = user_filter(_audience(args), conn.dialect.name, now, lookup, app_id)
+                # total=0: the file does not say how many; counting each page would be waste
                 found = search_users(
-                    conn, app_id, where, now, args["sort"], args["order"], EXPORT_PAGE, after
+                    conn, app_id, where, now, args["sort"], args["order"], EXPORT_PAGE, after, 0
                 )
             for row in found.items:
                 writer.writerow(_csv_row(row))

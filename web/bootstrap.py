@@ -14,12 +14,14 @@ from migrations import upgrade
 from projections.companies import CompaniesProjection
 from projections.conversations import ConversationsProjection
 from projections.db import ensure_sqlite_dir, make_engine
+from projections.log import Log
 from projections.message_stats import MessageStatsProjection
 from projections.messages import MessagesProjection
 from projections.runner import Projection, Runner
 from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
 from projections.users import UsersProjection
+from queries.audience_index import AudienceIndexes
 from web.config import Config
 
 
@@ -42,6 +44,7 @@ class Services:
     engine: Engine
     runner: Runner
     clock: Clock
+    indexes: AudienceIndexes
     locate: Locate = field(default=nowhere)
 
     def close(self) -> None:
@@ -66,12 +69,14 @@ def bootstrap(
     ensure_sqlite_dir(config.database_url)
     store = Parley(config.database_url)
     runner = Runner(store, make_engine(config.database_url, writer=True), all_projections())
+    engine = make_engine(config.database_url)
     services = Services(
         config=config,
         store=store,
-        engine=make_engine(config.database_url),
+        engine=engine,
         runner=runner,
         clock=clock or SystemClock(),
+        indexes=AudienceIndexes(engine, Log(store), config.audience_index_min_users),
         locate=Locator(config.geoip_db) if config.geoip_db else nowhere,
     )
     if start_runner and config.projections == "inline":

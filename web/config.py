@@ -30,6 +30,9 @@ class Config:
     inbound_port: int = 2525
     inbound_max_bytes: int = 25 * 1024 * 1024  # a whole incoming email
     attachment_max_bytes: int = 10 * 1024 * 1024  # each attachment kept
+    # Apps with at least this many users count filters with an in-memory index (per web
+    # process); None: never (queries/audience_index.py).
+    audience_index_min_users: int | None = 100_000
 
     @property
     def base_url(self) -> str:
@@ -62,12 +65,24 @@ class Config:
             inbound_port=int(env.get("INBOUND_PORT") or cls.inbound_port),
             inbound_max_bytes=int(env.get("INBOUND_MAX_BYTES") or cls.inbound_max_bytes),
             attachment_max_bytes=int(env.get("ATTACHMENT_MAX_BYTES") or cls.attachment_max_bytes),
+            audience_index_min_users=_min_users(env.get("AUDIENCE_INDEX_MIN_USERS")),
         )
 
     def incoming_address(self, app_id: str) -> str:
         """Where an app's support email is forwarded to (seed: "Each app has a unique
         incoming email address")."""
         return f"{app_id}@{self.inbound_domain}"
+
+
+def _min_users(written: str | None) -> int | None:
+    if not written:
+        return Config.audience_index_min_users
+    if written.strip().lower() == "off":
+        return None
+    found = int(written)
+    if found < 0:
+        raise ValueError("AUDIENCE_INDEX_MIN_USERS must be a number of users or 'off'")
+    return found
 
 
 def _local_secret() -> str:

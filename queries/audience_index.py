@@ -1,0 +1,625 @@
+"""An in-memory column index of one large app's users: exact filter counts in milliseconds.
+
+Counting who a filter matches means visiting every user who might: at a million users,
+PostgreSQL spends 100-300 ms on two cores however the tables are indexed (bench/audience.py),
+while the first page, read off the sort order's index, is fast. This index keeps what filters
+test as numpy columns, one slot per user, and counts with a few vector operations. It gives
+the same answers as `domain.matching` (the rules are listed there) and as `queries.filters`;
+tests/test_audience_index.py holds it to both.
+
+It follows the projections rather than the events: each use first re-reads the users (and
+companies) whose events the projections applied since it last looked, found by the positions
+the projections track and the notification log between them. So a count is never older than
+the projections it sits beside. Building it reads the app's projection rows once (seconds at
+a million users), in a background thread; until then counts come from SQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.engine import Row
+
+from domain.filters import (
+    ANY,
+    BOOLEAN,
+    COMPANY_ATTRIBUTES,
+    NUMBER,
+    SEGMENT,
+    STRING,
+    TAG,
+    USER_ATTRIBUTES,
+    Condition,
+    Filter,
+    Group,
+)
+from domain.matching import date_bounds, fold
+from domain.relationship import RELATIONSHIP_MONTH
+from projections.companies import CompaniesProjection
+from projections.log import Log
+from projections.tables import (
+    app_user_counts,
+    companies,
+    positions,
+    user_companies,
+    user_events,
+    user_tags,
+    users,
+)
+from projections.users import UsersProjection
+
+Mask = np.ndarray[Any, np.dtype[np.bool_]]
+Segments = Callable[[str], Filter | None]
+
+# Bytes of a folded string kept in its column's fixed-width array, where numpy compares them
+# in C; the few longer values are tested one by one. last_url is not indexed (URLs are long):
+# a filter on it is counted by SQL.
+WIDTH = 64
+NOT_INDEXED = {"last_url", "relationship_score"}
+USER_COLUMNS = {n: k for n, k in USER_ATTRIBUTES.items() if n not in NOT_INDEXED}
+COMPARE: dict[str, Callable[[Any, float], Any]] = {
+    "eq": np.equal,
+    "gt": np.greater,
+    "gte": np.greater_equal,
+    "lt": np.less,
+    "lte": np.less_equal,
+}
+# Custom values by type: what `domain.matching.typed` accepts for each kind of condition.
+NONE, TEXT, NUM, BOOL, OTHER = range(5)
+CHUNK = 500  # ids per IN list when re-reading changed rows
+
+
+class Text:
+    """A string column: ASCII-folded UTF-8 (a substring of the bytes is a substring of the
+    text) in a fixed-width array as wide as its longest value, up to WIDTH bytes; longer
+    values are kept apart."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.zeros(capacity, dtype="S1")
+        self.known = np.zeros(capacity, dtype=bool)
+        self.long: dict[int, bytes] = {}
+
+    def grow(self, capacity: int) -> None:
+        self.data = _grown(self.data, capacity)
+        self.known = _grown(self.known, capacity)
+
+    def put(self, slots: Sequence[int], values: Sequence[str | None]) -> None:
+        if not slots:
+            return
+        encoded = _encoded(values)
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        if self.long:
+            for slot in slots:
+                self.long.pop(slot, None)
+        for i in np.flatnonzero(lengths > WIDTH).tolist():
+            self.long[slots[i]] = encoded[i].lower()  # bytes fold ASCII letters only
+            encoded[i] = b""
+        widest = int(lengths[lengths <= WIDTH].max(initial=1))
+        if widest > self.data.dtype.itemsize:
+            self.data = self.data.astype(f"S{widest}")
+        at = np.asarray(slots, dtype=np.int64)
+        self.data[at] = np.strings.lower(np.array(encoded, dtype=f"S{widest}"))
+        self.known[at] = [v is not None for v in values]
+
+    def test(self, operator: str, wanted: str, n: int) -> Mask:
+        want = fold(wanted).encode()
+        data = self.data[:n]
+        found: Mask
+        if operator == "is":
+            found = data == want
+        elif operator == "starts_with":
+            found = np.strings.startswith(data, want)
+        elif operator == "ends_with":
+            found = np.strings.endswith(data, want)
+        else:  # contains
+            found = np.strings.find(data, want) >= 0
+        found &= self.known[:n]
+        for slot, value in self.long.items():
+            if slot < n:
+                found[slot] = _text_holds(operator, value, want)
+        return found
+
+
+def _encoded(values: Sequence[str | None]) -> list[bytes]:
+    """UTF-8 of each value (None: empty), encoded in one go: no value holds a NUL (the API
+    refuses them), so they are joined and split on it; checked all the same."""
+    texts = ["" if v is None else v for v in values]
+    encoded = "\x00".join(texts).encode().split(b"\x00")
+    if len(encoded) != len(texts):
+        encoded = [t.encode() for t in texts]
+    return encoded
+
+
+def _text_holds(operator: str, have: bytes, want: bytes) -> bool:
+    if operator == "is":
+        return have == want
+    if operator == "starts_with":
+        return have.startswith(want)
+    if operator == "ends_with":
+        return have.endswith(want)
+    return want in have
+
+
+def _grown(array: np.ndarray[Any, Any], capacity: int, fill: Any = 0) -> np.ndarray[Any, Any]:
+    bigger = np.full(capacity, fill, dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger
+
+
+class Custom:
+    """One custom data key: each slot's value by type (see `domain.matching.typed`)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.kind = np.zeros(capacity, dtype=np.int8)
+        self.number = np.full(capacity, np.nan)
+        self.text = Text(capacity)
+
+    def grow(self, capacity: int) -> None:
+        self.kind = _grown(self.kind, capacity)
+        self.number = _grown(self.number, capacity, np.nan)
+        self.text.grow(capacity)
+
+    def put(self, slots: list[int], values: list[Any]) -> None:
+        kinds = [_kind_of(v) for v in values]
+        at = np.asarray(slots, dtype=np.int64)
+        self.kind[at] = kinds
+        self.number[at] = [
+            float(v) if k in (NUM, BOOL) else np.nan for v, k in zip(values, kinds, strict=True)
+        ]
+        texts = [i for i, k in enumerate(kinds) if k == TEXT]
+        self.text.put([slots[i] for i in texts], [values[i] for i in texts])
+        others = [s for s, k in zip(slots, kinds, strict=True) if k != TEXT]
+        self.text.put(others, [None] * len(others))
+
+
+def _kind_of(value: Any) -> int:
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int | float):
+        return NUM
+    return TEXT if isinstance(value, str) else OTHER
+
+
+class Columns:
+    """One table's filterable attributes (users' or companies'), a slot per row."""
+
+    def __init__(self, kinds: dict[str, str], capacity: int = 1024) -> None:
+        self.kinds = kinds
+        self.capacity = capacity
+        self.size = 0  # slots handed out; a freed slot stays dead
+        self.slot: dict[str, int] = {}
+        self.alive = np.zeros(capacity, dtype=bool)
+        self.text = {n: Text(capacity) for n, k in kinds.items() if k == STRING}
+        self.number = {n: np.full(capacity, np.nan) for n, k in kinds.items() if k != STRING}
+        self.custom: dict[str, Custom] = {}
+
+    def slots_for(self, ids: Sequence[str]) -> list[int]:
+        """The slot of each id, handing out new ones (growing the arrays) as needed."""
+        fresh = [i for i in dict.fromkeys(ids) if i not in self.slot]
+        if self.size + len(fresh) > self.capacity:
+            self._grow(max(self.capacity * 2, self.size + len(fresh)))
+        for key in fresh:
+            self.slot[key] = self.size
+            self.size += 1
+        return [self.slot[i] for i in ids]
+
+    def _grow(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.alive = _grown(self.alive, capacity)
+        for text in self.text.values():
+            text.grow(capacity)
+        for name, column in self.number.items():
+            self.number[name] = _grown(column, capacity, np.nan)
+        for custom in self.custom.values():
+            custom.grow(capacity)
+
+    def selected(self, table: Table) -> list[Any]:
+        """The columns `put` takes, in its order."""
+        return [table.c.id, *(table.c[n] for n in self.kinds), table.c.custom_attributes]
+
+    def put(self, rows: Sequence[Sequence[Any]]) -> list[int]:
+        """Store these rows, tuples of the `selected` columns."""
+        if not rows:
+            return []
+        names = ["id", *self.kinds, "custom_attributes"]
+        columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+        slots = self.slots_for(columns["id"])
+        at = np.asarray(slots, dtype=np.int64)
+        self.alive[at] = True
+        for name, text in self.text.items():
+            text.put(slots, columns[name])
+        for name, column in self.number.items():
+            column[at] = [np.nan if v is None else float(v) for v in columns[name]]
+        by_key: dict[str, tuple[list[int], list[Any]]] = {}
+        for slot, custom in zip(slots, columns["custom_attributes"], strict=True):
+            for key, value in custom.items():
+                found = by_key.setdefault(key, ([], []))
+                found[0].append(slot)
+                found[1].append(value)
+        for key, custom in self.custom.items():  # keys these rows may no longer have
+            if key not in by_key:
+                custom.put(slots, [None] * len(slots))
+        for key, (key_slots, values) in by_key.items():
+            if key not in self.custom:
+                self.custom[key] = Custom(self.capacity)
+            elif len(key_slots) < len(slots):
+                self.custom[key].put(slots, [None] * len(slots))
+            self.custom[key].put(key_slots, values)
+        return slots
+
+    def drop(self, ids: Iterable[str]) -> list[int]:
+        """Forget these rows; their slots stay dead."""
+        gone = [self.slot.pop(i) for i in ids if i in self.slot]
+        self.alive[np.asarray(gone, dtype=np.int64)] = False
+        return gone
+
+    def holds(self, c: Condition, now: datetime) -> Mask:
+        """Rows whose attribute has the condition's type and meets its positive operator."""
+        n = self.size
+        if c.custom:
+            custom = self.custom.get(c.name)
+            if custom is None:
+                return np.zeros(n, dtype=bool)
+            kind = custom.kind[:n]
+            if c.kind == ANY:
+                return kind != NONE
+            if c.kind == STRING:
+                return _known_or_text(c, custom.text, n)
+            wanted = BOOL if c.kind == BOOLEAN else NUM
+            return (kind == wanted) & _compare(c, custom.number[:n], now)
+        if c.kind == STRING:
+            return _known_or_text(c, self.text[c.name], n)
+        return _compare(c, self.number[c.name][:n], now)
+
+
+def _known_or_text(c: Condition, text: Text, n: int) -> Mask:
+    known = text.known[:n].copy()
+    return known if c.operator == "known" else text.test(c.operator, c.value, n)
+
+
+def _compare(c: Condition, values: np.ndarray[Any, Any], now: datetime) -> Mask:
+    """A number, boolean or date condition over float columns (NaN: no value)."""
+    known: Mask = ~np.isnan(values)
+    if c.operator == "known":
+        return known
+    if c.kind == BOOLEAN:
+        return known & (values == float(c.value))
+    if c.kind == NUMBER:
+        with np.errstate(invalid="ignore"):
+            return known & COMPARE[c.operator](values, c.value)
+    low, high = date_bounds(c.operator, c.value, now)
+    found = known
+    if low is not None:
+        found = found & (values >= low)
+    if high is not None:
+        found = found & (values < high)
+    return found
+
+
+class Events:
+    """One tracked event's count (0 for those who never did it) and first and last times."""
+
+    def __init__(self, capacity: int) -> None:
+        self.count = np.zeros(capacity)
+        self.first_at = np.full(capacity, np.nan)
+        self.last_at = np.full(capacity, np.nan)
+
+    def grow(self, capacity: int) -> None:
+        self.count = _grown(self.count, capacity)
+        self.first_at = _grown(self.first_at, capacity, np.nan)
+        self.last_at = _grown(self.last_at, capacity, np.nan)
+
+    def clear(self, slots: np.ndarray[Any, Any]) -> None:
+        self.count[slots] = 0
+        self.first_at[slots] = np.nan
+        self.last_at[slots] = np.nan
+
+
+class AudienceIndex:
+    """One app's users (with their tags, tracked events and companies), as columns."""
+
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self.users = Columns(USER_COLUMNS)
+        self.companies = Columns(COMPANY_ATTRIBUTES)
+        self.tags: dict[str, set[int]] = {}
+        self.events: dict[str, Events] = {}
+        self.members: dict[int, set[int]] = {}  # user slot -> company slots
+        self._pairs: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
+        self.positions = {"users": 0, "companies": 0}
+        self.lock = threading.Lock()
+
+    # -- reading the projections ---------------------------------------------------------
+
+    def build(self, engine: Engine) -> None:
+        """Everything the projections hold for the app, as of the positions read first."""
+        with engine.connect() as conn:
+            self.positions = _positions(conn)
+            query = select(*self.companies.selected(companies))
+            self.companies.put(conn.execute(query.where(companies.c.app_id == self.app_id)).all())
+            query = select(*self.users.selected(users)).where(users.c.app_id == self.app_id)
+            found = conn.execute(query.execution_options(yield_per=50_000))
+            for part in found.partitions():
+                self._put_users(conn, part, related=False)
+            self._related(conn, None)
+
+    def refresh(self, conn: Connection, log: Log) -> None:
+        """Re-read what the projections changed since this index last looked."""
+        now = _positions(conn)
+        changed_companies = _originators(
+            conn, log, self.positions["companies"], now["companies"], CompaniesProjection.topics
+        )
+        for chunk in _chunks(changed_companies):
+            query = select(*self.companies.selected(companies)).where(
+                companies.c.app_id == self.app_id, companies.c.id.in_(chunk)
+            )
+            self.companies.put(conn.execute(query).all())
+        changed = _originators(
+            conn, log, self.positions["users"], now["users"], UsersProjection.topics
+        )
+        for chunk in _chunks(changed):
+            query = select(*self.users.selected(users)).where(
+                users.c.app_id == self.app_id, users.c.id.in_(chunk)
+            )
+            found = conn.execute(query).all()
+            present = {r[0] for r in found}
+            self._forget([i for i in chunk if i not in present and i in self.users.slot])
+            self._put_users(conn, found, related=True)
+        self.positions = now
+
+    def _put_users(self, conn: Connection, rows: Sequence[Any], *, related: bool) -> None:
+        if not rows:
+            return
+        slots = self.users.put(rows)
+        for events in self.events.values():
+            if len(events.count) < self.users.capacity:
+                events.grow(self.users.capacity)
+        if related:
+            self._clear(slots)
+            self._related(conn, [r[0] for r in rows])
+
+    def _clear(self, slots: list[int]) -> None:
+        at = np.asarray(slots, dtype=np.int64)
+        for events in self.events.values():
+            events.clear(at)
+        gone = set(slots)
+        for tagged in self.tags.values():
+            tagged -= gone
+        for slot in slots:
+            if self.members.pop(slot, None):
+                self._pairs = None
+
+    def _forget(self, ids: list[str]) -> None:
+        self._clear(self.users.drop(ids))
+
+    def _related(self, conn: Connection, ids: list[str] | None) -> None:
+        """Tags, tracked events and companies of these users (None: of every user)."""
+
+        def rows(table: Table, *columns: Any) -> Iterable[Row[Any]]:
+            query = select(*columns)
+            if ids is None:
+                query = query.where(table.c.app_id == self.app_id)
+            else:
+                query = query.where(table.c.user_id.in_(ids))
+            return conn.execute(query.execution_options(yield_per=50_000))
+
+        slot = self.users.slot
+        for user, tag in rows(user_tags, user_tags.c.user_id, user_tags.c.tag_id):
+            if user in slot:
+                self.tags.setdefault(tag, set()).add(slot[user])
+        stats: dict[str, list[tuple[int, float, float, float]]] = {}
+        e = user_events.c
+        for user, name, count, first_at, last_at in rows(
+            user_events, e.user_id, e.name, e.count, e.first_at, e.last_at
+        ):
+            if user in slot:
+                stats.setdefault(name, []).append((slot[user], count, first_at, last_at))
+        for name, found in stats.items():
+            if name not in self.events:
+                self.events[name] = Events(self.users.capacity)
+            events = self.events[name]
+            at, count, first_at, last_at = (np.asarray(v) for v in zip(*found, strict=True))
+            events.count[at] = count
+            events.first_at[at] = first_at
+            events.last_at[at] = last_at
+        m = user_companies.c
+        for user, company in rows(user_companies, m.user_id, m.company_id):
+            if user in slot and company in self.companies.slot:
+                self.members.setdefault(slot[user], set()).add(self.companies.slot[company])
+                self._pairs = None
+
+    # -- counting ------------------------------------------------------------------------
+
+    def covers(self, f: Filter, segments: Segments, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether this index can evaluate the filter (else SQL counts it)."""
+        if isinstance(f, Group):
+            return all(self.covers(part, segments, seen) for part in f.parts)
+        if f.kind == SEGMENT:
+            definition = segments(f.value)
+            if definition is None or f.value in seen:
+                return True  # matches nobody, as in SQL
+            return self.covers(definition, segments, seen | {f.value})
+        return f.custom or f.scope != "user" or f.name != "last_url"
+
+    def count(self, f: Filter, now: datetime, segments: Segments) -> int:
+        return int(np.count_nonzero(self._audience(f, now, segments)))
+
+    def ids(self, f: Filter, now: datetime, segments: Segments) -> set[str]:
+        """The ids of the users `f` matches (tests hold them to the other evaluators)."""
+        chosen = set(np.flatnonzero(self._audience(f, now, segments)).tolist())
+        return {key for key, slot in self.users.slot.items() if slot in chosen}
+
+    def _audience(self, f: Filter, now: datetime, segments: Segments) -> Mask:
+        return self.matches(f, now, segments, set()) & self.users.alive[: self.users.size]
+
+    def matches(self, f: Filter, now: datetime, segments: Segments, expanding: set[str]) -> Mask:
+        n = self.users.size
+        if isinstance(f, Group):
+            found = np.full(n, f.mode == "all")
+            for part in f.parts:
+                mask = self.matches(part, now, segments, expanding)
+                found = found & mask if f.mode == "all" else found | mask
+            return found
+        positive = self._positive(f, now, segments, expanding)
+        return ~positive if f.negated else positive
+
+    def _positive(
+        self, c: Condition, now: datetime, segments: Segments, expanding: set[str]
+    ) -> Mask:
+        n = self.users.size
+        if c.kind == TAG:
+            return _mask(n, self.tags.get(c.value, ()))
+        if c.kind == SEGMENT:
+            definition = segments(c.value)
+            if definition is None or c.value in expanding:
+                return np.zeros(n, dtype=bool)
+            expanding.add(c.value)
+            try:
+                return self.matches(definition, now, segments, expanding)
+            finally:
+                expanding.discard(c.value)
+        if c.scope.startswith("event."):
+            return self._event(c, now, n)
+        if c.scope == "company":
+            chosen = self.companies.holds(c, now) & self.companies.alive[: self.companies.size]
+            user_slots, company_slots = self._memberships()
+            return _mask(n, user_slots[chosen[company_slots]])
+        if c.name == "relationship_score":
+            return _compare(c, self._relationship(now, n), now)
+        return self.users.holds(c, now)
+
+    def _event(self, c: Condition, now: datetime, n: int) -> Mask:
+        part = c.scope.removeprefix("event.")
+        events = self.events.get(c.name)
+        if events is None:
+            values = np.zeros(n) if part == "count" else np.full(n, np.nan)
+        else:
+            values = getattr(events, part)[:n]
+        return _compare(c, values, now)
+
+    def _relationship(self, now: datetime, n: int) -> np.ndarray[Any, Any]:
+        moment = int(now.timestamp())
+
+        def half(column: str) -> np.ndarray[Any, Any]:
+            at = self.users.number[column][:n]
+            with np.errstate(invalid="ignore"):
+                months = np.floor_divide(np.maximum(0.0, moment - at), RELATIONSHIP_MONTH)
+                score = np.maximum(0.0, 50.0 - 5.0 * months)
+            return np.where(np.isnan(at), 0.0, score)
+
+        return half("last_message_sent_at") + half("last_message_received_at")
+
+    def _memberships(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        if self._pairs is None:
+            pairs = [(u, c) for u, held in self.members.items() for c in held]
+            self._pairs = (
+                np.asarray([u for u, _ in pairs], dtype=np.int64),
+                np.asarray([c for _, c in pairs], dtype=np.int64),
+            )
+        return self._pairs
+
+
+def _mask(n: int, slots: Iterable[int] | np.ndarray[Any, Any]) -> Mask:
+    found = np.zeros(n, dtype=bool)
+    at = slots if isinstance(slots, np.ndarray) else np.fromiter(slots, dtype=np.int64)
+    found[at] = True
+    return found
+
+
+def _positions(conn: Connection) -> dict[str, int]:
+    names = (UsersProjection.name, CompaniesProjection.name)
+    query = select(positions.c.name, positions.c.position).where(positions.c.name.in_(names))
+    found = {name: int(position) for name, position in conn.execute(query).tuples()}
+    return {name: found.get(name, 0) for name in names}
+
+
+def _originators(
+    conn: Connection, log: Log, after: int, until: int, topics: Sequence[str]
+) -> list[str]:
+    """Aggregates with events of these topics in (after, until] of the notification log."""
+    if until <= after:
+        return []
+    t = log.table
+    query = (
+        select(log.originator_id_column)
+        .where(t.c.id > after, t.c.id <= until, t.c.topic.in_(topics))
+        .distinct()
+    )
+    return [key.hex for key in conn.execute(query).scalars()]
+
+
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+class AudienceIndexes:
+    """The indexes of the apps with at least `min_users` users, built in the background on
+    first use; `min_users` None: none (every count is SQL's)."""
+
+    def __init__(self, engine: Engine, log: Log, min_users: int | None) -> None:
+        self.engine = engine
+        self.log = log
+        self.min_users = min_users
+        self._ready: dict[str, AudienceIndex] = {}
+        self._building: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def count(
+        self, conn: Connection, app_id: str, f: Filter, now: datetime, segments: Segments
+    ) -> int | None:
+        """The exact number of the app's users `f` matches, or None: count it in SQL."""
+        index = self.ready(conn, app_id)
+        if index is None or not index.covers(f, segments):
+            return None
+        with index.lock:
+            index.refresh(conn, self.log)
+            return index.count(f, now, segments)
+
+    def ready(self, conn: Connection, app_id: str) -> AudienceIndex | None:
+        if self.min_users is None:
+            return None
+        with self._lock:
+            index = self._ready.get(app_id)
+            if index is not None or app_id in self._building:
+                return index
+        size = conn.execute(
+            select(app_user_counts.c.users).where(app_user_counts.c.app_id == app_id)
+        ).scalar()
+        if (size or 0) >= self.min_users:
+            self.start(app_id)
+        return None
+
+    def start(self, app_id: str) -> threading.Thread:
+        with self._lock:
+            thread = self._building.get(app_id)
+            if thread is None:
+                thread = threading.Thread(
+                    target=self._build, args=(app_id,), name=f"index-{app_id}", daemon=True
+                )
+                self._building[app_id] = thread
+                thread.start()
+            return thread
+
+    def build(self, app_id: str) -> AudienceIndex:
+        """Build the app's index now (tests, benchmarks) and use it from then on."""
+        self.start(app_id).join()
+        with self._lock:
+            return self._ready[app_id]
+
+    def _build(self, app_id: str) -> None:
+        index = AudienceIndex(app_id)
+        try:
+            index.build(self.engine)
+        finally:
+            with self._lock:
+                self._building.pop(app_id, None)
+        with self._lock:
+            self._ready[app_id] = index
