@@ -1,0 +1,167 @@
+"""The audience index (queries/audience_index.py), on SQLite and PostgreSQL: it follows what
+the projections change (deletes and restores, a tag deleted, a company's spend, custom data,
+tracked events), and GET /users takes its counts once it is built."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+import queries.users
+from commands.apps import CreateApp, create_app
+from commands.tags import SaveTag, UserRef, delete_tag, save_tag
+from commands.tracking import TrackEvent, track_event
+from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
+from domain.filters import parse_filter
+from projections.log import Log
+from projections.tables import user_tags
+from queries.audience_index import AudienceIndex
+from queries.filters import matching_ids
+from queries.segments import definitions
+from tests.helpers import post
+from web.bootstrap import Services
+from web.config import Config
+
+
+def cond(attribute: str, operator: str, value: Any = None) -> dict[str, Any]:
+    found = {"attribute": attribute, "operator": operator}
+    return found if value is None else {**found, "value": value}
+
+
+class Follower:
+    """An index built while the app was empty, refreshed before each question."""
+
+    def __init__(self, services: Services, app_id: str) -> None:
+        self.services, self.app_id = services, app_id
+        self.index = AudienceIndex(app_id)
+        self.index.build(services.engine)
+
+    def who(self, written: Any) -> set[str]:
+        """User ids the index finds, checked against SQL's answer."""
+        s = self.services
+        s.runner.catch_up()
+        f, now = parse_filter(written), s.clock.now()
+        with s.engine.connect() as conn:
+            self.index.refresh(conn, Log(s.store))
+            lookup = definitions(conn, self.app_id)
+            expected = set(matching_ids(conn, self.app_id, f, now, lookup))
+        found = self.index.ids(f, now, lookup)
+        assert found == expected, written
+        assert self.index.count(f, now, lookup) == len(found)
+        return {self._user_id(i) for i in found}
+
+    def _user_id(self, key: str) -> str:
+        with self.services.engine.connect() as conn:
+            row = queries.users.find_user(conn, self.app_id, now=self.services.clock.now(), id=key)
+        assert row is not None
+        return str(row["user_id"])
+
+
+def save(services: Services, app_id: str, user_id: str, **given: Any) -> None:
+    user = UserInput(user_id=user_id, **given)
+    save_user(SaveUser(app_id=app_id, user=user), services.store, services.clock)
+
+
+def test_the_index_follows_deletes_restores_tags_companies_custom_data_and_events(
+    services: Services,
+) -> None:
+    app_id = create_app(CreateApp("Followed"), services.store, services.clock).app_id
+    follower = Follower(services, app_id)
+    acme = [CompanyInput("acme", attributes={"monthly_spend": 100})]
+    save(services, app_id, "ann", custom={"plan": "pro"}, companies=acme)
+    save(services, app_id, "bob", custom={"plan": "free"})
+    save(services, app_id, "cyd", custom={"plan": "Pro", "seats": 12})
+    vip = save_tag(
+        SaveTag(app_id, "VIP", users=[UserRef(user_id="ann"), UserRef(user_id="bob")]),
+        services.store,
+        services.clock,
+    )
+    for _ in range(2):
+        track_event(TrackEvent(app_id, "invited", user_id="cyd"), services.store, services.clock)
+
+    assert follower.who(cond("custom.plan", "is", "pro")) == {"ann", "cyd"}
+    assert follower.who(cond("tag", "is", vip.id)) == {"ann", "bob"}
+    assert follower.who(cond("company.monthly_spend", "gt", 500)) == set()
+    assert follower.who(cond("event.invited.count", "gte", 2)) == {"cyd"}
+    assert follower.who(cond("custom.seats", "unknown")) == {"ann", "bob"}
+
+    delete_user(app_id, ann_id(services, app_id), services.store, services.clock)
+    with services.engine.connect() as conn:
+        tagged = list(conn.execute(select(user_tags.c.user_id).where(user_tags.c.tag_id == vip.id)))
+    delete_tag(services.store, app_id, vip.id, services.clock, [r.user_id for r in tagged], [])
+    bigger = [CompanyInput("acme", attributes={"monthly_spend": 900})]
+    save(services, app_id, "bob", companies=bigger)
+    save(services, app_id, "cyd", custom={"plan": "free"})
+    track_event(TrackEvent(app_id, "invited", user_id="bob"), services.store, services.clock)
+
+    assert follower.who(cond("custom.plan", "is", "pro")) == set()
+    assert follower.who(cond("tag", "is", vip.id)) == set()
+    assert follower.who(cond("company.monthly_spend", "gt", 500)) == {"bob"}
+    assert follower.who(cond("event.invited.count", "gte", 1)) == {"bob", "cyd"}
+    assert follower.who({"all": []}) == {"bob", "cyd"}
+
+    save(services, app_id, "ann", custom={"plan": "pro"})  # back again
+    assert follower.who({"all": []}) == {"ann", "bob", "cyd"}
+    assert follower.who(cond("custom.plan", "is", "pro")) == {"ann"}
+
+
+def ann_id(services: Services, app_id: str) -> str:
+    with services.engine.connect() as conn:
+        row = queries.users.find_user(conn, app_id, now=services.clock.now(), user_id="ann")
+    assert row is not None
+    return str(row["id"])
+
+
+@pytest.fixture
+def config(config: Config) -> Config:
+    """Every app is large enough for an index."""
+    return replace(config, audience_index_min_users=0)
+
+
+@pytest.fixture
+def counted_by_sql(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Each count SQL makes (GET /users asks the index first)."""
+    made: list[str] = []
+    counting = queries.users.count_matching
+
+    def count_matching(*args: Any) -> int:
+        made.append(str(args[2]))
+        return counting(*args)
+
+    monkeypatch.setattr(queries.users, "count_matching", count_matching)
+    yield made
+
+
+def total(client: FlaskClient, auth: dict[str, str], f: Any) -> int:
+    response = client.get(f"/users?filter={quote(json.dumps(f))}", headers=auth)
+    assert response.status_code == 200, response.get_json()
+    return int(response.get_json()["total_count"])
+
+
+def test_get_users_counts_with_the_index_once_it_is_built(
+    client: FlaskClient,
+    auth: dict[str, str],
+    services: Services,
+    app: Any,
+    counted_by_sql: list[str],
+) -> None:
+    for name, plan in (("ann", "pro"), ("bob", "free"), ("cyd", "PRO")):
+        post(client, "/users", auth, {"user_id": name, "custom_attributes": {"plan": plan}})
+    pro = cond("custom.plan", "is", "pro")
+    assert total(client, auth, pro) == 2  # SQL: the index is being built meanwhile
+    assert len(counted_by_sql) == 1
+    services.indexes.build(app.app_id)
+
+    assert total(client, auth, pro) == 2
+    post(client, "/users", auth, {"user_id": "dee", "custom_attributes": {"plan": "Pro"}})
+    assert total(client, auth, pro) == 3  # the index re-read what the projection changed
+    assert total(client, auth, {"all": []}) == 4
+    assert total(client, auth, cond("last_url", "known")) == 0  # last_url: SQL counts it
+    assert len(counted_by_sql) == 2
