@@ -4,15 +4,19 @@ Builds an app with --users users (1,000,000 by default) with varied standard att
 custom data, companies, tags, tracked events and message times, directly into the projection
 tables of a fresh PostgreSQL schema (a query benchmark: building that many users through
 commands would take most of an hour, and the tables are what the queries read). Then times what
-`GET /users?filter=…` does for a set of realistic filters: the first page (50 users, with their
-companies, tags and segments) plus the total count. Reports p50/p95 per filter against the
-target (p95 < 100 ms), and the same on SQLite with --sqlite-users users (within 3x).
+`GET /users?filter=…` does for a set of realistic filters: the count (from the audience index,
+as for any app of AUDIENCE_INDEX_MIN_USERS users or more, after re-reading what the
+projections changed) plus the first page (50 users, with their companies, tags and segments,
+from SQL). Reports p50/p95 per filter against the target (p95 < 100 ms), and the same on SQLite
+with --sqlite-users users (within 3x); also the index's build time and size, and, for
+comparison, what counting in SQL alone takes.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import io
 import json
 import random
@@ -29,9 +33,14 @@ from typing import Any
 from sqlalchemy import Engine, Table, text
 
 from bench.ingest import Figure, fresh_schema, percentile, print_summary, say, section, server_url
+from commands.clock import ManualClock
+from commands.store import Parley
+from commands.users import SaveUser, UserInput, save_user
 from domain.filters import Filter, parse_filter
 from migrations import upgrade
 from projections.db import make_engine
+from projections.log import Log
+from projections.runner import Runner
 from projections.tables import (
     companies,
     segments,
@@ -41,9 +50,11 @@ from projections.tables import (
     user_tags,
     users,
 )
+from projections.users import UsersProjection
+from queries.audience_index import AudienceIndex, AudienceIndexes
 from queries.filters import user_filter
 from queries.segments import definitions
-from queries.users import search_users
+from queries.users import count_matching, search_users
 
 APP = "benchapp"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -51,6 +62,7 @@ NOW_S = int(NOW.timestamp())
 DAY = 86_400
 P95_TARGET_MS = 100.0
 SQLITE_FACTOR = 3.0
+CHANGED = 1_000  # users changed through commands after the index is built
 PLANS = ["free", "free", "free", "pro", "pro", "team", "enterprise"]
 DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "acme.io", "globex.com", "initech.net"]
 FIRST = ["Ann", "Bob", "Cyd", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lou"]
@@ -286,6 +298,7 @@ class Timing:
     name: str
     total: int
     samples: list[float]
+    sql_samples: list[float]
 
     @property
     def p50(self) -> float:
@@ -296,7 +309,9 @@ class Timing:
         return percentile(self.samples, 0.95)
 
 
-def time_filters(engine: Engine, population: Population, runs: int) -> list[Timing]:
+def time_filters(
+    engine: Engine, indexes: AudienceIndexes, population: Population, runs: int
+) -> list[Timing]:
     tag_ids = {t["name"]: t["id"] for t in population.tags}
     segment_ids = {s["name"]: s["id"] for s in population.segments}
     found: list[Timing] = []
@@ -306,30 +321,94 @@ def time_filters(engine: Engine, population: Population, runs: int) -> list[Timi
         total = 0
         for _ in range(runs):
             started = time.perf_counter()
-            total = first_page(engine, f)
+            total = first_page(engine, indexes, f)
             samples.append((time.perf_counter() - started) * 1000)
-        timing = Timing(name, total, samples)
+        sql_samples: list[float] = []
+        for _ in range(max(3, runs // 4)):
+            started = time.perf_counter()
+            if sql_count(engine, f) != total:
+                raise AssertionError(f"{name}: the index and SQL count differently")
+            sql_samples.append((time.perf_counter() - started) * 1000)
+        timing = Timing(name, total, samples, sql_samples)
         found.append(timing)
-        say(f"{name:<48} {total:>9,} users   p50 {timing.p50:7.1f} ms   p95 {timing.p95:7.1f} ms")
+        say(
+            f"{name:<48} {total:>9,} users   p50 {timing.p50:6.1f} ms   p95 {timing.p95:6.1f} ms"
+            f"   (SQL count alone: p50 {percentile(sql_samples, 0.5):6.1f} ms)"
+        )
     return found
 
 
-def first_page(engine: Engine, f: Filter) -> int:
-    """What GET /users?filter=… does: count, first 50 with companies, tags and segments."""
+def first_page(engine: Engine, indexes: AudienceIndexes, f: Filter) -> int:
+    """What GET /users?filter=… does: count (the index), first 50 with companies, tags and
+    segments (SQL)."""
     with engine.connect() as conn:
         lookup = definitions(conn, APP)
         where = user_filter(f, conn.dialect.name, NOW, lookup, APP)
-        listing = search_users(conn, APP, where, NOW, "created_at", "desc", 50)
+        total = indexes.count(conn, APP, f, NOW, lookup)
+        if total is None:
+            raise AssertionError("the bench app has no index")
+        listing = search_users(conn, APP, where, NOW, "created_at", "desc", 50, None, total)
         return listing.total
+
+
+def sql_count(engine: Engine, f: Filter) -> int:
+    with engine.connect() as conn:
+        lookup = definitions(conn, APP)
+        return count_matching(conn, APP, user_filter(f, conn.dialect.name, NOW, lookup, APP))
+
+
+def catch_up_time(
+    url: str, store: Parley, engine: Engine, index: AudienceIndex, changed: int
+) -> float:
+    """Seconds the index takes to re-read `changed` users the projections just changed (a
+    request pays this for what changed since the last refresh, at most a few seconds' worth)."""
+    runner = Runner(store, make_engine(url, writer=True), [UsersProjection()])
+    try:
+        clock = ManualClock()
+        clock.set(NOW)
+        for n in range(changed):
+            user = UserInput(user_id=f"new{n}", custom={"plan": "pro", "seats": n % 60})
+            save_user(SaveUser(app_id=APP, user=user), store, clock)
+        runner.catch_up()
+    finally:
+        runner.engine.dispose()
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        index.refresh(conn, Log(store))
+    return time.perf_counter() - started
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (Linux), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def index_size(index: AudienceIndex) -> float:
+    """MB held in the index's arrays (dicts of ids and tags come on top)."""
+    arrays: list[Any] = [index.users.alive, index.companies.alive]
+    for columns in (index.users, index.companies):
+        arrays += list(columns.number.values())
+        texts = list(columns.text.values()) + [c.text for c in columns.custom.values()]
+        arrays += [t.data for t in texts] + [t.known for t in texts]
+        arrays += [c.kind for c in columns.custom.values()]
+        arrays += [c.number for c in columns.custom.values()]
+    for events in index.events.values():
+        arrays += [events.count, events.first_at, events.last_at]
+    arrays += [index.member_users, index.member_companies]
+    return sum(a.nbytes for a in arrays) / 1e6
 
 
 # -- the whole run ------------------------------------------------------------------------
 
 
-def measure(label: str, url: str, size: int, runs: int) -> tuple[list[Timing], float]:
+def measure(label: str, url: str, size: int, runs: int) -> tuple[list[Timing], list[Figure]]:
     section(f"{label}: {size:,} users")
     upgrade(url)
     engine = make_engine(url)
+    store = Parley(url)
     try:
         started = time.perf_counter()
         population = build_population(size)
@@ -338,8 +417,34 @@ def measure(label: str, url: str, size: int, runs: int) -> tuple[list[Timing], f
         loaded = time.perf_counter() - started
         say(f"built in {built:.1f} s, loaded (with indexes and ANALYZE) in {loaded - built:.1f} s")
         del population.users[:]  # the rows live in the database now
-        return time_filters(engine, population, runs), loaded
+        indexes = AudienceIndexes(engine, Log(store), min_users=0)
+        gc.collect()
+        before = resident_mb()
+        started = time.perf_counter()
+        index = indexes.build(APP)
+        indexed = time.perf_counter() - started
+        gc.collect()
+        grown = resident_mb() - before
+        say(
+            f"audience index built in {indexed:.1f} s: {index_size(index):.0f} MB of arrays, "
+            f"the process grew by {grown:.0f} MB"
+        )
+        try:
+            timings = time_filters(engine, indexes, population, runs)
+            # Last, as it adds users: the newest, at the head of every list.
+            caught_up = catch_up_time(url, store, engine, index, CHANGED)
+        finally:
+            indexes.stop()
+        say(f"audience index re-read {CHANGED:,} changed users in {caught_up * 1000:.0f} ms")
+        return timings, [
+            Figure(f"{label}: build + load time", loaded, "s"),
+            Figure(f"{label}: audience index build", indexed, "s"),
+            Figure(f"{label}: audience index arrays", index_size(index), "MB"),
+            Figure(f"{label}: process growth for the index", grown, "MB"),
+            Figure(f"{label}: index catch-up, {CHANGED:,} users", caught_up * 1000, "ms"),
+        ]
     finally:
+        store.close()
         engine.dispose()
 
 
@@ -355,13 +460,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def summary(
-    pg: list[Timing], lite: list[Timing], pg_build: float, lite_build: float
-) -> list[Figure]:
-    found = [
-        Figure("PostgreSQL: build + load time", pg_build, "s"),
-        Figure("SQLite: build + load time", lite_build, "s"),
-    ]
+def summary(pg: list[Timing], lite: list[Timing]) -> list[Figure]:
+    found = []
     for p, s in zip(pg, lite, strict=True):
         found.append(
             Figure(
@@ -387,12 +487,12 @@ def summary(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with fresh_schema(server_url()) as url:
-        pg, pg_build = measure("PostgreSQL", url, args.users, args.runs)
+        pg, pg_figures = measure("PostgreSQL", url, args.users, args.runs)
     with tempfile.TemporaryDirectory() as folder:
-        lite, lite_build = measure(
+        lite, lite_figures = measure(
             "SQLite", f"sqlite:///{Path(folder) / 'audience.db'}", args.sqlite_users, args.runs
         )
-    print_summary(summary(pg, lite, pg_build, lite_build))
+    print_summary([*pg_figures, *lite_figures, *summary(pg, lite)])
     return 0
 
 

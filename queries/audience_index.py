@@ -16,7 +16,9 @@ a million users), in a background thread; until then counts come from SQL.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -53,6 +55,7 @@ from projections.tables import (
 )
 from projections.users import UsersProjection
 
+LOG = logging.getLogger(__name__)
 Mask = np.ndarray[Any, np.dtype[np.bool_]]
 Segments = Callable[[str], Filter | None]
 
@@ -204,11 +207,16 @@ class Columns:
         """The slot of each id, handing out new ones (growing the arrays) as needed."""
         fresh = [i for i in dict.fromkeys(ids) if i not in self.slot]
         if self.size + len(fresh) > self.capacity:
-            self._grow(max(self.capacity * 2, self.size + len(fresh)))
+            self._grow(max(self.capacity + self.capacity // 2, self.size + len(fresh)))
         for key in fresh:
             self.slot[key] = self.size
             self.size += 1
         return [self.slot[i] for i in ids]
+
+    def reserve(self, capacity: int) -> None:
+        """Room for this many rows before the arrays next grow."""
+        if capacity > self.capacity:
+            self._grow(capacity)
 
     def _grow(self, capacity: int) -> None:
         self.capacity = capacity
@@ -331,8 +339,9 @@ class AudienceIndex:
         self.companies = Columns(COMPANY_ATTRIBUTES)
         self.tags: dict[str, set[int]] = {}
         self.events: dict[str, Events] = {}
-        self.members: dict[int, set[int]] = {}  # user slot -> company slots
-        self._pairs: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
+        # Who is in which company: pairs of a user slot and a company slot.
+        self.member_users = np.zeros(0, dtype=np.int64)
+        self.member_companies = np.zeros(0, dtype=np.int64)
         self.positions = {"users": 0, "companies": 0}
         self.lock = threading.Lock()
 
@@ -344,6 +353,10 @@ class AudienceIndex:
             self.positions = _positions(conn)
             query = select(*self.companies.selected(companies))
             self.companies.put(conn.execute(query.where(companies.c.app_id == self.app_id)).all())
+            expected = conn.execute(
+                select(app_user_counts.c.users).where(app_user_counts.c.app_id == self.app_id)
+            ).scalar()
+            self.users.reserve(int(expected or 0) + int(expected or 0) // 16)
             query = select(*self.users.selected(users)).where(users.c.app_id == self.app_id)
             found = conn.execute(query.execution_options(yield_per=50_000))
             for part in found.partitions():
@@ -392,9 +405,10 @@ class AudienceIndex:
         gone = set(slots)
         for tagged in self.tags.values():
             tagged -= gone
-        for slot in slots:
-            if self.members.pop(slot, None):
-                self._pairs = None
+        kept = ~np.isin(self.member_users, at)
+        if not kept.all():
+            self.member_users = self.member_users[kept]
+            self.member_companies = self.member_companies[kept]
 
     def _forget(self, ids: list[str]) -> None:
         self._clear(self.users.drop(ids))
@@ -430,10 +444,16 @@ class AudienceIndex:
             events.first_at[at] = first_at
             events.last_at[at] = last_at
         m = user_companies.c
-        for user, company in rows(user_companies, m.user_id, m.company_id):
-            if user in slot and company in self.companies.slot:
-                self.members.setdefault(slot[user], set()).add(self.companies.slot[company])
-                self._pairs = None
+        held = self.companies.slot
+        pairs = [
+            (slot[user], held[company])
+            for user, company in rows(user_companies, m.user_id, m.company_id)
+            if user in slot and company in held
+        ]
+        if pairs:
+            joined_users, joined_companies = zip(*pairs, strict=True)
+            self.member_users = np.concatenate([self.member_users, joined_users])
+            self.member_companies = np.concatenate([self.member_companies, joined_companies])
 
     # -- counting ------------------------------------------------------------------------
 
@@ -489,8 +509,7 @@ class AudienceIndex:
             return self._event(c, now, n)
         if c.scope == "company":
             chosen = self.companies.holds(c, now) & self.companies.alive[: self.companies.size]
-            user_slots, company_slots = self._memberships()
-            return _mask(n, user_slots[chosen[company_slots]])
+            return _mask(n, self.member_users[chosen[self.member_companies]])
         if c.name == "relationship_score":
             return _compare(c, self._relationship(now, n), now)
         return self.users.holds(c, now)
@@ -515,15 +534,6 @@ class AudienceIndex:
             return np.where(np.isnan(at), 0.0, score)
 
         return half("last_message_sent_at") + half("last_message_received_at")
-
-    def _memberships(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        if self._pairs is None:
-            pairs = [(u, c) for u, held in self.members.items() for c in held]
-            self._pairs = (
-                np.asarray([u for u, _ in pairs], dtype=np.int64),
-                np.asarray([c for _, c in pairs], dtype=np.int64),
-            )
-        return self._pairs
 
 
 def _mask(n: int, slots: Iterable[int] | np.ndarray[Any, Any]) -> Mask:
@@ -561,16 +571,30 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
 
 
 class AudienceIndexes:
-    """The indexes of the apps with at least `min_users` users, built in the background on
-    first use; `min_users` None: none (every count is SQL's)."""
+    """The indexes of the apps with at least `min_users` users (None: none; every count is
+    SQL's), each built in the background on first use. While an index is in use, a thread
+    re-reads what changed every `refresh_seconds`, so that a request only catches up on the
+    last few seconds; one unused for `idle_seconds` is dropped, to be built again if asked."""
 
-    def __init__(self, engine: Engine, log: Log, min_users: int | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        log: Log,
+        min_users: int | None,
+        refresh_seconds: float = 5.0,
+        idle_seconds: float = 3600.0,
+    ) -> None:
         self.engine = engine
         self.log = log
         self.min_users = min_users
+        self.refresh_seconds = refresh_seconds
+        self.idle_seconds = idle_seconds
         self._ready: dict[str, AudienceIndex] = {}
+        self._used: dict[str, float] = {}
         self._building: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._refresher: threading.Thread | None = None
 
     def count(
         self, conn: Connection, app_id: str, f: Filter, now: datetime, segments: Segments
@@ -588,6 +612,8 @@ class AudienceIndexes:
             return None
         with self._lock:
             index = self._ready.get(app_id)
+            if index is not None:
+                self._used[app_id] = time.monotonic()
             if index is not None or app_id in self._building:
                 return index
         size = conn.execute(
@@ -618,8 +644,37 @@ class AudienceIndexes:
         index = AudienceIndex(app_id)
         try:
             index.build(self.engine)
-        finally:
+        except Exception:
+            LOG.exception("building the audience index of %s failed; SQL counts", app_id)
             with self._lock:
                 self._building.pop(app_id, None)
+            raise
         with self._lock:
+            self._building.pop(app_id, None)
             self._ready[app_id] = index
+            self._used[app_id] = time.monotonic()
+            if self._refresher is None and self.refresh_seconds > 0:
+                self._refresher = threading.Thread(
+                    target=self._keep_fresh, name="index-refresher", daemon=True
+                )
+                self._refresher.start()
+
+    def _keep_fresh(self) -> None:
+        while not self._stopped.wait(self.refresh_seconds):
+            with self._lock:
+                idle = time.monotonic() - self.idle_seconds
+                for app_id in [a for a, used in self._used.items() if used < idle]:
+                    self._ready.pop(app_id, None)
+                    self._used.pop(app_id, None)
+                held = list(self._ready.values())
+            for index in held:
+                try:
+                    with index.lock, self.engine.connect() as conn:
+                        index.refresh(conn, self.log)
+                except Exception:  # the next request's own refresh says what is wrong
+                    LOG.exception("refreshing the audience index of %s failed", index.app_id)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._refresher is not None:
+            self._refresher.join()

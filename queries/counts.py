@@ -17,6 +17,7 @@ from projections.tables import (
     user_tags,
     users,
 )
+from queries.audience_index import AudienceIndexes
 from queries.filters import user_filter
 from queries.segments import parsed_segments
 
@@ -51,10 +52,21 @@ def _per_tag(conn: Connection, app_id: str, members: Table, owner: str) -> Count
     return [(name, int(n)) for name, n in conn.execute(query).tuples()]
 
 
-def _per_segment(conn: Connection, app_id: str, now: datetime, companies_too: bool) -> Counted:
+def _per_segment(
+    conn: Connection,
+    app_id: str,
+    now: datetime,
+    companies_too: bool,
+    indexes: AudienceIndexes | None = None,
+) -> Counted:
     found_segments, lookup = parsed_segments(conn, app_id)
     found: Counted = []
     for segment, definition in found_segments:
+        if not companies_too and indexes is not None:
+            counted = indexes.count(conn, app_id, definition, now, lookup)
+            if counted is not None:
+                found.append((segment["name"], counted))
+                continue
         where = user_filter(definition, conn.dialect.name, now, lookup, app_id)
         members = select(users.c.id).where(users.c.app_id == app_id, where)
         if companies_too:
@@ -67,11 +79,18 @@ def _per_segment(conn: Connection, app_id: str, now: datetime, companies_too: bo
     return found
 
 
-def user_counts(conn: Connection, app_id: str, what: str, now: datetime) -> Counted:
-    """Users per tag or per segment (segments as they stand at `now`)."""
+def user_counts(
+    conn: Connection,
+    app_id: str,
+    what: str,
+    now: datetime,
+    indexes: AudienceIndexes | None = None,
+) -> Counted:
+    """Users per tag or per segment (segments as they stand at `now`; by the app's audience
+    index when it has one)."""
     if what == "tag":
         return _per_tag(conn, app_id, user_tags, "user_id")
-    return _per_segment(conn, app_id, now, companies_too=False)
+    return _per_segment(conn, app_id, now, False, indexes)
 
 
 def company_counts(conn: Connection, app_id: str, what: str, now: datetime) -> Counted:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from domain.filters import Filter, parse_filter
 from projections.tables import segments, users
+from queries.audience_index import AudienceIndexes
 from queries.filters import user_filter
 
 Row = dict[str, Any]
@@ -42,11 +43,21 @@ def find_segment(conn: Connection, app_id: str, segment_id: str) -> Row | None:
     return dict(row) if row else None
 
 
-def segment_size(conn: Connection, app_id: str, segment_id: str, now: datetime) -> int:
+def segment_size(
+    conn: Connection,
+    app_id: str,
+    segment_id: str,
+    now: datetime,
+    indexes: AudienceIndexes | None = None,
+) -> int:
+    """How many users are in the segment now (by the app's audience index when it has one)."""
     lookup = definitions(conn, app_id)
     definition = lookup(segment_id)
     if definition is None:
         return 0
+    counted = indexes.count(conn, app_id, definition, now, lookup) if indexes else None
+    if counted is not None:
+        return counted
     where = user_filter(definition, conn.dialect.name, now, lookup, app_id)
     query = select(func.count()).select_from(users).where(users.c.app_id == app_id, where)
     return int(conn.execute(query).scalar_one())

@@ -165,3 +165,10 @@ def test_get_users_counts_with_the_index_once_it_is_built(
     assert total(client, auth, {"all": []}) == 4
     assert total(client, auth, cond("last_url", "known")) == 0  # last_url: SQL counts it
     assert len(counted_by_sql) == 2
+
+    segment = post(client, "/segments", auth, {"name": "Pro", "filter": pro}).get_json()
+    post(client, "/users", auth, {"user_id": "eve", "custom_attributes": {"plan": "pro"}})
+    shown = client.get(f"/segments/{segment['id']}?include_count=true", headers=auth)
+    assert shown.get_json()["count"] == 4
+    counts = client.get("/counts?type=user&count=segment", headers=auth).get_json()
+    assert counts["user"]["segment"] == [{"Pro": 4}]

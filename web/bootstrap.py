@@ -48,6 +48,7 @@ class Services:
     locate: Locate = field(default=nowhere)
 
     def close(self) -> None:
+        self.indexes.stop()
         self.runner.stop()
         self.store.close()
         self.runner.engine.dispose()

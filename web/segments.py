@@ -53,7 +53,8 @@ def _show(segment_id: str, with_count: bool = False) -> ResponseReturnValue:
         row = find_segment(conn, g.app_id, segment_id)
         if row is None:
             raise SegmentNotFound(f"segment {segment_id!r}")
-        size = segment_size(conn, g.app_id, segment_id, s.clock.now()) if with_count else None
+        now = s.clock.now()
+        size = segment_size(conn, g.app_id, segment_id, now, s.indexes) if with_count else None
     return jsonify(_segment(row, size))
 
 
@@ -129,8 +130,10 @@ def get_counts() -> ResponseReturnValue:
         if kind is None:
             return jsonify({"type": "count", **app_counts(conn, g.app_id)})
         assert what is not None
-        counter = user_counts if kind == "user" else company_counts
-        found = counter(conn, g.app_id, what, s.clock.now())
+        if kind == "user":
+            found = user_counts(conn, g.app_id, what, s.clock.now(), s.indexes)
+        else:
+            found = company_counts(conn, g.app_id, what, s.clock.now())
     return jsonify({"type": "count", kind: {what: [{name: n} for name, n in found]}})
 
 
