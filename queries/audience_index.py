@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, Table, select
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Result
 
 from domain.filters import (
     ANY,
@@ -416,7 +416,7 @@ class AudienceIndex:
     def _related(self, conn: Connection, ids: list[str] | None) -> None:
         """Tags, tracked events and companies of these users (None: of every user)."""
 
-        def rows(table: Table, *columns: Any) -> Iterable[Row[Any]]:
+        def rows(table: Table, *columns: Any) -> Result[Any]:
             query = select(*columns)
             if ids is None:
                 query = query.where(table.c.app_id == self.app_id)
@@ -425,35 +425,36 @@ class AudienceIndex:
             return conn.execute(query.execution_options(yield_per=50_000))
 
         slot = self.users.slot
-        for user, tag in rows(user_tags, user_tags.c.user_id, user_tags.c.tag_id):
-            if user in slot:
-                self.tags.setdefault(tag, set()).add(slot[user])
-        stats: dict[str, list[tuple[int, float, float, float]]] = {}
+        for part in rows(user_tags, user_tags.c.user_id, user_tags.c.tag_id).partitions():
+            for user, tag in part:
+                if user in slot:
+                    self.tags.setdefault(tag, set()).add(slot[user])
         e = user_events.c
-        for user, name, count, first_at, last_at in rows(
-            user_events, e.user_id, e.name, e.count, e.first_at, e.last_at
-        ):
-            if user in slot:
-                stats.setdefault(name, []).append((slot[user], count, first_at, last_at))
-        for name, found in stats.items():
-            if name not in self.events:
-                self.events[name] = Events(self.users.capacity)
-            events = self.events[name]
-            at, count, first_at, last_at = (np.asarray(v) for v in zip(*found, strict=True))
-            events.count[at] = count
-            events.first_at[at] = first_at
-            events.last_at[at] = last_at
+        tracked = rows(user_events, e.user_id, e.name, e.count, e.first_at, e.last_at)
+        for part in tracked.partitions():  # a part at a time: rows are big, arrays small
+            stats: dict[str, list[tuple[int, float, float, float]]] = {}
+            for user, name, count, first_at, last_at in part:
+                if user in slot:
+                    stats.setdefault(name, []).append((slot[user], count, first_at, last_at))
+            for name, found in stats.items():
+                if name not in self.events:
+                    self.events[name] = Events(self.users.capacity)
+                events = self.events[name]
+                at, count, first_at, last_at = (np.asarray(v) for v in zip(*found, strict=True))
+                events.count[at] = count
+                events.first_at[at] = first_at
+                events.last_at[at] = last_at
         m = user_companies.c
         held = self.companies.slot
-        pairs = [
-            (slot[user], held[company])
-            for user, company in rows(user_companies, m.user_id, m.company_id)
-            if user in slot and company in held
-        ]
-        if pairs:
-            joined_users, joined_companies = zip(*pairs, strict=True)
-            self.member_users = np.concatenate([self.member_users, joined_users])
-            self.member_companies = np.concatenate([self.member_companies, joined_companies])
+        joined = [self.member_users], [self.member_companies]
+        for part in rows(user_companies, m.user_id, m.company_id).partitions():
+            pairs = [(slot[u], held[c]) for u, c in part if u in slot and c in held]
+            if pairs:
+                joined_users, joined_companies = zip(*pairs, strict=True)
+                joined[0].append(np.asarray(joined_users, dtype=np.int64))
+                joined[1].append(np.asarray(joined_companies, dtype=np.int64))
+        self.member_users = np.concatenate(joined[0])
+        self.member_companies = np.concatenate(joined[1])
 
     # -- counting ------------------------------------------------------------------------
 
