@@ -394,7 +394,7 @@ def index_size(index: AudienceIndex) -> float:
         texts = list(columns.text.values()) + [c.text for c in columns.custom.values()]
         arrays += [t.data for t in texts] + [t.known for t in texts]
         arrays += [c.kind for c in columns.custom.values()]
-        arrays += [c.number for c in columns.custom.values()]
+        arrays += [c.number for c in columns.custom.values() if c.number is not None]
     for events in index.events.values():
         arrays += [events.count, events.first_at, events.last_at]
     arrays += [index.member_users, index.member_companies]

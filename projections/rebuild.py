@@ -18,6 +18,9 @@ from projections.tables import positions
 
 T = TypeVar("T")
 SUFFIX = "__rebuild"
+# A position row counting how often the projection's tables were swapped for rebuilt ones,
+# for readers that hold a copy of them (queries/audience_index.py).
+SWAPS = "__swaps"
 # A replay reads bigger windows than the live runner: each window loads and writes back the
 # rows it touches once, so fewer windows mean fewer round trips of the same rows.
 REPLAY_WINDOW = 60_000
@@ -88,6 +91,8 @@ def rebuild(
             replay(conn)
         final = read_position(conn, tracking)
         _swap(conn, projection, shadows)
+        swaps = projection.name + SWAPS
+        _track(conn, swaps, read_position(conn, swaps) + 1)
         conn.execute(
             update(positions).where(positions.c.name == projection.name).values(position=final)
         )

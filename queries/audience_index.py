@@ -17,6 +17,7 @@ a million users), in a background thread; until then counts come from SQL.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +45,7 @@ from domain.matching import date_bounds, fold
 from domain.relationship import RELATIONSHIP_MONTH
 from projections.companies import CompaniesProjection
 from projections.log import Log
+from projections.rebuild import SWAPS
 from projections.tables import (
     app_user_counts,
     companies,
@@ -75,6 +77,12 @@ COMPARE: dict[str, Callable[[Any, float], Any]] = {
 # Custom values by type: what `domain.matching.typed` accepts for each kind of condition.
 NONE, TEXT, NUM, BOOL, OTHER = range(5)
 CHUNK = 500  # ids per IN list when re-reading changed rows
+LOCK_WAIT = 0.2  # seconds a request waits for an index another thread is refreshing
+SWAP_COUNTS = tuple(p.name + SWAPS for p in (UsersProjection, CompaniesProjection))
+
+
+class Rebuilt(Exception):
+    """A projection the index follows was rebuilt: the index must be built again."""
 
 
 class Text:
@@ -155,29 +163,47 @@ def _grown(array: np.ndarray[Any, Any], capacity: int, fill: Any = 0) -> np.ndar
 
 
 class Custom:
-    """One custom data key: each slot's value by type (see `domain.matching.typed`)."""
+    """One custom data key: each slot's value by type (see `domain.matching.typed`); the
+    numbers array is made when the key first holds a number or boolean."""
 
     def __init__(self, capacity: int) -> None:
         self.kind = np.zeros(capacity, dtype=np.int8)
-        self.number = np.full(capacity, np.nan)
+        self.number: np.ndarray[Any, Any] | None = None
         self.text = Text(capacity)
 
     def grow(self, capacity: int) -> None:
         self.kind = _grown(self.kind, capacity)
-        self.number = _grown(self.number, capacity, np.nan)
+        if self.number is not None:
+            self.number = _grown(self.number, capacity, np.nan)
         self.text.grow(capacity)
 
     def put(self, slots: list[int], values: list[Any]) -> None:
         kinds = [_kind_of(v) for v in values]
         at = np.asarray(slots, dtype=np.int64)
         self.kind[at] = kinds
-        self.number[at] = [
-            float(v) if k in (NUM, BOOL) else np.nan for v, k in zip(values, kinds, strict=True)
+        numbers = [
+            _as_float(v) if k in (NUM, BOOL) else np.nan for v, k in zip(values, kinds, strict=True)
         ]
+        if self.number is None and (NUM in kinds or BOOL in kinds):
+            self.number = np.full(len(self.kind), np.nan)
+        if self.number is not None:
+            self.number[at] = numbers
         texts = [i for i, k in enumerate(kinds) if k == TEXT]
         self.text.put([slots[i] for i in texts], [values[i] for i in texts])
         others = [s for s, k in zip(slots, kinds, strict=True) if k != TEXT]
         self.text.put(others, [None] * len(others))
+
+    def numbers(self, n: int) -> np.ndarray[Any, Any]:
+        return np.full(n, np.nan) if self.number is None else self.number[:n]
+
+
+def _as_float(value: Any) -> float:
+    """A number as a 64-bit float; an integer too large for one is infinitely large, which
+    orders it as it is (custom data takes integers of any size)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _kind_of(value: Any) -> int:
@@ -266,6 +292,9 @@ class Columns:
         """Forget these rows; their slots stay dead."""
         gone = [self.slot.pop(i) for i in ids if i in self.slot]
         self.alive[np.asarray(gone, dtype=np.int64)] = False
+        for text in [*self.text.values(), *(c.text for c in self.custom.values())]:
+            for slot in gone:
+                text.long.pop(slot, None)
         return gone
 
     def holds(self, c: Condition, now: datetime) -> Mask:
@@ -281,7 +310,7 @@ class Columns:
             if c.kind == STRING:
                 return _known_or_text(c, custom.text, n)
             wanted = BOOL if c.kind == BOOLEAN else NUM
-            return (kind == wanted) & _compare(c, custom.number[:n], now)
+            return (kind == wanted) & _compare(c, custom.numbers(n), now)
         if c.kind == STRING:
             return _known_or_text(c, self.text[c.name], n)
         return _compare(c, self.number[c.name][:n], now)
@@ -342,7 +371,9 @@ class AudienceIndex:
         # Who is in which company: pairs of a user slot and a company slot.
         self.member_users = np.zeros(0, dtype=np.int64)
         self.member_companies = np.zeros(0, dtype=np.int64)
-        self.positions = {"users": 0, "companies": 0}
+        self.positions = dict.fromkeys(
+            (UsersProjection.name, CompaniesProjection.name, *SWAP_COUNTS), 0
+        )
         self.lock = threading.Lock()
 
     # -- reading the projections ---------------------------------------------------------
@@ -363,20 +394,31 @@ class AudienceIndex:
                 self._put_users(conn, part, related=False)
             self._related(conn, None)
 
-    def refresh(self, conn: Connection, log: Log) -> None:
-        """Re-read what the projections changed since this index last looked."""
+    def refresh(self, conn: Connection, log: Log, limit: int | None = None) -> bool:
+        """Re-read what the projections changed since this index last looked; False (and
+        nothing read) when more than `limit` users or companies changed. Raises Rebuilt when
+        a projection's tables were rebuilt and swapped in since: the index must be built
+        again."""
         now = _positions(conn)
+        if any(now[n] > self.positions[n] for n in SWAP_COUNTS):
+            raise Rebuilt(self.app_id)
+        behind = {n: max(self.positions[n], now[n]) for n in now}
         changed_companies = _originators(
-            conn, log, self.positions["companies"], now["companies"], CompaniesProjection.topics
+            conn, log, self.positions["companies"], behind["companies"], CompaniesProjection.topics
         )
+        changed = _originators(
+            conn, log, self.positions["users"], behind["users"], UsersProjection.topics
+        )
+        if limit is not None and len(changed) + len(changed_companies) > limit:
+            return False
         for chunk in _chunks(changed_companies):
             query = select(*self.companies.selected(companies)).where(
                 companies.c.app_id == self.app_id, companies.c.id.in_(chunk)
             )
             self.companies.put(conn.execute(query).all())
-        changed = _originators(
-            conn, log, self.positions["users"], now["users"], UsersProjection.topics
-        )
+        # Members of a company seen for the first time may have joined it earlier (the users
+        # projection can run ahead of the companies one): read these companies' members again.
+        self._rejoin(conn, [c for c in changed_companies if c in self.companies.slot])
         for chunk in _chunks(changed):
             query = select(*self.users.selected(users)).where(
                 users.c.app_id == self.app_id, users.c.id.in_(chunk)
@@ -385,7 +427,25 @@ class AudienceIndex:
             present = {r[0] for r in found}
             self._forget([i for i in chunk if i not in present and i in self.users.slot])
             self._put_users(conn, found, related=True)
-        self.positions = now
+        self.positions = behind
+        return True
+
+    def _rejoin(self, conn: Connection, company_ids: list[str]) -> None:
+        if not company_ids:
+            return
+        held, slot = self.companies.slot, self.users.slot
+        kept = ~np.isin(self.member_companies, [held[c] for c in company_ids])
+        joined = [self.member_users[kept]], [self.member_companies[kept]]
+        m = user_companies.c
+        for chunk in _chunks(company_ids):
+            found = conn.execute(select(m.user_id, m.company_id).where(m.company_id.in_(chunk)))
+            pairs = [(slot[u], held[c]) for u, c in found if u in slot and c in held]
+            if pairs:
+                joined_users, joined_companies = zip(*pairs, strict=True)
+                joined[0].append(np.asarray(joined_users, dtype=np.int64))
+                joined[1].append(np.asarray(joined_companies, dtype=np.int64))
+        self.member_users = np.concatenate(joined[0])
+        self.member_companies = np.concatenate(joined[1])
 
     def _put_users(self, conn: Connection, rows: Sequence[Any], *, related: bool) -> None:
         if not rows:
@@ -545,7 +605,8 @@ def _mask(n: int, slots: Iterable[int] | np.ndarray[Any, Any]) -> Mask:
 
 
 def _positions(conn: Connection) -> dict[str, int]:
-    names = (UsersProjection.name, CompaniesProjection.name)
+    """The users and companies projections' positions, and how often each was rebuilt."""
+    names = (UsersProjection.name, CompaniesProjection.name, *SWAP_COUNTS)
     query = select(positions.c.name, positions.c.position).where(positions.c.name.in_(names))
     found = {name: int(position) for name, position in conn.execute(query).tuples()}
     return {name: found.get(name, 0) for name in names}
@@ -573,9 +634,14 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
 
 class AudienceIndexes:
     """The indexes of the apps with at least `min_users` users (None: none; every count is
-    SQL's), each built in the background on first use. While an index is in use, a thread
-    re-reads what changed every `refresh_seconds`, so that a request only catches up on the
-    last few seconds; one unused for `idle_seconds` is dropped, to be built again if asked."""
+    SQL's), each built in the background on first use.
+
+    A request never waits long on an index: when another thread holds it, when more than
+    `request_limit` users changed since it last looked, or when it fails, SQL counts. A
+    thread re-reads what changed every `refresh_seconds` (the large catch-ups too), so that
+    requests only catch up on the last few seconds. An index whose projections were rebuilt
+    is built again; one that failed is dropped and built again after `retry_seconds`; one
+    unused for `idle_seconds` is dropped, to be built again if asked."""
 
     def __init__(
         self,
@@ -584,14 +650,19 @@ class AudienceIndexes:
         min_users: int | None,
         refresh_seconds: float = 5.0,
         idle_seconds: float = 3600.0,
+        request_limit: int = 20_000,
+        retry_seconds: float = 600.0,
     ) -> None:
         self.engine = engine
         self.log = log
         self.min_users = min_users
         self.refresh_seconds = refresh_seconds
         self.idle_seconds = idle_seconds
+        self.request_limit = request_limit
+        self.retry_seconds = retry_seconds
         self._ready: dict[str, AudienceIndex] = {}
         self._used: dict[str, float] = {}
+        self._failed: dict[str, float] = {}
         self._building: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -604,19 +675,31 @@ class AudienceIndexes:
         index = self.ready(conn, app_id)
         if index is None or not index.covers(f, segments):
             return None
-        with index.lock:
-            index.refresh(conn, self.log)
+        if not index.lock.acquire(timeout=LOCK_WAIT):
+            return None  # another thread is catching it up
+        try:
+            if not index.refresh(conn, self.log, self.request_limit):
+                return None
             return index.count(f, now, segments)
+        except Exception as error:
+            conn.rollback()  # SQL counts on this connection next
+            self._drop(index, error)
+            return None
+        finally:
+            index.lock.release()
 
     def ready(self, conn: Connection, app_id: str) -> AudienceIndex | None:
-        if self.min_users is None:
+        if self.min_users is None or self._stopped.is_set():
             return None
         with self._lock:
             index = self._ready.get(app_id)
             if index is not None:
                 self._used[app_id] = time.monotonic()
-            if index is not None or app_id in self._building:
                 return index
+            if app_id in self._building:
+                return None
+            if time.monotonic() - self._failed.get(app_id, -math.inf) < self.retry_seconds:
+                return None
         size = conn.execute(
             select(app_user_counts.c.users).where(app_user_counts.c.app_id == app_id)
         ).scalar()
@@ -624,8 +707,11 @@ class AudienceIndexes:
             self.start(app_id)
         return None
 
-    def start(self, app_id: str) -> threading.Thread:
+    def start(self, app_id: str) -> threading.Thread | None:
+        """Build the app's index in the background (None: it is built already)."""
         with self._lock:
+            if app_id in self._ready:
+                return None
             thread = self._building.get(app_id)
             if thread is None:
                 thread = threading.Thread(
@@ -637,9 +723,14 @@ class AudienceIndexes:
 
     def build(self, app_id: str) -> AudienceIndex:
         """Build the app's index now (tests, benchmarks) and use it from then on."""
-        self.start(app_id).join()
+        thread = self.start(app_id)
+        if thread is not None:
+            thread.join()
         with self._lock:
-            return self._ready[app_id]
+            index = self._ready.get(app_id)
+        if index is None:
+            raise RuntimeError(f"the audience index of {app_id} could not be built (logged)")
+        return index
 
     def _build(self, app_id: str) -> None:
         index = AudienceIndex(app_id)
@@ -649,9 +740,12 @@ class AudienceIndexes:
             LOG.exception("building the audience index of %s failed; SQL counts", app_id)
             with self._lock:
                 self._building.pop(app_id, None)
-            raise
+                self._failed[app_id] = time.monotonic()
+            return
         with self._lock:
             self._building.pop(app_id, None)
+            if self._stopped.is_set():
+                return
             self._ready[app_id] = index
             self._used[app_id] = time.monotonic()
             if self._refresher is None and self.refresh_seconds > 0:
@@ -659,6 +753,22 @@ class AudienceIndexes:
                     target=self._keep_fresh, name="index-refresher", daemon=True
                 )
                 self._refresher.start()
+
+    def _drop(self, index: AudienceIndex, error: Exception) -> None:
+        """Forget a stale or broken index: build a rebuilt projection's again at once, a
+        failed one after `retry_seconds`."""
+        app_id = index.app_id
+        with self._lock:
+            if self._ready.get(app_id) is index:
+                del self._ready[app_id]
+                self._used.pop(app_id, None)
+        if isinstance(error, Rebuilt):
+            LOG.info("the projections were rebuilt: building the audience index of %s", app_id)
+            self.start(app_id)
+        else:
+            LOG.error("the audience index of %s failed; SQL counts", app_id, exc_info=error)
+            with self._lock:
+                self._failed[app_id] = time.monotonic()
 
     def _keep_fresh(self) -> None:
         while not self._stopped.wait(self.refresh_seconds):
@@ -670,12 +780,17 @@ class AudienceIndexes:
                 held = list(self._ready.values())
             for index in held:
                 try:
-                    with index.lock, self.engine.connect() as conn:
+                    with self.engine.connect() as conn, index.lock:
                         index.refresh(conn, self.log)
-                except Exception:  # the next request's own refresh says what is wrong
-                    LOG.exception("refreshing the audience index of %s failed", index.app_id)
+                except Exception as error:
+                    self._drop(index, error)
 
     def stop(self) -> None:
+        """Stop refreshing; wait for builds under way (they read the database)."""
         self._stopped.set()
+        with self._lock:
+            building = list(self._building.values())
+        for thread in building:
+            thread.join()
         if self._refresher is not None:
             self._refresher.join()

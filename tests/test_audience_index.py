@@ -21,8 +21,11 @@ from commands.tracking import TrackEvent, track_event
 from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
 from domain.filters import parse_filter
 from projections.log import Log
+from projections.rebuild import rebuild
+from projections.runner import Runner
 from projections.tables import user_tags
-from queries.audience_index import AudienceIndex
+from projections.users import UsersProjection
+from queries.audience_index import AudienceIndex, AudienceIndexes
 from queries.filters import matching_ids
 from queries.segments import definitions
 from tests.helpers import post
@@ -110,6 +113,84 @@ def test_the_index_follows_deletes_restores_tags_companies_custom_data_and_event
     save(services, app_id, "ann", custom={"plan": "pro"})  # back again
     assert follower.who({"all": []}) == {"ann", "bob", "cyd"}
     assert follower.who(cond("custom.plan", "is", "pro")) == {"ann"}
+
+
+def test_a_company_seen_after_its_members_joined_it_counts_for_them(services: Services) -> None:
+    """The users projection may apply "ann joined acme" before the companies projection has
+    acme: once acme arrives, the index reads its members again."""
+    app_id = create_app(CreateApp("Ahead"), services.store, services.clock).app_id
+    follower = Follower(services, app_id)
+    save(services, app_id, "bob")
+    follower.who({"all": []})
+    acme = [CompanyInput("acme", attributes={"plan": "pro"})]
+    save(services, app_id, "ann", companies=acme)
+    ahead = Runner(services.store, services.runner.engine, [UsersProjection()])
+    ahead.catch_up()  # users, not companies
+    with services.engine.connect() as conn:
+        follower.index.refresh(conn, Log(services.store))
+    assert follower.who(cond("company.plan", "is", "pro")) == {"ann"}
+    assert follower.who(cond("company.company_id", "unknown")) == {"bob"}
+
+
+def test_numbers_too_large_for_a_float_do_not_break_the_index(services: Services) -> None:
+    app_id = create_app(CreateApp("Huge"), services.store, services.clock).app_id
+    follower = Follower(services, app_id)
+    save(services, app_id, "ann", custom={"n": 10**400, "plan": "pro"})
+    save(services, app_id, "bob", custom={"n": -(10**400), "plan": "pro"})
+    assert follower.who(cond("custom.plan", "is", "pro")) == {"ann", "bob"}
+    now, lookup = services.clock.now(), (lambda _id: None)
+    bigger = parse_filter(cond("custom.n", "gt", 1e300))
+    assert follower.index.count(bigger, now, lookup) == 1
+    rebuilt = AudienceIndex(app_id)
+    rebuilt.build(services.engine)
+    assert rebuilt.count(bigger, now, lookup) == 1
+
+
+def test_an_index_is_built_again_after_its_projection_is_rebuilt(services: Services) -> None:
+    app_id = create_app(CreateApp("Rebuilt"), services.store, services.clock).app_id
+    save(services, app_id, "ann", custom={"plan": "pro"})
+    services.runner.catch_up()
+    indexes = AudienceIndexes(services.engine, Log(services.store), 0, refresh_seconds=0)
+    first = indexes.build(app_id)
+    pro, now = parse_filter(cond("custom.plan", "is", "pro")), services.clock.now()
+    with services.engine.connect() as conn:
+        assert indexes.count(conn, app_id, pro, now, lambda _id: None) == 1
+    rebuild(services.store, services.runner.engine, UsersProjection())
+    with services.engine.connect() as conn:
+        assert indexes.count(conn, app_id, pro, now, lambda _id: None) is None  # SQL counts
+    second = indexes.build(app_id)
+    assert second is not first
+    with services.engine.connect() as conn:
+        assert indexes.count(conn, app_id, pro, now, lambda _id: None) == 1
+    indexes.stop()
+
+
+def test_requests_leave_big_catch_ups_and_failures_to_sql(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_id = create_app(CreateApp("Behind"), services.store, services.clock).app_id
+    indexes = AudienceIndexes(
+        services.engine, Log(services.store), 0, refresh_seconds=0, request_limit=2
+    )
+    index = indexes.build(app_id)
+    everyone, now = parse_filter({"all": []}), services.clock.now()
+    for name in ("ann", "bob", "cyd"):
+        save(services, app_id, name)
+    services.runner.catch_up()
+    with services.engine.connect() as conn:
+        assert indexes.count(conn, app_id, everyone, now, lambda _id: None) is None
+        index.refresh(conn, Log(services.store))  # what the refresher thread does
+        assert indexes.count(conn, app_id, everyone, now, lambda _id: None) == 3
+
+    def broken(*_args: Any, **_kwargs: Any) -> bool:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(AudienceIndex, "refresh", broken)
+    with services.engine.connect() as conn:
+        assert indexes.count(conn, app_id, everyone, now, lambda _id: None) is None
+        assert indexes.ready(conn, app_id) is None  # dropped, and not built again at once
+        assert indexes.count(conn, app_id, everyone, now, lambda _id: None) is None
+    indexes.stop()
 
 
 def ann_id(services: Services, app_id: str) -> str:
