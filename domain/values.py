@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from domain.errors import InvalidValue
 LATEST_TIMESTAMP = 4_102_444_800
 CUSTOM_KEY = re.compile(r"^[^.$\x00-\x1f]{1,190}$")
 MAX_STRING = 255
+MAX_FLOAT = sys.float_info.max
 
 CustomValue = str | int | float | bool | None
 
@@ -76,6 +78,8 @@ def custom_value(field: str, key: str, value: Any) -> CustomValue:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidValue(where, "numbers must be finite")
+        if isinstance(value, int) and abs(value) > MAX_FLOAT:
+            raise InvalidValue(where, "numbers must fit in a 64-bit float")
         return value
     if isinstance(value, str):
         if len(value) > MAX_STRING:

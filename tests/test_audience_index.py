@@ -132,7 +132,14 @@ def test_a_company_seen_after_its_members_joined_it_counts_for_them(services: Se
     assert follower.who(cond("company.company_id", "unknown")) == {"bob"}
 
 
-def test_numbers_too_large_for_a_float_do_not_break_the_index(services: Services) -> None:
+def test_numbers_too_large_for_a_float_are_refused_and_old_ones_do_not_break_the_index(
+    client: FlaskClient, auth: dict[str, str], services: Services
+) -> None:
+    response = post(client, "/users", auth, {"user_id": "x", "custom_attributes": {"n": 10**400}})
+    assert response.status_code == 400
+    error = response.get_json()["errors"][0]
+    assert error["field"] == "custom_attributes.n" and "64-bit float" in error["message"]
+    # Stored before this check (commands take them): the index counts them as infinite.
     app_id = create_app(CreateApp("Huge"), services.store, services.clock).app_id
     follower = Follower(services, app_id)
     save(services, app_id, "ann", custom={"n": 10**400, "plan": "pro"})
