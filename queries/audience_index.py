@@ -77,6 +77,7 @@ COMPARE: dict[str, Callable[[Any, float], Any]] = {
 # Custom values by type: what `domain.matching.typed` accepts for each kind of condition.
 NONE, TEXT, NUM, BOOL, OTHER = range(5)
 CHUNK = 500  # ids per IN list when re-reading changed rows
+MAX_TIES = 5_000  # users sorted in Python for a first page at most (else SQL reads it)
 LOCK_WAIT = 0.2  # seconds a request waits for an index another thread is refreshing
 SWAP_COUNTS = tuple(p.name + SWAPS for p in (UsersProjection, CompaniesProjection))
 
@@ -224,6 +225,7 @@ class Columns:
         self.capacity = capacity
         self.size = 0  # slots handed out; a freed slot stays dead
         self.slot: dict[str, int] = {}
+        self.ids: list[str] = []  # by slot, dead ones included
         self.alive = np.zeros(capacity, dtype=bool)
         self.text = {n: Text(capacity) for n, k in kinds.items() if k == STRING}
         self.number = {n: np.full(capacity, np.nan) for n, k in kinds.items() if k != STRING}
@@ -236,6 +238,7 @@ class Columns:
             self._grow(max(self.capacity + self.capacity // 2, self.size + len(fresh)))
         for key in fresh:
             self.slot[key] = self.size
+            self.ids.append(key)
             self.size += 1
         return [self.slot[i] for i in ids]
 
@@ -532,6 +535,39 @@ class AudienceIndex:
     def count(self, f: Filter, now: datetime, segments: Segments) -> int:
         return int(np.count_nonzero(self._audience(f, now, segments)))
 
+    def first_page(
+        self, f: Filter, now: datetime, segments: Segments, sort: str, descending: bool, size: int
+    ) -> list[str] | None:
+        """Ids of the first `size` users `f` matches, in the list's order: by `sort`, users
+        without a value last, then by id, both the same way. None when SQL should read it: a
+        sort the index does not hold, or thousands of users tied where the page ends."""
+        column = self.users.number.get(sort)
+        if column is None:
+            return None
+        chosen = np.flatnonzero(self._audience(f, now, segments))
+        values = column[chosen]
+        known = ~np.isnan(values)
+        valued, values = chosen[known], values[known]
+        if len(valued) > size:
+            keyed = -values if descending else values
+            last = np.partition(keyed, size - 1)[size - 1]
+            near = keyed <= last  # the page, and any ties with its last value
+            if np.count_nonzero(near) > MAX_TIES:
+                return None
+            valued, values = valued[near], values[near]
+        ids = self.users.ids
+        ordered = sorted(zip(values.tolist(), [ids[s] for s in valued.tolist()], strict=True))
+        if descending:
+            ordered.reverse()
+        found = [key for _, key in ordered[:size]]
+        if len(found) < size:  # then users without a value, by id
+            unvalued = chosen[~known]
+            if len(unvalued) > MAX_TIES:
+                return None
+            rest = sorted((ids[s] for s in unvalued.tolist()), reverse=descending)
+            found += rest[: size - len(found)]
+        return found
+
     def ids(self, f: Filter, now: datetime, segments: Segments) -> set[str]:
         """The ids of the users `f` matches (tests hold them to the other evaluators)."""
         chosen = set(np.flatnonzero(self._audience(f, now, segments)).tolist())
@@ -672,6 +708,20 @@ class AudienceIndexes:
         self, conn: Connection, app_id: str, f: Filter, now: datetime, segments: Segments
     ) -> int | None:
         """The exact number of the app's users `f` matches, or None: count it in SQL."""
+        found = self.search(conn, app_id, f, now, segments)
+        return None if found is None else found[0]
+
+    def search(
+        self,
+        conn: Connection,
+        app_id: str,
+        f: Filter,
+        now: datetime,
+        segments: Segments,
+        first: tuple[str, bool, int] | None = None,
+    ) -> tuple[int, list[str] | None] | None:
+        """How many of the app's users `f` matches and, for `first` = (sort, descending,
+        size), the ids of the list's first page (None: SQL reads it); None: SQL does both."""
         index = self.ready(conn, app_id)
         if index is None or not index.covers(f, segments):
             return None
@@ -680,7 +730,8 @@ class AudienceIndexes:
         try:
             if not index.refresh(conn, self.log, self.request_limit):
                 return None
-            return index.count(f, now, segments)
+            page = index.first_page(f, now, segments, *first) if first else None
+            return index.count(f, now, segments), page
         except Exception as error:
             conn.rollback()  # SQL counts on this connection next
             self._drop(index, error)

@@ -196,9 +196,11 @@ def search_users(
     per_page: int = 50,
     after: Cursor | None = None,
     total: int | None = None,
+    chosen: list[str] | None = None,
 ) -> Listing:
     """One page of the app's users matching `where`, in order, and how many match in all
-    (`total` when the caller counted them already)."""
+    (`total` when the caller counted them already; `chosen`, the ids of the page and of the
+    next user, in order, when the caller found them already)."""
     column = (
         relationship_expression(conn.dialect.name == "postgresql", now)
         if sort == "relationship_score"
@@ -216,7 +218,13 @@ def search_users(
         if descending
         else (column.asc().nulls_last(), users.c.id.asc())
     )
-    rows = [dict(r) for r in conn.execute(query.order_by(*ordered).limit(per_page + 1)).mappings()]
+    if chosen is None:
+        found = conn.execute(query.order_by(*ordered).limit(per_page + 1)).mappings()
+        rows = [dict(r) for r in found]
+    else:
+        read = select(users).where(users.c.app_id == app_id, users.c.id.in_(chosen))
+        by_id = {r["id"]: dict(r) for r in conn.execute(read).mappings()}
+        rows = [by_id[i] for i in chosen if i in by_id]
     page = after.page + 1 if after else 1
     more = len(rows) > per_page
     rows = rows[:per_page]

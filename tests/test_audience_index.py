@@ -241,6 +241,7 @@ def test_get_users_counts_with_the_index_once_it_is_built(
     counted_by_sql: list[str],
 ) -> None:
     for name, plan in (("ann", "pro"), ("bob", "free"), ("cyd", "PRO")):
+        services.clock.advance(seconds=1)  # type: ignore[attr-defined]
         post(client, "/users", auth, {"user_id": name, "custom_attributes": {"plan": plan}})
     pro = cond("custom.plan", "is", "pro")
     assert total(client, auth, pro) == 2  # SQL: the index is being built meanwhile
@@ -248,9 +249,17 @@ def test_get_users_counts_with_the_index_once_it_is_built(
     services.indexes.build(app.app_id)
 
     assert total(client, auth, pro) == 2
+    services.clock.advance(seconds=1)  # type: ignore[attr-defined]
     post(client, "/users", auth, {"user_id": "dee", "custom_attributes": {"plan": "Pro"}})
     assert total(client, auth, pro) == 3  # the index re-read what the projection changed
     assert total(client, auth, {"all": []}) == 4
+    # The first page comes from the index too, in the list's order; the next from SQL.
+    path = f"/users?filter={quote(json.dumps(pro))}&sort=created_at&order=desc&per_page=2"
+    first = client.get(path, headers=auth).get_json()
+    assert [u["user_id"] for u in first["users"]] == ["dee", "cyd"]
+    following = client.get(first["pages"]["next"], headers=auth).get_json()
+    assert [u["user_id"] for u in following["users"]] == ["ann"]
+    assert following["total_count"] == 3
     assert total(client, auth, cond("last_url", "known")) == 0  # last_url: SQL counts it
     assert len(counted_by_sql) == 2
 

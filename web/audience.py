@@ -72,9 +72,14 @@ def _search(extra: ColumnElement[bool] | None = None) -> Listing:
     with services().engine.connect() as conn:
         lookup = definitions(conn, g.app_id)
         where = user_filter(audience, conn.dialect.name, now, lookup, g.app_id)
-        total = None
-        if extra is None:  # a company's users: SQL counts them (they are few)
-            total = services().indexes.count(conn, g.app_id, audience, now, lookup)
+        total, chosen = None, None
+        if extra is None:  # a company's users: SQL lists and counts them (they are few)
+            first = (args["sort"], args["order"] == "desc", args["per_page"] + 1)
+            found = services().indexes.search(
+                conn, g.app_id, audience, now, lookup, None if after else first
+            )
+            if found is not None:
+                total, chosen = found
         else:
             where = and_(where, extra)
         return search_users(
@@ -87,6 +92,7 @@ def _search(extra: ColumnElement[bool] | None = None) -> Listing:
             args["per_page"],
             after,
             total,
+            chosen,
         )
 
 
