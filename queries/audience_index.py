@@ -78,6 +78,7 @@ COMPARE: dict[str, Callable[[Any, float], Any]] = {
 NONE, TEXT, NUM, BOOL, OTHER = range(5)
 CHUNK = 500  # ids per IN list when re-reading changed rows
 MAX_TIES = 5_000  # users sorted in Python for a first page at most (else SQL reads it)
+RARE = 50  # the index picks a first page when fewer than 1 user in RARE matches
 LOCK_WAIT = 0.2  # seconds a request waits for an index another thread is refreshing
 SWAP_COUNTS = tuple(p.name + SWAPS for p in (UsersProjection, CompaniesProjection))
 
@@ -535,16 +536,33 @@ class AudienceIndex:
     def count(self, f: Filter, now: datetime, segments: Segments) -> int:
         return int(np.count_nonzero(self._audience(f, now, segments)))
 
-    def first_page(
-        self, f: Filter, now: datetime, segments: Segments, sort: str, descending: bool, size: int
+    def listing(
+        self,
+        f: Filter,
+        now: datetime,
+        segments: Segments,
+        first: tuple[str, bool, int] | None = None,
+        *,
+        rare: int = RARE,
+    ) -> tuple[int, list[str] | None]:
+        """How many users `f` matches and, for `first` = (sort, descending, size), the ids
+        of the first `size` of them in the list's order: by `sort`, users without a value
+        last, then by id, both the same way. The page is None (SQL reads it) for a sort the
+        index does not hold, for thousands of users tied where the page ends, and when at
+        least one user in `rare` matches: then SQL, walking the list's own index, soon finds
+        a page's worth."""
+        chosen = np.flatnonzero(self._audience(f, now, segments))
+        total = len(chosen)
+        if first is None or (rare and total * rare >= np.count_nonzero(self.users.alive)):
+            return total, None
+        return total, self._first(chosen, *first)
+
+    def _first(
+        self, chosen: np.ndarray[Any, Any], sort: str, descending: bool, size: int
     ) -> list[str] | None:
-        """Ids of the first `size` users `f` matches, in the list's order: by `sort`, users
-        without a value last, then by id, both the same way. None when SQL should read it: a
-        sort the index does not hold, or thousands of users tied where the page ends."""
         column = self.users.number.get(sort)
         if column is None:
             return None
-        chosen = np.flatnonzero(self._audience(f, now, segments))
         values = column[chosen]
         known = ~np.isnan(values)
         valued, values = chosen[known], values[known]
@@ -730,8 +748,7 @@ class AudienceIndexes:
         try:
             if not index.refresh(conn, self.log, self.request_limit):
                 return None
-            page = index.first_page(f, now, segments, *first) if first else None
-            return index.count(f, now, segments), page
+            return index.listing(f, now, segments, first)
         except Exception as error:
             conn.rollback()  # SQL counts on this connection next
             self._drop(index, error)

@@ -371,7 +371,8 @@ def test_sql_and_memory_pick_the_same_users(
                 where = user_filter(f, conn.dialect.name, now, lookup, app_id)
                 listing = search_users(conn, app_id, where, now, sort, order, 3)
             if built.covers(f, in_memory):
-                page = built.first_page(f, now, in_memory, sort, order == "desc", 3)
+                first = (sort, order == "desc", 3)
+                page = built.listing(f, now, in_memory, first, rare=0)[1]
                 assert page == [u["id"] for u in listing.items], (written, sort, order)
 
 
