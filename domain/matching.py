@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.company import Company
 from domain.filters import (
@@ -34,6 +34,7 @@ from domain.user import User
 from domain.values import CustomValue, browser
 
 DAY = 86_400
+Text = TypeVar("Text", str, bytes)
 ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -101,20 +102,24 @@ def typed(kind: str, value: Any) -> Any:
     return value if kind == DATE else float(value)
 
 
+def text_holds(operator: str, have: Text, want: Text) -> bool:
+    """A positive string operator on folded text (or its UTF-8 bytes: the audience index)."""
+    if operator == "is":
+        return have == want
+    if operator == "starts_with":
+        return have.startswith(want)
+    if operator == "ends_with":
+        return have.endswith(want)
+    return want in have
+
+
 def holds(c: Condition, value: Any, now: datetime) -> bool:
     """The positive operator on a value of the right type (never None)."""
     op = c.operator
     if op == "known":
         return True
     if c.kind == STRING:
-        have, want = fold(value), fold(c.value)
-        if op == "is":
-            return have == want
-        if op == "starts_with":
-            return have.startswith(want)
-        if op == "ends_with":
-            return have.endswith(want)
-        return want in have
+        return text_holds(op, fold(value), fold(c.value))
     if c.kind == NUMBER:
         return COMPARISONS[op](value, c.value)
     if c.kind == BOOLEAN:

@@ -41,7 +41,7 @@ from domain.filters import (
     Filter,
     Group,
 )
-from domain.matching import date_bounds, fold
+from domain.matching import date_bounds, fold, text_holds
 from domain.relationship import RELATIONSHIP_MONTH
 from projections.companies import CompaniesProjection
 from projections.log import Log
@@ -134,7 +134,7 @@ class Text:
         found &= self.known[:n]
         for slot, value in self.long.items():
             if slot < n:
-                found[slot] = _text_holds(operator, value, want)
+                found[slot] = text_holds(operator, value, want)
         return found
 
 
@@ -146,16 +146,6 @@ def _encoded(values: Sequence[str | None]) -> list[bytes]:
     if len(encoded) != len(texts):
         encoded = [t.encode() for t in texts]
     return encoded
-
-
-def _text_holds(operator: str, have: bytes, want: bytes) -> bool:
-    if operator == "is":
-        return have == want
-    if operator == "starts_with":
-        return have.startswith(want)
-    if operator == "ends_with":
-        return have.endswith(want)
-    return want in have
 
 
 def _grown(array: np.ndarray[Any, Any], capacity: int, fill: Any = 0) -> np.ndarray[Any, Any]:
@@ -388,10 +378,8 @@ class AudienceIndex:
             self.positions = _positions(conn)
             query = select(*self.companies.selected(companies))
             self.companies.put(conn.execute(query.where(companies.c.app_id == self.app_id)).all())
-            expected = conn.execute(
-                select(app_user_counts.c.users).where(app_user_counts.c.app_id == self.app_id)
-            ).scalar()
-            self.users.reserve(int(expected or 0) + int(expected or 0) // 16)
+            expected = app_size(conn, self.app_id)
+            self.users.reserve(expected + expected // 16)
             query = select(*self.users.selected(users)).where(users.c.app_id == self.app_id)
             found = conn.execute(query.execution_options(yield_per=50_000))
             for part in found.partitions():
@@ -437,13 +425,24 @@ class AudienceIndex:
     def _rejoin(self, conn: Connection, company_ids: list[str]) -> None:
         if not company_ids:
             return
-        held, slot = self.companies.slot, self.users.slot
+        held = self.companies.slot
         kept = ~np.isin(self.member_companies, [held[c] for c in company_ids])
-        joined = [self.member_users[kept]], [self.member_companies[kept]]
         m = user_companies.c
-        for chunk in _chunks(company_ids):
-            found = conn.execute(select(m.user_id, m.company_id).where(m.company_id.in_(chunk)))
-            pairs = [(slot[u], held[c]) for u, c in found if u in slot and c in held]
+        self._join(
+            kept,
+            (
+                conn.execute(select(m.user_id, m.company_id).where(m.company_id.in_(chunk)))
+                for chunk in _chunks(company_ids)
+            ),
+        )
+
+    def _join(self, kept: Mask, parts: Iterable[Iterable[Any]]) -> None:
+        """The memberships `kept`, then each (user id, company id) of `parts` whose user and
+        company the index holds."""
+        held, slot = self.companies.slot, self.users.slot
+        joined = [self.member_users[kept]], [self.member_companies[kept]]
+        for part in parts:
+            pairs = [(slot[u], held[c]) for u, c in part if u in slot and c in held]
             if pairs:
                 joined_users, joined_companies = zip(*pairs, strict=True)
                 joined[0].append(np.asarray(joined_users, dtype=np.int64))
@@ -509,16 +508,8 @@ class AudienceIndex:
                 events.first_at[at] = first_at
                 events.last_at[at] = last_at
         m = user_companies.c
-        held = self.companies.slot
-        joined = [self.member_users], [self.member_companies]
-        for part in rows(user_companies, m.user_id, m.company_id).partitions():
-            pairs = [(slot[u], held[c]) for u, c in part if u in slot and c in held]
-            if pairs:
-                joined_users, joined_companies = zip(*pairs, strict=True)
-                joined[0].append(np.asarray(joined_users, dtype=np.int64))
-                joined[1].append(np.asarray(joined_companies, dtype=np.int64))
-        self.member_users = np.concatenate(joined[0])
-        self.member_companies = np.concatenate(joined[1])
+        everyone = np.ones(len(self.member_users), dtype=bool)
+        self._join(everyone, rows(user_companies, m.user_id, m.company_id).partitions())
 
     # -- counting ------------------------------------------------------------------------
 
@@ -658,6 +649,12 @@ def _mask(n: int, slots: Iterable[int] | np.ndarray[Any, Any]) -> Mask:
     return found
 
 
+def app_size(conn: Connection, app_id: str) -> int:
+    """The app's users, as the users projection keeps count of them."""
+    query = select(app_user_counts.c.users).where(app_user_counts.c.app_id == app_id)
+    return int(conn.execute(query).scalar() or 0)
+
+
 def _positions(conn: Connection) -> dict[str, int]:
     """The users and companies projections' positions, and how often each was rebuilt."""
     names = (UsersProjection.name, CompaniesProjection.name, *SWAP_COUNTS)
@@ -768,10 +765,7 @@ class AudienceIndexes:
                 return None
             if time.monotonic() - self._failed.get(app_id, -math.inf) < self.retry_seconds:
                 return None
-        size = conn.execute(
-            select(app_user_counts.c.users).where(app_user_counts.c.app_id == app_id)
-        ).scalar()
-        if (size or 0) >= self.min_users:
+        if app_size(conn, app_id) >= self.min_users:
             self.start(app_id)
         return None
 

@@ -15,13 +15,13 @@ from domain.errors import InvalidValue
 from domain.filters import USER_ATTRIBUTES
 from domain.relationship import relationship_score
 from projections.tables import (
-    app_user_counts,
     companies,
     tags,
     user_companies,
     user_tags,
     users,
 )
+from queries.audience_index import app_size
 from queries.filters import relationship_expression
 from queries.segments import segments_of
 
@@ -169,10 +169,7 @@ def count_matching(conn: Connection, app_id: str, where: ColumnElement[bool]) ->
     """How many of the app's users `where` matches: unfiltered, the running count the users
     projection keeps; otherwise counted."""
     if isinstance(where, True_):
-        found = conn.execute(
-            select(app_user_counts.c.users).where(app_user_counts.c.app_id == app_id)
-        ).scalar()
-        return int(found or 0)
+        return app_size(conn, app_id)
     matching = and_(users.c.app_id == app_id, where)
     return int(conn.execute(select(func.count()).select_from(users).where(matching)).scalar_one())
 
