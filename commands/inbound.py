@@ -16,7 +16,6 @@ twice, and a refused one (with its logged reason) leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from uuid import UUID, uuid5
 
-import nh3
 from eventsourcing.domain import Aggregate, event
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Engine, insert, select
@@ -40,6 +38,7 @@ from commands.conversations import Resolve, load_conversation, reply, start_by_u
 from commands.email import read_reply_tokens
 from commands.errors import AppNotFound, ConversationNotFound
 from commands.store import Parley
+from commands.trimming import html_to_text, trim
 from commands.users import UserInput, apply_user_input, resolve_user
 from domain.conversations import MAX_BODY, Attachment, Conversation
 from domain.errors import InvalidValue
@@ -171,7 +170,7 @@ def parse(raw: bytes, limits: Limits) -> Parsed:
         raise Refused("automatic reply (Auto-Submitted or Precedence): not posted", 250)
     text, files = _content(message, limits)
     if not text and not files:
-        raise Refused("the email has no text (after trimming quoted history) nor attachments")
+        raise Refused("the email has no text nor attachments")
     return Parsed(
         sender_name=_one_line(str(addresses[0].display_name)) or "",
         sender=address,
@@ -287,60 +286,6 @@ def _text_of(part: Message) -> str:
 
 # Read no further than this: nobody types more into one reply, and the rest is history.
 TEXT_LIMIT = 200_000
-QUOTE_BLOCK = re.compile(
-    r"<div\b[^<>]*\bclass=[\"']?[^\"'<>]*\b(gmail_quote|moz-cite-prefix)\b", re.IGNORECASE
-)
-
-
-def html_to_text(document: str) -> str:
-    """The words of an HTML email, without quoted history (blockquotes, Gmail's and
-    Thunderbird's quote blocks)."""
-    quoted = QUOTE_BLOCK.search(document)
-    if quoted is not None:
-        document = document[: quoted.start()]
-    document = re.sub(r"<br\b[^<>]*>|</(p|div|li|tr|h[1-6])\s*>", "\n", document, flags=re.I)
-    words = nh3.clean(
-        document,
-        tags=set(),
-        attributes={},
-        clean_content_tags={"blockquote", "style", "script", "head", "title"},
-    )
-    return html.unescape(words)
-
-
-ON_WROTE = re.compile(r"^(On|Le|Am|El|Il)\s.*(wrote|écrit|schrieb|escribió|scritto):\s*$")
-HISTORY = re.compile(r"^(-{2,}\s*(Original|Forwarded) Message\s*-{2,}|_{10,})$", re.IGNORECASE)
-HEADER_LINE = re.compile(r"^(From|Sent|Date|To|Subject|Cc):\s", re.IGNORECASE)
-SENT_FROM = re.compile(r"^(Sent from my|Get Outlook for)( [\w-]+){1,4}$", re.IGNORECASE)
-
-
-def trim(text: str) -> str:
-    """The new words of a reply, in one pass over its lines: it ends where quoted history
-    starts ("On … wrote:", possibly wrapped over three lines; "Original Message"; a block of
-    From:/Sent:/To:/Subject: lines) or the signature does ("-- "); quoted lines ("> …") are
-    left out and a "Sent from my …" line at the very end too."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        bare = line.strip()
-        if line.rstrip() == "--" or line == "-- " or HISTORY.match(bare):
-            break
-        if bare.startswith(("On ", "Le ", "Am ", "El ", "Il ")) and any(
-            ON_WROTE.match(" ".join(x.strip() for x in lines[index : index + n])) for n in (1, 2, 3)
-        ):
-            break
-        if HEADER_LINE.match(bare) and (
-            sum(1 for x in lines[index : index + 5] if HEADER_LINE.match(x.strip())) >= 3
-        ):
-            break
-        if bare.startswith(">"):
-            continue
-        kept.append(line)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    if kept and SENT_FROM.match(kept[-1].strip()):
-        kept.pop()
-    return "\n".join(kept).strip()
 
 
 # -- where it goes --------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.conversations import emailed_conversation_id, set_default_assignee
-from commands.inbound import Limits, Refused, html_to_text, receive, trim
+from commands.inbound import Limits, Refused, receive
+from commands.trimming import html_to_text, trim
 from domain.identity import user_id_key
 from projections.tables import attachments
 from queries.messages import stats_of
@@ -319,7 +320,7 @@ def test_a_reply_to_an_emailed_message_lands_in_its_conversation(
     [
         (b"", "empty"),
         (b"Subject: hi\r\n\r\nno sender\r\n", "sender"),
-        (bytes(mail("jo@example.org", "x@y", "> only a quote\n")), "no text"),
+        (bytes(mail("jo@example.org", "x@y", " \n\n")), "no text"),
     ],
 )
 def test_malformed_email_is_refused_with_its_reason_and_stores_nothing(
@@ -393,10 +394,67 @@ def test_automatic_replies_are_not_posted(
         ),
         ("On Monday the export failed again.", "On Monday the export failed again."),
         ("On x\n" * 3000, ("On x\n" * 3000).strip()),
+        # Bottom-posting and answers between quoted paragraphs keep every word.
+        ("On 04/02/2012 06:26 PM, Megan wrote:\n> Hi\nHello", "Hello"),
+        (
+            "On Tue, 1 Mar 2011 at 18:02, Ann <a@b.c> wrote:\n> One?\n\nYes.\n\n> Two?\n\nNo.",
+            "Yes.\n\n\nNo.",
+        ),
+        ("Sure. On Tue, 1 Mar 2011 at 18:02, Ann <a@b.c> wrote:\n> old", "Sure."),
+        # Nothing left after trimming: the whole text is kept, not refused.
+        ("> only a quote\n", "> only a quote"),
+        # Outlook's header block, plain or bold.
+        ("Ok\n\n*From:* Ann [mailto:a@b.c]\n*Sent:* Monday\n*To:* x\n*Subject:* y\nold", "Ok"),
+        # Attributions and separators in other languages, wrapped, address on the next line.
+        ("Ja\n\nAm 13.12.2017 21:11 schrieb Ann <a@b.c>:\n\nalt", "Ja"),
+        ("Ja\n\n-----Ursprüngliche Nachricht-----\nVon: Ann\nalt", "Ja"),
+        ("Ja\n\nVon: Ann <a@b.c>\nGesendet: Montag\nAn: x\nBetreff: y\n\nalt", "Ja"),
+        ("Oui\n\nLe lun. 15 nov. 2021 à 19:42, Ann <a@b.c>\na écrit :\n\nvieux", "Oui"),
+        ("Oui\n\n-------- Message d'origine --------\nDe : Ann\nvieux", "Oui"),
+        ("Sí\n\nEl lun, 1 ene 2018 a las 10:00, Ann (<a@b.c>) escribió:\n> viejo", "Sí"),
+        ("Sì\n\nIl giorno 8 dicembre 2016, Ann <a@b.c>\nha scritto:\nvecchio", "Sì"),
+        ("Sim\n\nEm 10 de julho de 2017 às 16:32, Ann (\na@b.c) escreveu:\n\nvelho", "Sim"),
+        ("Ja\n\nOp 12 december 2016 19:05 schreef Ann <\na@b.c>:\n\n> oud", "Ja"),
+        ("Tak\n\nW dniu 2017-01-09 11:59 użytkownik Ann <a@b.c> napisał:\n\nstary", "Tak"),
+        ("Да\n\nср, 30 апр. 2025 г. в 15:19, Ann <a@b.c>:\n\nстарый", "Да"),
+        ("Ja\n\nDen 1 jan. 2017 kl. 12:00 skrev Ann <a@b.c>:\n> gammal", "Ja"),
+        ("Ja\n\ntir. 18. apr. 2017 kl. 13:09 skrev Ann <a@b.c\n>:\n\n> gammel", "Ja"),
+        ("Ja\n\n-------- Oprindelig besked --------\nFra: Ann\ngammel", "Ja"),
+        ("Kyllä\n\npe 20. lokakuuta 2017 klo 17.50 Ann\n<a@b.c> kirjoitti:\n\nvanha", "Kyllä"),
+        ("Vâng\n\nVào 10:00 Thứ Hai, 1 tháng 1 năm 2018, Ann <a@b.c> đã viết:\n> cũ", "Vâng"),
+        ("はい\n\n2018年1月1日(月) 10:00 Ann <a@b.c>:\n\n古い", "はい"),
+        ("好的\n\n在 2018年1月1日 10:00，Ann <a@b.c> 写道：\n> 旧的", "好的"),
+        ("好的\n\n发件人: Ann\n发送时间: 2018年1月1日\n收件人: x\n主题: y\n旧的", "好的"),
+        # English variants: Zoho, Gmail's dated header, mobile sign-offs with a link.
+        ("Yes\n\n---- On Wed, 24 Feb 2021 14:02:50 +0530 a@b.c wrote ----\n\nold", "Yes"),
+        ("Yes\n\n2014-10-17 11:28 GMT+03:00 Ann <a@b.c>:\n\nold", "Yes"),
+        ("Yes\n\nGet Outlook for iOS<https://aka.ms/o0ukef>\n\nold", "Yes"),
+        ("Yes\n\nSent from TypeApp <http://www.typeapp.com/r?b=2621>\nold", "Yes"),
     ],
 )
 def test_trimming_keeps_the_new_words_only(written: str, kept: str) -> None:
     assert trim(written) == kept
+
+
+def test_outlook_html_replies_lose_the_history_below_the_separator() -> None:
+    document = (
+        "<html><body><div>Thanks, fixed.</div>"
+        '<hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg" dir="ltr">'
+        "<b>From:</b> Ann<br><b>Sent:</b> Monday</div><div>old words</div></body></html>"
+    )
+    assert html_to_text(document).strip() == "Thanks, fixed."
+    desktop = (
+        "<p>Yes</p><div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm'>"
+        "<p><b>From:</b> Ann</p></div><p>old words</p>"
+    )
+    assert html_to_text(desktop).strip() == "Yes"
+
+
+def test_trimming_stays_linear_on_crafted_text() -> None:
+    """Lines built to make a backtracking pattern explode are read once each."""
+    crafted = ("On " + "1 " * 20_000 + "\n") * 5 + "<div class=" * 20_000
+    assert trim(crafted).startswith("On 1 1")
+    assert "old" not in html_to_text('<p>new</p><div class="gmail_quote">old</div>' + crafted)
 
 
 def test_html_only_mail_loses_its_quote_block_and_title() -> None:
