@@ -9,6 +9,7 @@ Apps without auto messages pay one in-memory lookup per ping.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,14 +23,17 @@ from commands.conversations import conversation_for
 from commands.errors import MessageNotFound
 from commands.store import Parley, retry_on_conflict
 from domain.company import Company
-from domain.content import Body, compile_body, user_variables
+from domain.content import Body, compile_body, shows_something, user_variables
 from domain.conversations import Conversation
+from domain.errors import InvalidValue
 from domain.filters import Filter, conditions, parse_filter
 from domain.matching import matches, profile_of
 from domain.messages import AutoMessages, Message, auto_messages_key
 from domain.segments import Segments, segments_key
 from domain.tags import Tags, tags_key
 from domain.user import User
+
+log = logging.getLogger("parley.messages")
 
 
 def compose_auto_message(store: Parley, **fields: Any) -> Message:
@@ -83,12 +87,16 @@ def _deliver(user: User, message: Message, now: datetime) -> list[Conversation]:
     if message.message_type != "inbox":
         user.queue_message(message.message_id, now)
         return []
-    if message.message_id in user.auto_messages_shown:
+    if user.had_message(message.message_id):
         return []
     user.queue_message(message.message_id, now)
+    content = showable(message, user)
+    if content is None:
+        user.message_not_shown(message.message_id, len(message.versions) - 1, "empty", now)
+        return []
     user.message_shown(message.message_id, len(message.versions) - 1, now)
     user.message_sent(now)  # seed: manual messages add to the relationship score
-    return [conversation_for(message, user, shown(message, user)["body"], now)]
+    return [conversation_for(message, user, content["body"], now)]
 
 
 def stop_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> Message:
@@ -130,7 +138,7 @@ def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> lis
         return []
     candidates = []
     for message_id in index.live:
-        if message_id in user.auto_messages_shown:
+        if user.had_message(message_id):
             continue
         message = store.recent(Message, UUID(hex=message_id))
         if message is None or message.message_type == "email" or not message.live(now):
@@ -186,6 +194,20 @@ def shown(message: Message, user: User) -> dict[str, Any]:
         "subject": subject,
         "body": body.render(values)[0],
     }
+
+
+def showable(message: Message, user: User) -> dict[str, Any] | None:
+    """What the widget displays, or None when the message would show this user nothing (its
+    body, with their values, is empty, or cannot be read): logged, and the caller skips it."""
+    try:
+        content = shown(message, user)
+    except InvalidValue as error:
+        log.warning("message %s cannot be shown: %s", message.message_id, error)
+        return None
+    if not shows_something(content["body"]):
+        log.warning("message %s shows user %s nothing; skipped", message.message_id, user.id.hex)
+        return None
+    return content
 
 
 @dataclass(frozen=True)

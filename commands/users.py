@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.apps import check_snippet_user, recent_app
-from commands.auto_messages import due_in_app, shown, waiting_in_app
+from commands.auto_messages import due_in_app, showable, waiting_in_app
 from commands.clock import Clock
 from commands.conversations import conversation_for
 from commands.errors import UserNotFound
@@ -190,17 +190,24 @@ def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere
         user.record_page_view(
             now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place
         )
-        waiting = waiting_in_app(store, user, now)
-        for message in waiting:
-            user.message_shown(message.message_id, len(message.versions) - 1, now)
-            user.message_sent(now)  # seed: manual messages add to the relationship score
-        due = due_in_app(store, user, cmd.url, now)
-        for message in due:
-            user.auto_message_shown(message.message_id, len(message.versions) - 1, now)
-        due = waiting + due
+        due: list[tuple[Message, dict[str, Any]]] = []
+        for message in waiting_in_app(store, user, now) + due_in_app(store, user, cmd.url, now):
+            version = len(message.versions) - 1
+            # A message that would show nothing never stops the page view from being recorded.
+            content = showable(message, user)
+            if content is None:
+                user.message_not_shown(message.message_id, version, "empty", now)
+            elif message.message_id in user.messages_waiting:
+                user.message_shown(message.message_id, version, now)
+                user.message_sent(now)  # seed: manual messages add to the relationship score
+                due.append((message, content))
+            else:
+                user.auto_message_shown(message.message_id, version, now)
+                due.append((message, content))
         # Each message reached the user's inbox too, as a conversation they can reply to.
-        opened = [conversation_for(m, user, shown(m, user)["body"], now) for m in due]
-        return Saved(user, store.save_all(user, *aliases, *others, *opened), tuple(due))
+        opened = [conversation_for(m, user, content["body"], now) for m, content in due]
+        shown_now = tuple(m for m, _ in due)
+        return Saved(user, store.save_all(user, *aliases, *others, *opened), shown_now)
 
     return retry_on_conflict(attempt)
 

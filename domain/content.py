@@ -25,13 +25,16 @@ from domain.user import User
 STANDARD_VARIABLES = frozenset(
     {"first_name", "last_name", "name", "email", "user_id", "city", "country", "company_name"}
 )
-TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+# A variable holds no brace, so the search is linear and `{{ a {{ b }}` leaves the first open.
+TAG = re.compile(r"\{\{([^{}]*)\}\}")
+# `\{{` writes a literal `{{`; a `}}` outside a variable is literal as it stands.
+ESCAPED_OPEN = "\\{{"
 VARIABLE = re.compile(
     r"""^\s*(?P<name>[^\s|{}"]+)\s*(?:\|\s*fallback\s*:\s*"(?P<fallback>[^"]*)"\s*)?$"""
 )
 # Private-use characters mark where values go: no message text contains them on purpose,
 # and neither Markdown nor the sanitiser touches them.
-OPEN, CLOSE = "\ue000", "\ue001"
+OPEN, CLOSE, LITERAL_OPEN = "\ue000", "\ue001", "\ue002"
 PLACEHOLDER = re.compile(f"{OPEN}(\\d+){CLOSE}")
 
 # The seed's list for admin messages (headings, text formatting, tables, lists, images,
@@ -138,7 +141,7 @@ def compile_body(
             raise InvalidValue(
                 field,
                 f"line {line}: {match[0]!r} is not a variable; "
-                'write {{ name }} or {{ name | fallback:"text" }}',
+                'write {{ name }} or {{ name | fallback:"text" }}, or \\{{ for a literal {{',
             )
         name = parsed["name"]
         known = custom_keys is None or name in custom_keys
@@ -146,23 +149,44 @@ def compile_body(
             standard = ", ".join(sorted(STANDARD_VARIABLES))
             raise InvalidValue(
                 field,
-                f"line {line}: unknown variable {name!r}; use {standard} or a custom attribute",
+                f"line {line}: unknown variable {name!r}; use {standard} or a custom attribute "
+                "(or write \\{{ for a literal {{)",
             )
         found.append(Variable(name, parsed["fallback"] or ""))
         return f"{OPEN}{len(found) - 1}{CLOSE}"
 
-    if "{{" in TAG.sub("", source) or "}}" in TAG.sub("", source):
-        raise InvalidValue(field, "unbalanced {{ or }}")
-    marked = TAG.sub(placeholder, source)
+    escaped = source.replace(LITERAL_OPEN, "").replace(ESCAPED_OPEN, LITERAL_OPEN)
+    marked = TAG.sub(placeholder, escaped)
+    if "{{" in marked:
+        blanked = TAG.sub(lambda m: " " * len(m[0]), escaped)  # the same length as written
+        line = escaped.count("\n", 0, blanked.index("{{")) + 1
+        raise InvalidValue(
+            field,
+            f"line {line}: unbalanced {{{{: it opens no variable; write {{{{ name }}}}, "
+            "or \\{{ for a literal {{",
+        )
     if markup == "markdown":
         rendered = str(MARKDOWN(marked))
     elif markup == "html":
         rendered = marked
     else:
         raise InvalidValue("markup", "expected markdown or html")
-    safe = sanitise(rendered).strip()
+    safe = sanitise(rendered).strip().replace(LITERAL_OPEN, "{{")
     text = html.unescape(nh3.clean(safe, tags=set())).strip()
+    if not found and not shows_something(safe):
+        raise InvalidValue(
+            field,
+            "nothing is left after sanitising: write some text, an image or a video "
+            "(tags outside the allowed list, and what is inside them, are removed)",
+        )
     return Body(safe, text, tuple(found))
+
+
+def shows_something(fragment: str) -> bool:
+    """Sanitised HTML shows a reader something: text, an image or a video."""
+    if html.unescape(nh3.clean(fragment, tags=set())).strip():
+        return True
+    return "<img" in fragment or "<iframe" in fragment
 
 
 def sanitise(fragment: str, links: Callable[[str], str] | None = None) -> str:

@@ -30,9 +30,9 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 
 class User(Aggregate):
     # Version 2 added tags, 3 tracked events, 4 message times, 5 auto messages shown, 6 manual
-    # in-app messages waiting for the next visit and messages clicked: older snapshots are
-    # upcast.
-    class_version = 6
+    # in-app messages waiting for the next visit and messages clicked, 7 messages that could
+    # not be shown: older snapshots are upcast.
+    class_version = 7
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -55,6 +55,10 @@ class User(Aggregate):
     def upcast_v5_v6(state: dict[str, Any]) -> None:
         state["messages_waiting"] = []
         state["messages_clicked"] = []
+
+    @staticmethod
+    def upcast_v6_v7(state: dict[str, Any]) -> None:
+        state["messages_not_shown"] = []
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -115,6 +119,7 @@ class User(Aggregate):
         self.auto_messages_shown: list[str] = []  # in-app messages shown: each goes out once
         self.messages_waiting: list[str] = []  # manual in-app messages for the next visit
         self.messages_clicked: list[str] = []  # in-app messages with a link followed
+        self.messages_not_shown: list[str] = []  # in-app messages that showed this user nothing
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -212,8 +217,12 @@ class User(Aggregate):
 
     def queue_message(self, message_id: str, at: datetime) -> None:
         """A teammate sent this user an in-app message: shown on their next visit, once."""
-        if message_id not in self.messages_waiting and message_id not in self.auto_messages_shown:
+        if message_id not in self.messages_waiting and not self.had_message(message_id):
             self._queued(message_id, at)
+
+    def had_message(self, message_id: str) -> bool:
+        """The message went out to this user already, or was found to show them nothing."""
+        return message_id in self.auto_messages_shown or message_id in self.messages_not_shown
 
     @event("MessageQueued")
     def _queued(self, message_id: str, at: datetime) -> None:
@@ -224,6 +233,14 @@ class User(Aggregate):
         """A waiting manual message went out with this page view."""
         self.messages_waiting.remove(message_id)
         self.auto_messages_shown.append(message_id)
+
+    @event("MessageNotShown")
+    def message_not_shown(self, message_id: str, version: int, reason: str, at: datetime) -> None:
+        """A waiting or due in-app message would show this user nothing (its body, with their
+        values, is empty): it is skipped, once, and the page view is recorded all the same."""
+        if message_id in self.messages_waiting:
+            self.messages_waiting.remove(message_id)
+        self.messages_not_shown.append(message_id)
 
     def drop_waiting(self, message_id: str, at: datetime) -> None:
         """A waiting message was stopped before the user came back: it is not shown."""

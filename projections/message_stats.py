@@ -1,5 +1,6 @@
 """Per-message counts for teammates: emails sent, opened and unsubscribed from; in-app
-messages delivered and viewed; clicks and replies to either. Each user counts once per message
+messages delivered, viewed and not shown (nothing to show the user); clicks and replies to
+either. Each user counts once per message
 for each."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ OPENED = event_class(Delivery, "Opened")
 CLICKED = event_class(Delivery, "Clicked")
 UNSUBSCRIBED = event_class(Delivery, "Unsubscribed")
 REPLIED = event_class(Conversation, "Replied")
+NOT_SHOWN = event_class(User, "MessageNotShown")
 COLUMNS = {
     SENT: "sent",
     SHOWN: "delivered",
@@ -37,10 +39,11 @@ COLUMNS = {
     CLICKED_IN_APP: "clicked",
     UNSUBSCRIBED: "unsubscribed",
     REPLIED: "replied",
+    NOT_SHOWN: "not_shown",
 }
 EMPTY = {
     **{"sent": 0, "delivered": 0, "viewed": 0},
-    **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0},
+    **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0, "not_shown": 0},
 }
 
 

@@ -182,6 +182,7 @@ message_stats = Table(
     Column("clicked", Integer, nullable=False, server_default="0"),  # emails: a link followed
     Column("unsubscribed", Integer, nullable=False, server_default="0"),  # by its link
     Column("replied", Integer, nullable=False, server_default="0"),  # users who replied
+    Column("not_shown", Integer, nullable=False, server_default="0"),  # in-app: showed nothing
 )
 
 messages = Table(

@@ -158,7 +158,7 @@ def test_messages_count_deliveries_and_views(
     found = client.get(f"/messages/{message.message_id}", headers=auth).get_json()
     assert found["stats"] == {
         **{"sent": 0, "delivered": 3, "viewed": 1},
-        **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0},
+        **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0, "not_shown": 0},
     }
     listed = client.get("/auto_messages", headers=auth).get_json()["auto_messages"]
     assert listed[0]["stats"]["delivered"] == 3

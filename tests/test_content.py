@@ -142,3 +142,44 @@ def test_known_xss_payloads_come_out_harmless(payload: str, markup: str) -> None
     audit = Audit()
     audit.feed(shown)
     assert audit.problems == [], shown
+
+
+@pytest.mark.parametrize(
+    ("source", "markup", "shown"),
+    [
+        ('Send {"a": {"b": 1}} as JSON}}', "markdown", '<p>Send {"a": {"b": 1}} as JSON}}</p>'),
+        ("```\nfn() {}}\n```", "markdown", "<pre><code>fn() {}}\n</code></pre>"),
+        (
+            "Write \\{{ first_name }}: {{ first_name }}",
+            "markdown",
+            "<p>Write {{ first_name }}: John</p>",
+        ),
+        ("<p>Use \\{{ name }}</p>", "html", "<p>Use {{ name }}</p>"),
+    ],
+)
+def test_literal_braces_are_text(source: str, markup: str, shown: str) -> None:
+    html_part, text = compile_body(source, markup, set()).render(JOHN)
+    assert html_part == shown
+    assert "\\" not in text and "\ue002" not in text
+
+
+@pytest.mark.parametrize("source", ["if (x) {{ y(); }}", "{{ a b }}", "Hi {{ name"])
+def test_a_brace_pair_that_is_no_variable_says_how_to_write_it_literally(source: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        compile_body(source, "markdown", set())
+    assert "\\{{ for a literal {{" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    "source", ["<svg><g/></svg>", "<input type=checkbox checked>", "<p> </p><script>x</script>"]
+)
+def test_a_body_with_nothing_left_after_sanitising_is_refused(source: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        compile_body(source, "html", set())
+    assert refused.value.field == "body"
+    assert "nothing is left after sanitising" in refused.value.reason
+
+
+def test_an_image_or_a_variable_alone_is_a_body() -> None:
+    assert compile_body('<img src="https://x.io/a.png">', "html", set()).html.startswith("<img")
+    assert compile_body("{{ first_name }}", "html", set()).render(JOHN)[0] == "John"

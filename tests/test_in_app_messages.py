@@ -64,7 +64,7 @@ def test_a_user_sees_a_manual_message_on_their_next_visit_once(
     services.runner.catch_up()
     assert stats(client, auth, message_id) == {
         **{"sent": 0, "delivered": 1, "viewed": 1},
-        **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0},
+        **{"opened": 0, "clicked": 0, "unsubscribed": 0, "replied": 0, "not_shown": 0},
     }
 
 

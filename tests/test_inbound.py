@@ -2,6 +2,7 @@
 and over the webhook; threading by reply address and by In-Reply-To/References; trimming;
 attachments; teammates answering by email; refusals that store nothing."""
 
+# ruff: noqa: RUF001 (letters of other alphabets and full-width punctuation are meant)
 from __future__ import annotations
 
 import email

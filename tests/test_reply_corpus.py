@@ -5,7 +5,6 @@ words the project's test calls the reply are there, quoted history and signature
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
