@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from commands.auto_messages import Click, View
-from commands.schemas import Identifier, Timestamp
+from commands.schemas import Identifier, Timestamp, load_json
 from commands.tags import CompanyRef, SaveTag, UserRef
 from commands.tracking import TrackEvent
 from domain.errors import InvalidValue
@@ -25,10 +24,7 @@ class FilterField(fields.Field):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Filter:
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError as error:
-                raise ValidationError(f"not valid JSON: {error}") from None
+            value = load_json(value, field=None)
         try:
             return parse_filter(value, field="")
         except InvalidValue as error:

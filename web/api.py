@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from commands.apps import recent_app
 from commands.companies import SaveCompany, save_company
@@ -20,6 +20,7 @@ from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user
 from web.bootstrap import Services
 from web.errors import Unauthorized
+from web.json_body import json_object
 from web.schemas import CompanySchema, UserSchema
 
 api = Blueprint("api", __name__)
@@ -55,10 +56,13 @@ def authenticate() -> None:
     g.app_id = app.app_id
 
 
-def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError({"body": ["expected a JSON object"]})
+REST_MAX_BYTES = 1024 * 1024  # a REST call's JSON body; more is refused unread
+
+
+def body(limit: int = REST_MAX_BYTES) -> dict[str, Any]:
+    """The request's JSON object, refused (400 naming `body`) before parsing when it is over
+    `limit` bytes, and when it is not JSON, nests too deep or holds NUL characters."""
+    data = json_object(limit)
     refuse_nul(data)
     return data
 

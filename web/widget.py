@@ -30,6 +30,7 @@ from domain.user import User
 from queries.conversations import Inbox, inbox, message_conversation, unread_by_user
 from web.bootstrap import Services
 from web.conversations import conversation_out
+from web.json_body import json_object
 
 widget = Blueprint("widget", __name__)
 CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
@@ -83,12 +84,16 @@ def load_ping(data: dict[str, Any]) -> Ping:
     return loaded
 
 
-def snippet_json() -> dict[str, Any]:
-    """The snippet's JSON body: sent as text/plain too, so browsers skip the preflight."""
-    data = request.get_json(force=True, silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError({"body": ["expected a JSON object"]})
-    return data
+# What the snippet sends: a ping, an event, a view or a click is small; a message the user
+# writes in the box may hold up to 100,000 characters (as JSON, up to 6 bytes each).
+SNIPPET_MAX_BYTES = 64 * 1024
+WRITING_MAX_BYTES = 1024 * 1024
+
+
+def snippet_json(limit: int = SNIPPET_MAX_BYTES) -> dict[str, Any]:
+    """The snippet's JSON body (sent as text/plain too, so browsers skip the preflight), at most
+    `limit` bytes, refused before parsing when larger."""
+    return json_object(limit)
 
 
 @widget.post("/widget/ping")
@@ -158,10 +163,12 @@ def click() -> ResponseReturnValue:
 # -- the message box: the user's own conversations ------------------------------------------
 
 
-def snippet_user(schema: Schema) -> tuple[Services, User, dict[str, Any]]:
+def snippet_user(
+    schema: Schema, limit: int = SNIPPET_MAX_BYTES
+) -> tuple[Services, User, dict[str, Any]]:
     """The booted user and what they sent; in secure mode a wrong `user_hash` is refused
     before anything is looked up, so it reveals nothing."""
-    data = snippet_json()
+    data = snippet_json(limit)
     refuse_nul(data)
     loaded: dict[str, Any] = schema.load(data)
     services: Services = current_app.extensions["parley"]
@@ -262,7 +269,7 @@ def user_inbox() -> ResponseReturnValue:
 @widget.post("/widget/conversations")
 def user_writes_in() -> ResponseReturnValue:
     """The user starts a conversation from the message box; the team hears of it by email."""
-    services, user, loaded = snippet_user(COMMENT)
+    services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     conversation = start_by_user(services.store, user, loaded["body"], services.clock, via="widget")
     jobs = current_app.extensions["parley_jobs"]
     jobs.notify(user.app_id, conversation.conversation_id, START)
@@ -281,7 +288,7 @@ def user_reads(conversation_id: str) -> ResponseReturnValue:
 @widget.post("/widget/conversations/<conversation_id>/reply")
 def user_replies(conversation_id: str) -> ResponseReturnValue:
     """The user's comment in one of their conversations; the team hears of it by email."""
-    services, user, loaded = snippet_user(COMMENT)
+    services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     author = {"type": "user", "id": user.id.hex}
     part = reply(
         services.store,
