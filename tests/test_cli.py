@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from commands.store import Parley
-from domain.app import App
+from domain.app import App, hash_api_key
 from domain.identity import app_key
 from projections.db import make_engine
 from projections.tables import users
@@ -230,3 +230,60 @@ def test_parley_inbound_takes_email_for_an_apps_address_over_smtp(
         assert started.body == "The export is empty." and started.via == "email"
     finally:
         store.close()
+
+
+def test_an_export_is_one_apps_history_without_its_secrets(
+    database_url: str, tmp_path: Path
+) -> None:
+    from commands.clock import SystemClock
+    from tests.helpers import ping
+    from web.bootstrap import bootstrap, migrate
+    from web.config import Config
+
+    config = Config(database_url=database_url, secret_key="t")
+    migrate(config)
+    services = bootstrap(config, SystemClock())
+    try:
+        acme = json.loads(run(database_url, "app", "create", "Acme", cwd=tmp_path).stdout)
+        beta = json.loads(run(database_url, "app", "create", "Beta", cwd=tmp_path).stdout)
+        ping(services, acme["app_id"], {"email": "ann@acme.io"})
+        ping(services, acme["app_id"], {"email": "ann@acme.io", "user_id": "ann"})  # an alias
+        ping(services, beta["app_id"], {"user_id": "bob"})
+        ping(services, acme["app_id"], {"user_id": "ann"})
+        refused = run(database_url, "events", "export", cwd=tmp_path)
+        assert refused.returncode == 2 and "name one with --app" in refused.stderr
+        exported = run(database_url, "events", "export", "--app", acme["app_id"], cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+        for secret in (acme["secret"], beta["secret"], hash_api_key(acme["api_key"])):
+            assert secret not in exported.stdout
+        lines = [json.loads(line) for line in exported.stdout.splitlines()]
+        (created,) = [e for e in lines if e["topic"].endswith("App.Created")]
+        assert created["state"]["secret"] == created["state"]["api_key_hash"] == "[redacted]"
+        assert created["state"]["name"] == "Acme"
+        assert {e["app_id"] for e in lines} == {acme["app_id"]}
+        assert sum(e["topic"].endswith("User.Seen") for e in lines) == 3
+        assert any(e["topic"].endswith("Alias.Created") for e in lines)
+        assert "bob" not in exported.stdout
+        # Every Acme event is there, and only those: Beta's are what the whole log has more.
+        beta_only = run(database_url, "events", "export", "--app", beta["app_id"], cwd=tmp_path)
+        assert len(lines) + len(beta_only.stdout.splitlines()) == services.store.head()
+        seen = run(
+            database_url, "events", "export", "--app", acme["app_id"], "--type", "User.Seen",
+            "--since", str(lines[1]["position"]), cwd=tmp_path,
+        )  # fmt: skip
+        positions = [json.loads(x)["position"] for x in seen.stdout.splitlines()]
+        expected = [e["position"] for e in lines if e["topic"].endswith("User.Seen")]
+        assert positions == [p for p in expected if p > lines[1]["position"]]
+        upto = run(
+            database_url, "events", "export", "--app", acme["app_id"], "--until", "2", cwd=tmp_path
+        )
+        assert [json.loads(x)["position"] for x in upto.stdout.splitlines()] == [1]
+        for later in ("--since", "2999-01-01T00:00:00"), ("--until", "2000-01-01"):
+            nothing = run(
+                database_url, "events", "export", "--app", acme["app_id"], *later, cwd=tmp_path
+            )
+            assert nothing.returncode == 0 and nothing.stdout == ""
+        bad = run(database_url, "events", "export", "--since", "yesterday", cwd=tmp_path)
+        assert bad.returncode == 2 and "neither a log position nor an ISO 8601 date" in bad.stderr
+    finally:
+        services.close()

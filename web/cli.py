@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -30,6 +31,7 @@ from commands.store import Parley
 from domain.errors import InvalidValue
 from projections.db import make_engine
 from projections.rebuild import rebuild
+from queries.history import Window, app_history, app_ids
 from web.bootstrap import all_projections, bootstrap, migrate
 from web.config import Config
 from web.errors import flatten
@@ -238,30 +240,64 @@ def events_group() -> None:
     """The event history, for analysts and auditors."""
 
 
+class Moment(click.ParamType):
+    """A log position (a whole number) or a moment in ISO 8601 (UTC when no offset)."""
+
+    name = "position|ISO-8601"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | datetime:
+        if isinstance(value, int | datetime):
+            return value
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} is neither a log position nor an ISO 8601 date", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @events_group.command("export")
-@click.option("--since", type=int, default=0, help="Export events after this log position.")
+@click.option("--app", "app_id", help="The app to export (needed when there are several).")
+@click.option("--since", type=Moment(), help="After this log position, or from this moment.")
+@click.option("--until", type=Moment(), help="Up to this log position, or before this moment.")
+@click.option("--type", "types", multiple=True, help="Only User.Seen, or User, ... (repeatable).")
 @click.option("--output", type=click.File("w"), default="-", help="File to write (JSON lines).")
-def events_export(since: int, output: Any) -> None:
-    """Write every event after --since as one JSON object per line."""
+def events_export(
+    app_id: str | None,
+    since: int | datetime | None,
+    until: int | datetime | None,
+    types: tuple[str, ...],
+    output: Any,
+) -> None:
+    """Write one app's events as one JSON object per line, in log order, with secrets and key
+    hashes redacted."""
     store = Parley(config().database_url)
-    head = store.head()
-    position = since
-    with click.progressbar(length=max(head - since, 0), label="exporting", file=sys.stderr) as bar:
-        while True:
-            batch = store.recorder.select_notifications(start=position + 1, limit=1000)
-            if not batch:
-                break
-            for n in batch:
-                record = {
-                    "position": n.id,
-                    "aggregate_id": str(n.originator_id),
-                    "version": n.originator_version,
-                    "topic": n.topic,
-                    "state": json.loads(n.state),
-                }
-                output.write(json.dumps(record) + "\n")
-            position = batch[-1].id
-            bar.update(len(batch))
+    known = app_ids(store.recorder)
+    if app_id is None:
+        if len(known) > 1:
+            raise click.UsageError(f"this store holds {len(known)} apps: name one with --app")
+        if not known:
+            return
+        app_id = known[0]
+    elif app_id not in known:
+        raise click.BadParameter(f"no app {app_id!r}", param_hint="--app")
+    window = Window(
+        after=since if isinstance(since, int) else 0,
+        upto=until if isinstance(until, int) else None,
+        since=since if isinstance(since, datetime) else None,
+        until=until if isinstance(until, datetime) else None,
+        types=types,
+    )
+    end = window.upto if window.upto is not None else store.head()
+    done = window.after
+    with click.progressbar(length=max(end - done, 0), label="exporting", file=sys.stderr) as bar:
+        for record in app_history(store.recorder, app_id, window):
+            output.write(json.dumps(record) + "\n")
+            bar.update(record["position"] - done)
+            done = record["position"]
+        bar.update(max(end - done, 0))
 
 
 def snippet(base: str, app_id: str) -> str:
