@@ -271,7 +271,7 @@ def edit_message(
         message.edit(
             content.get("subject"),
             content["body"],
-            content["markup"],
+            content.get("markup") or message.versions[-1]["markup"],
             content.get("style"),
             custom_keys,
             clock.now(),

@@ -37,8 +37,9 @@ from commands.clock import Clock
 from commands.conversations import Resolve, load_conversation, reply, start_by_user
 from commands.email import read_reply_tokens
 from commands.errors import AppNotFound, ConversationNotFound
+from commands.html_text import html_to_text
 from commands.store import Parley
-from commands.trimming import html_to_text, trim
+from commands.trimming import trim
 from commands.users import UserInput, apply_user_input, resolve_user
 from domain.conversations import MAX_BODY, Attachment, Conversation
 from domain.errors import InvalidValue
@@ -208,7 +209,7 @@ def _content(message: EmailMessage, limits: Limits) -> tuple[str, list[tuple[Att
     plain = message.get_body(preferencelist=("plain",))
     rich = message.get_body(preferencelist=("html",))
     text = trim(_text_of(plain)) if plain is not None else ""
-    if not text and rich is not None:
+    if not text.strip() and rich is not None:
         text = trim(html_to_text(_text_of(rich)))
     files: list[tuple[Attachment, bytes]] = []
     for part in _leaves(message):
@@ -284,8 +285,9 @@ def _text_of(part: Message) -> str:
     return data.decode("utf-8", "replace")[:TEXT_LIMIT] if isinstance(data, bytes) else ""
 
 
-# Read no further than this: nobody types more into one reply, and the rest is history.
-TEXT_LIMIT = 200_000
+# Read no further than this: trimming skips quoted lines cheaply, so a reply below a long
+# quote is found, and looks at no more than 200,000 characters of the rest.
+TEXT_LIMIT = 5_000_000
 
 
 # -- where it goes --------------------------------------------------------------------------

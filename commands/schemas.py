@@ -217,9 +217,20 @@ def load_json(text: str | bytes, field: str | None = "body") -> Any:
     else:
         if _depth(value) > MAX_DEPTH:
             reason = f"nested deeper than {MAX_DEPTH} levels"
+        elif not _is_unicode(value):
+            reason = "holds a lone surrogate (\\ud800 to \\udfff): not a character"
     if reason is not None:
         raise ValidationError({field: [reason]} if field else reason)
     return value
+
+
+def _is_unicode(value: Any) -> bool:
+    """Every string in it can be written as UTF-8 (JSON's \\ud800 alone cannot)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _depth(value: Any) -> int:

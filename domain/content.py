@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ ATTRIBUTES = {
 }
 VIDEO = re.compile(r"^https://(www\.youtube\.com/embed/|player\.vimeo\.com/video/)[\w-]+")
 EMPTY_IFRAME = re.compile(r"<iframe(?![^>]*\ssrc=)[^>]*>.*?</iframe>", re.DOTALL)
+SOURCED = re.compile(r"<(img|iframe)\s[^<>]*\bsrc=\"[^\"]")  # as nh3 writes them: linear
 MARKDOWN = mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])
 
 
@@ -173,7 +175,7 @@ def compile_body(
         raise InvalidValue("markup", "expected markdown or html")
     safe = sanitise(rendered).strip().replace(LITERAL_OPEN, "{{")
     text = html.unescape(nh3.clean(safe, tags=set())).strip()
-    if not found and not shows_something(safe):
+    if not shows_something(safe) and not PLACEHOLDER.search(safe):
         raise InvalidValue(
             field,
             "nothing is left after sanitising: write some text, an image or a video "
@@ -183,10 +185,12 @@ def compile_body(
 
 
 def shows_something(fragment: str) -> bool:
-    """Sanitised HTML shows a reader something: text, an image or a video."""
-    if html.unescape(nh3.clean(fragment, tags=set())).strip():
+    """Sanitised HTML shows a reader something: visible text (not only spaces or invisible
+    characters such as U+200B or a soft hyphen), an image or a video with its address."""
+    text = html.unescape(nh3.clean(fragment, tags=set()))
+    if any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text):
         return True
-    return "<img" in fragment or "<iframe" in fragment
+    return bool(SOURCED.search(fragment))
 
 
 def sanitise(fragment: str, links: Callable[[str], str] | None = None) -> str:

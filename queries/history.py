@@ -39,8 +39,11 @@ class Window:
     types: tuple[str, ...] = ()
 
     def takes_type(self, topic: str) -> bool:
+        """`User.Seen`, `User` or the whole topic (`domain.user:User.Seen`) as exported."""
         name = topic.rpartition(":")[2]
-        return not self.types or any(name == t or name.startswith(t + ".") for t in self.types)
+        return not self.types or any(
+            t in (name, topic) or name.startswith(t + ".") for t in self.types
+        )
 
     def takes_time(self, at: datetime | None) -> bool:
         if at is None:

@@ -283,6 +283,12 @@ def test_an_export_is_one_apps_history_without_its_secrets(
                 database_url, "events", "export", "--app", acme["app_id"], *later, cwd=tmp_path
             )
             assert nothing.returncode == 0 and nothing.stdout == ""
+        topics = run(
+            database_url, "events", "export", "--app", acme["app_id"],
+            "--type", "domain.user:User.Seen", "--type", "Bogus", cwd=tmp_path,
+        )  # fmt: skip
+        assert [json.loads(x)["position"] for x in topics.stdout.splitlines()] == expected
+        assert "no 'Bogus' event in this export" in topics.stderr
         bad = run(database_url, "events", "export", "--since", "yesterday", cwd=tmp_path)
         assert bad.returncode == 2 and "neither a log position nor an ISO 8601 date" in bad.stderr
     finally:

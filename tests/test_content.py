@@ -171,11 +171,21 @@ def test_a_brace_pair_that_is_no_variable_says_how_to_write_it_literally(source:
 
 
 @pytest.mark.parametrize(
-    "source", ["<svg><g/></svg>", "<input type=checkbox checked>", "<p> </p><script>x</script>"]
+    ("source", "markup"),
+    [
+        ("<svg><g/></svg>", "html"),
+        ("<input type=checkbox checked>", "html"),
+        ("<p> </p><script>x</script>", "html"),
+        ("<img>", "html"),  # an image without an address shows nothing
+        ('<img src="javascript:alert(1)">', "html"),
+        ("&#8203;<p>\u200b</p>&shy;\ufeff", "html"),  # only invisible characters
+        ("<style>{{ first_name }}</style>", "html"),  # its variable goes with the tag
+        ("![](javascript:x)", "markdown"),
+    ],
 )
-def test_a_body_with_nothing_left_after_sanitising_is_refused(source: str) -> None:
+def test_a_body_with_nothing_left_after_sanitising_is_refused(source: str, markup: str) -> None:
     with pytest.raises(InvalidValue) as refused:
-        compile_body(source, "html", set())
+        compile_body(source, markup, set())
     assert refused.value.field == "body"
     assert "nothing is left after sanitising" in refused.value.reason
 

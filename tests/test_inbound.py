@@ -20,8 +20,9 @@ from sqlalchemy import func, select
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.conversations import emailed_conversation_id, set_default_assignee
+from commands.html_text import html_to_text
 from commands.inbound import Limits, Refused, receive
-from commands.trimming import html_to_text, trim
+from commands.trimming import trim
 from domain.identity import user_id_key
 from projections.tables import attachments
 from queries.messages import stats_of
@@ -431,10 +432,42 @@ def test_automatic_replies_are_not_posted(
         ("Yes\n\n2014-10-17 11:28 GMT+03:00 Ann <a@b.c>:\n\nold", "Yes"),
         ("Yes\n\nGet Outlook for iOS<https://aka.ms/o0ukef>\n\nold", "Yes"),
         ("Yes\n\nSent from TypeApp <http://www.typeapp.com/r?b=2621>\nold", "Yes"),
+        # The user's own words that look like history, a header block or a sign-off stay.
+        *(
+            (text, text)
+            for text in (
+                "Details:\nFrom: Berlin\nTo: Munich\nDate: 12 March\nThe date is wrong.",
+                "Hi,\nThe import fails for account 1234 (bob@corp.com):\nbad row 17\nHelp?",
+                'Hello,\nOn Monday my colleague wrote:\n"the export is broken"\nand I agree',
+                "The webhook is broken.\nSent from our staging server.\nIt returns 500.",
+                ">= 5 users, not 3.",
+                "-- step one --\nclick export",
+                "Works :)",
+            )
+        ),
+        (
+            "> Which browser and which version of it are you using at the moment\nsafari\n\nok",
+            "safari\n\nok",
+        ),
+        ("👍\n\nOn Tue, 1 Mar 2011 at 18:02, Ann <a@b.c> wrote:\n> Shall we refund?", "👍"),
+        ("I tested it. On 3 May, bob@corp.com wrote:\nold words", "I tested it."),
+        ("> old\n" * 40_000 + "My answer, below a long quote.", "My answer, below a long quote."),
     ],
 )
 def test_trimming_keeps_the_new_words_only(written: str, kept: str) -> None:
     assert trim(written) == kept
+
+
+def test_html_replies_keep_answers_between_quotes_and_below_them() -> None:
+    gmail = (
+        '<div>See below.</div><div class="gmail_quote"><div class="gmail_attr">On Tue, 1 Mar'
+        " 2011 at 18:02, Ann &lt;a@b.c&gt; wrote:<br></div><blockquote>Which browser?"
+        "</blockquote><div>Firefox 120.</div><blockquote>Which system?<blockquote>older"
+        "</blockquote></blockquote><div>Linux.</div></div>"
+    )
+    kept = [line for line in trim(html_to_text(gmail)).split("\n") if line.strip()]
+    assert kept == ["See below.", "Firefox 120.", "Linux."]
+    assert html_to_text("<blockquote>Only the quote.</blockquote>").strip() == "> Only the quote."
 
 
 def test_outlook_html_replies_lose_the_history_below_the_separator() -> None:
@@ -443,19 +476,19 @@ def test_outlook_html_replies_lose_the_history_below_the_separator() -> None:
         '<hr style="display:inline-block;width:98%"><div id="divRplyFwdMsg" dir="ltr">'
         "<b>From:</b> Ann<br><b>Sent:</b> Monday</div><div>old words</div></body></html>"
     )
-    assert html_to_text(document).strip() == "Thanks, fixed."
+    assert trim(html_to_text(document)) == "Thanks, fixed."
     desktop = (
         "<p>Yes</p><div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm'>"
         "<p><b>From:</b> Ann</p></div><p>old words</p>"
     )
-    assert html_to_text(desktop).strip() == "Yes"
+    assert trim(html_to_text(desktop)) == "Yes"
 
 
 def test_trimming_stays_linear_on_crafted_text() -> None:
     """Lines built to make a backtracking pattern explode are read once each."""
     crafted = ("On " + "1 " * 20_000 + "\n") * 5 + "<div class=" * 20_000
     assert trim(crafted).startswith("On 1 1")
-    assert "old" not in html_to_text('<p>new</p><div class="gmail_quote">old</div>' + crafted)
+    assert trim(html_to_text("<p>new</p>" + crafted)).startswith("new")  # nested past reading
 
 
 def test_html_only_mail_loses_its_quote_block_and_title() -> None:
@@ -464,7 +497,7 @@ def test_html_only_mail_loses_its_quote_block_and_title() -> None:
         '<div class="gmail_quote">On Tue you wrote:<blockquote>old</blockquote></div>'
         "</body></html>"
     )
-    assert html_to_text(document).strip() == "Yes, that works."
+    assert trim(html_to_text(document)) == "Yes, that works."
 
 
 def test_mail_that_merely_looks_like_a_reply_or_a_duplicate_is_not_one(
@@ -539,3 +572,18 @@ def test_every_shape_of_mime_email_keeps_its_words_and_files(
     assert set(files) == {"forwarded.eml", "attachment"}
     eml = client.get(files["forwarded.eml"]["url"].replace("http://localhost", ""))
     assert b"The original problem report" in eml.data
+
+
+def test_an_html_email_that_is_all_quote_is_kept_whole_not_refused(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    message = EmailMessage()
+    message["From"] = "jo@example.org"
+    message["To"] = f"{app.app_id}@{DOMAIN}"
+    message["Subject"] = "Fwd: refund"
+    message["Message-ID"] = make_msgid(domain="mail.example")
+    message.set_content("<blockquote>Shall we refund the order?</blockquote>", subtype="html")
+    answered = webhook(client, auth, message)
+    assert answered.status_code == 200, answered.get_json()
+    kept = conversation(client, auth, answered.get_json()["conversation_id"])
+    assert "Shall we refund the order?" in kept["conversation_message"]["body"]

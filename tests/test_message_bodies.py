@@ -49,6 +49,10 @@ def test_a_body_with_nothing_left_after_sanitising_is_refused_everywhere(
     assert refused_for_body(client.put(f"/auto_messages/{message_id}", json=edit, headers=auth))
     assert services.store.head() == head
     assert client.get(f"/messages/{message_id}", headers=auth).get_json()["version"] == 1
+    # An edit that leaves out the markup keeps the message's own.
+    kept = {"body": "<p>Hello <b>again</b></p>"}
+    edited = client.put(f"/auto_messages/{message_id}", json=kept, headers=auth).get_json()
+    assert edited["markup"] == "html" and edited["version"] == 2
 
 
 def test_a_message_that_shows_a_user_nothing_is_skipped_and_the_ping_recorded(
@@ -63,6 +67,8 @@ def test_a_message_that_shows_a_user_nothing_is_skipped_and_the_ping_recorded(
     assert shown["id"] == message.message_id and shown["body"] == "Ann"
     boot(client, app.app_id, user_id="j")
     manual = in_app({"type": "user", "user_id": "j"}, body="{{ first_name }}", markup="html")
+    preview = post(client, "/messages/preview", auth, manual).get_json()
+    assert preview["body"] == "" and preview["empty"] is True  # the teammate is told
     sent = post(client, "/messages", auth, manual)
     assert sent.status_code == 200, sent.get_json()
     assert boot(client, app.app_id, user_id="j") == []

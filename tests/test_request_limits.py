@@ -3,6 +3,7 @@ clear 400 naming the field, nothing stored, and Parley carries on for everyone e
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -68,3 +69,29 @@ def test_bodies_over_the_route_limit_are_refused_before_parsing(
     client.post("/widget/ping", json={"app_id": app.app_id, "user": {"user_id": "u1"}})
     written = client.post("/widget/conversations", json=long_body)
     assert written.status_code == 200, written.get_json()
+
+
+def with_lone_surrogate(value: dict[str, Any]) -> str:
+    """JSON text whose "LONE" strings are JSON's escape of a lone surrogate, \\ud800."""
+    return json.dumps(value).replace('"LONE"', '"\\ud800"')
+
+
+def test_a_lone_surrogate_is_refused_not_a_server_error(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    head = services.store.head()
+    json_type = {"Content-Type": "application/json"}
+    for path, given in [
+        ("/users", {"user_id": "u1", "name": "LONE"}),
+        ("/segments", {"name": "LONE", "filter": {"all": []}}),
+        ("/tags", {"name": "LONE", "users": []}),
+    ]:
+        raw = with_lone_surrogate(given)
+        answer = client.post(path, data=raw, headers={**auth, **json_type})
+        assert refusal(answer)[:3] == (400, "parameter_invalid", "body"), path
+    ping = with_lone_surrogate({"app_id": app.app_id, "user": {"user_id": "u1", "name": "LONE"}})
+    assert refusal(client.post("/widget/ping", data=ping))[:3] == (400, "parameter_invalid", "body")
+    found = with_lone_surrogate({"attribute": "name", "operator": "is", "value": "LONE"})
+    listed = client.get("/users", query_string={"filter": found}, headers=auth)
+    assert refusal(listed)[:3] == (400, "parameter_invalid", "filter")
+    assert services.store.head() == head

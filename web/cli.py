@@ -241,7 +241,8 @@ def events_group() -> None:
 
 
 class Moment(click.ParamType):
-    """A log position (a whole number) or a moment in ISO 8601 (UTC when no offset)."""
+    """A log position (a whole number) or a moment in ISO 8601 (UTC when no offset). A date
+    is written with its dashes (2026-12-01): 20261201 is a position."""
 
     name = "position|ISO-8601"
 
@@ -292,12 +293,17 @@ def events_export(
     )
     end = window.upto if window.upto is not None else store.head()
     done = window.after
+    seen: set[str] = set()
     with click.progressbar(length=max(end - done, 0), label="exporting", file=sys.stderr) as bar:
         for record in app_history(store.recorder, app_id, window):
             output.write(json.dumps(record) + "\n")
+            seen.add(record["topic"])
             bar.update(record["position"] - done)
             done = record["position"]
         bar.update(max(end - done, 0))
+    for wanted in types:
+        if not any(Window(types=(wanted,)).takes_type(topic) for topic in seen):
+            click.echo(f"no {wanted!r} event in this export (types are as User.Seen)", err=True)
 
 
 def snippet(base: str, app_id: str) -> str:

@@ -26,6 +26,7 @@ from commands.auto_messages import (
 )
 from commands.errors import MessageNotFound
 from commands.schemas import Timestamp
+from domain.content import shows_something
 from domain.filters import EVERYONE, to_json
 from domain.messages import Message
 from domain.user import User
@@ -196,7 +197,10 @@ def preview_message() -> ResponseReturnValue:
             {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
         )
     if message.message_type != "email":
-        return jsonify({**shown(message, user), "type": "message_preview"})
+        content = shown(message, user)
+        # An empty render is skipped for that user (counted as not shown): say so.
+        empty = not shows_something(content["body"])
+        return jsonify({**content, "type": "message_preview", "empty": empty})
     built = current_app.extensions["parley_jobs"].preview_email(message, user)
     parts = {p.get_content_type(): p.get_content() for p in built.walk() if not p.is_multipart()}
     return jsonify(
@@ -232,7 +236,8 @@ class AutoMessageSchema(Schema):
 class ContentSchema(Schema):
     subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
-    markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
+    # Left out: the markup of the version it replaces.
+    markup = fields.String(load_default=None, validate=validate.OneOf(["markdown", "html"]))
 
 
 AUTO_IN, CONTENT_IN = AutoMessageSchema(), ContentSchema()

@@ -76,6 +76,7 @@ def serve(config: Config) -> None:
         "worker_class": "gthread",
         "accesslog": "-",
         "timeout": 60,
+        "limit_request_line": 8190,  # the most gunicorn allows: room for a ?filter= of ~8 KB
         "graceful_timeout": 20,
     }
     if sidecar is not None:
