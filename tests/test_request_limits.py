@@ -81,11 +81,12 @@ def test_a_lone_surrogate_is_refused_not_a_server_error(
 ) -> None:
     head = services.store.head()
     json_type = {"Content-Type": "application/json"}
-    for path, given in [
+    bodies: list[tuple[str, dict[str, Any]]] = [
         ("/users", {"user_id": "u1", "name": "LONE"}),
         ("/segments", {"name": "LONE", "filter": {"all": []}}),
         ("/tags", {"name": "LONE", "users": []}),
-    ]:
+    ]
+    for path, given in bodies:
         raw = with_lone_surrogate(given)
         answer = client.post(path, data=raw, headers={**auth, **json_type})
         assert refusal(answer)[:3] == (400, "parameter_invalid", "body"), path
