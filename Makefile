@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.audience
 	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.inbox
+	$(BIN)/python -m bench.reactions
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -40,12 +40,16 @@ def deliver_email(
     already; return the delivery's state, or why nothing was done."""
     message = store.get_as(Message, UUID(hex=message_id))
     user = store.get_as(User, UUID(hex=user_key))
-    if message is None or user is None or user.deleted:
-        return "no such message or user"
-    if not user.email:
-        return "no email address"
-    if bulk and user.unsubscribed_from_emails:
-        return "unsubscribed"
+    if message is None:
+        return "no such message"
+    refusal = _refusal(user, bulk)
+    if refusal is not None:
+        claimed = store.get_as(Delivery, delivery_key(message_id, user_key, "email"))
+        if claimed is not None and claimed.may_send:  # nobody is to try it again
+            claimed.skip(refusal, clock.now())
+            store.save_all(claimed)
+        return refusal
+    assert user is not None
     delivery = _claim(store, message_id, user_key, len(message.versions) - 1, clock)
     if delivery is None or not delivery.may_send:
         if delivery is not None and delivery.state == SENDING:
@@ -68,6 +72,52 @@ def deliver_email(
     _record(store, delivery.id, lambda d: d.sent(clock.now()))
     _reached(store, message, user.id, delivery.content_version, clock)
     return SENT
+
+
+def _refusal(user: User | None, bulk: bool) -> str | None:
+    if user is None or user.deleted:
+        return "no such user"
+    if not user.email:
+        return "no email address"
+    if bulk and user.unsubscribed_from_emails:
+        return "unsubscribed"
+    return None
+
+
+CLAIMS_PER_SAVE = 500
+
+
+def claim_emails(store: Parley, message: Message, user_keys: list[str], clock: Clock) -> int:
+    """Record that the message's email goes to each of these users (a claim each, saved a few
+    hundred at a time); the reactions queue each send (workers/reactions.py) and the sweep
+    sends again any claim left waiting. Users claimed before are left out; returns how many
+    were claimed now."""
+    version = len(message.versions) - 1
+
+    def claim(key: str) -> Delivery:
+        return Delivery(
+            message_id=message.message_id,
+            user_key=key,
+            channel="email",
+            content_version=version,
+            at=clock.now(),
+            queued=True,
+        )
+
+    claimed = 0
+    for start in range(0, len(user_keys), CLAIMS_PER_SAVE):
+        chunk = user_keys[start : start + CLAIMS_PER_SAVE]
+        try:
+            store.save_all(*(claim(key) for key in chunk))
+            claimed += len(chunk)
+        except IntegrityError:  # some were claimed before: claim the others one by one
+            for key in chunk:
+                try:
+                    store.save_all(claim(key))
+                    claimed += 1
+                except IntegrityError:
+                    pass
+    return claimed
 
 
 def _reached(store: Parley, message: Message, user_key: UUID, version: int, clock: Clock) -> None:

@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.identity import NAMESPACE
 
 CLAIMED, SENDING, SENT = "claimed", "sending", "sent"
-DEFERRED, UNCERTAIN = "deferred", "uncertain"
+DEFERRED, UNCERTAIN, SKIPPED = "deferred", "uncertain", "skipped"
 
 
 def delivery_key(message_id: str, user_key: str, channel: str) -> UUID:
@@ -32,18 +32,25 @@ class Delivery(Aggregate):
         return delivery_key(message_id, user_key, channel)
 
     class Claimed(Aggregate.Created):
-        """Version 2 records when (version 1, the first prototype, did not: None)."""
+        """Version 2 records when (version 1, the first prototype, did not: None); version 3
+        whether the claim waits for the reactions to queue its send (`queued`: a message's
+        fan-out or the sweep claims it) or was made by the sender itself (as all were before)."""
 
-        class_version = 2
+        class_version = 3
         message_id: str
         user_key: str
         channel: str
         content_version: int
         at: datetime | None
+        queued: bool
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["at"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["queued"] = False
 
     @event(Claimed)
     def __init__(
@@ -53,6 +60,7 @@ class Delivery(Aggregate):
         channel: str,
         content_version: int,
         at: datetime | None,
+        queued: bool = False,
     ) -> None:
         self.message_id = message_id
         self.user_key = user_key
@@ -92,6 +100,17 @@ class Delivery(Aggregate):
     def uncertain(self, at: datetime) -> None:
         """A send was interrupted with no answer: never sent again, shown as such."""
         self.state = UNCERTAIN
+
+    def skip(self, reason: str, at: datetime) -> None:
+        """Claimed for a user who can no longer get it (deleted, unsubscribed from bulk email,
+        no address): nothing is sent, and nobody tries again."""
+        if self.may_send:
+            self._skipped(reason, at)
+
+    @event("Skipped")
+    def _skipped(self, reason: str, at: datetime) -> None:
+        self.state = SKIPPED
+        self.last_error = reason
 
     # -- what the user did with it (emails: opened, clicked through, unsubscribed) ---------
 

@@ -10,7 +10,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, update
 
-from domain.delivery import CLAIMED, DEFERRED, SENDING, SENT, UNCERTAIN, Delivery
+from domain.delivery import CLAIMED, DEFERRED, SENDING, SENT, SKIPPED, UNCERTAIN, Delivery
 from domain.messages import Message
 from projections.events import event_class
 from projections.tables import deliveries, messages
@@ -26,6 +26,7 @@ STATES = {
     event_class(Delivery, "Sent"): SENT,
     event_class(Delivery, "Deferred"): DEFERRED,
     event_class(Delivery, "Uncertain"): UNCERTAIN,
+    event_class(Delivery, "Skipped"): SKIPPED,
 }
 
 
@@ -77,4 +78,6 @@ class MessagesProjection:
                     values["attempts"] = handed.c.attempts + 1
                 if values["state"] == DEFERRED:
                     values["last_error"] = e.error
+                if values["state"] == SKIPPED:
+                    values["last_error"] = e.reason
                 conn.execute(update(handed).where(handed.c.id == key).values(**values))

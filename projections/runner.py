@@ -78,6 +78,14 @@ def apply_batch(
     return reached
 
 
+def tracked_positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
+    """Where each of these followers of the log stands (0 before its first batch)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(positions.c.name, positions.c.position)).all()
+    found: dict[str, int] = {name: position for name, position in rows}
+    return {name: int(found.get(name, 0)) for name in names}
+
+
 class Runner:
     """Keeps projections up to date; several runners may share a database safely."""
 
@@ -113,10 +121,7 @@ class Runner:
             pass
 
     def positions(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(positions.c.name, positions.c.position)).all()
-        found: dict[str, int] = {name: position for name, position in rows}
-        return {p.name: int(found.get(p.name, 0)) for p in self.projections}
+        return tracked_positions(self.engine, [p.name for p in self.projections])
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Read-your-writes: wait until every projection has reached `position`."""
@@ -158,3 +163,32 @@ class Runner:
         self.wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+class Follower(Runner):
+    """Follows the log for work that is not rows of a read model (workers/reactions.py): a
+    batch is read, acted on, and only then its position is recorded, each step in its own
+    short transaction. Acting may write to the event store, which on SQLite could not happen
+    inside the batch's own write transaction. A crash before the position is recorded acts on
+    the batch again: at least once, and the work is idempotent."""
+
+    def step(self, projection: Projection, head: int) -> int:
+        with self.engine.connect() as conn:
+            position = read_position(conn, projection.name)
+            conn.commit()
+        until = min(head, position + WINDOW)
+        if until <= position:
+            self._known[projection.name] = position
+            return position
+        events, reached = self.log.read(position, until, projection.topics, BATCH)
+        if events:
+            with self.engine.connect() as conn:
+                projection.apply(conn, events, {})
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(positions)
+                .where(positions.c.name == projection.name, positions.c.position < reached)
+                .values(position=reached)
+            )
+        self._known[projection.name] = reached
+        return reached

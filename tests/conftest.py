@@ -118,8 +118,10 @@ def app(services: Services, clock: ManualClock) -> CreatedApp:
 def client(services: Services) -> Iterator[FlaskClient]:
     """The web app over the test services, projections running as in production."""
     services.runner.start()
-    web = create_web_app(services=services)
+    web = create_web_app(services=services, follow=True)
     yield web.test_client()
+    for follower in web.extensions["parley_followers"]:
+        follower.stop()
     web.extensions["parley_jobs"].stop()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -14,6 +16,7 @@ from commands.schemas import PingSchema
 from commands.users import Ping, Saved, record_ping
 from projections.tables import users
 from web.bootstrap import Services
+from workers.jobs import EMAIL_QUEUE
 
 
 def ping(
@@ -58,3 +61,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def settle(web: Flask, timeout: float = 20.0) -> None:
+    """Let the reactions see everything recorded so far and the queued work finish, until
+    that work records nothing more (a fan-out's claims queue sends, and so on)."""
+    services = web.extensions["parley"]
+    jobs = web.extensions["parley_jobs"]
+    deadline = time.monotonic() + timeout
+    while True:
+        head = services.store.head()
+        for follower in web.extensions["parley_followers"]:
+            assert follower.wait_for(head, timeout), "the reactions did not catch up"
+        jobs.broker.join(EMAIL_QUEUE, timeout=int(timeout * 1000))
+        if services.store.head() == head or time.monotonic() > deadline:
+            services.runner.catch_up()
+            return

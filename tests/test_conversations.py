@@ -12,7 +12,7 @@ from commands.clock import ManualClock
 from commands.conversations import set_default_assignee
 from domain.identity import user_id_key
 from domain.user import User
-from tests.helpers import ping, post
+from tests.helpers import ping, post, settle
 from web.bootstrap import Services
 
 
@@ -234,8 +234,6 @@ def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
     import time
     from pathlib import Path
 
-    from workers.jobs import EMAIL_QUEUE
-
     admins(services, app.app_id)  # Ann (1, the default assignee) and Bob (2)
     add_admin(AddAdmin(app.app_id, "cy@acme.io", "Cy Admin"), services.store)  # 3
     set_default_assignee(services.store, app.app_id, "1")
@@ -246,11 +244,10 @@ def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
     assert refused.status_code == 400
     assert refused.get_json()["errors"][0]["field"] == "notifications"
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
-    jobs = client.application.extensions["parley_jobs"]
     outbox = Path(services.config.outbox_dir)
 
     def arrived() -> list[email.message.Message]:
-        jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+        settle(client.application)
         time.sleep(0.05)
         found = sorted(outbox.glob("*.eml")) if outbox.exists() else []
         return [email.message_from_bytes(f.read_bytes()) for f in found]

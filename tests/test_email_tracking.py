@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
-from tests.helpers import ping, post
+from tests.helpers import ping, post, settle
 from tests.test_messages_api import email_to
-from tests.test_sweep import settle
 from web.bootstrap import Services
 
 LINK = "https://docs.acme.io/start?step=1&lang=en"
@@ -44,7 +43,7 @@ def sent_email(client: FlaskClient, auth: dict[str, str], services: Services) ->
     bulk["to"] = {"type": "users", "filter": {"all": []}}
     response = post(client, "/messages", auth, bulk)
     assert response.status_code == 200, response.get_json()
-    settle(services, client.application.extensions["parley_jobs"])
+    settle(client.application)
     (written,) = Path(services.config.outbox_dir).glob("*.eml")
     arrived = email.message_from_bytes(written.read_bytes())
     part = next(p for p in arrived.walk() if p.get_content_type() == "text/html")

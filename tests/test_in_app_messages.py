@@ -4,16 +4,18 @@ every user a filter matches now; each sees it on their next visit, once, with th
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from domain.identity import user_id_key
+from domain.messages import Message
 from domain.user import User
-from tests.helpers import post
+from tests.helpers import post, settle
 from tests.test_auto_messages import boot
 from web.bootstrap import Services
-from workers.jobs import EMAIL_QUEUE
+from workers.fan_out import fan_out
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}
 
@@ -77,8 +79,7 @@ def test_a_bulk_message_reaches_those_who_match_now_not_later(
     services.runner.catch_up()
     sent = post(client, "/messages", auth, in_app({"type": "users", "filter": PRO}))
     assert sent.status_code == 200, sent.get_json()
-    jobs = client.application.extensions["parley_jobs"]
-    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    settle(client.application)
     boot(client, app.app_id, user_id="c", plan="pro")  # matches only after the send
     services.runner.catch_up()
     assert [m["id"] for m in boot(client, app.app_id, user_id="a")] == [sent.get_json()["id"]]
@@ -169,10 +170,11 @@ def test_a_manual_inbox_message_is_in_the_inbox_at_once_and_never_pops_up(
     given = in_app({"type": "users", "filter": PRO}, message_type="inbox")
     sent = post(client, "/messages", auth, given)
     assert sent.status_code == 200, sent.get_json()
-    jobs = client.application.extensions["parley_jobs"]
-    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
-    jobs.send_everyone(sent.get_json()["id"])  # a job run twice still sends once
-    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    settle(client.application)
+    message = services.store.get_as(Message, UUID(hex=sent.get_json()["id"]))
+    assert message is not None
+    fan_out(services, message)  # a fan-out run twice still sends once
+    settle(client.application)
     services.runner.catch_up()
     mine = client.get("/conversations?type=user&user_id=a", headers=auth).get_json()
     assert mine["total_count"] == 1 and mine["conversations"][0]["read"] is False

@@ -27,7 +27,7 @@ from domain.identity import user_id_key
 from projections.tables import attachments
 from queries.messages import stats_of
 from queries.users import find_user
-from tests.helpers import free_port, ping, post
+from tests.helpers import free_port, ping, post, settle
 from web.bootstrap import Services
 from workers.inbound import start_server
 from workers.jobs import EMAIL_QUEUE, Jobs
@@ -122,7 +122,7 @@ def test_an_email_over_smtp_starts_a_conversation_trimmed_with_its_attachment(
 ) -> None:
     team(services, app.app_id)
     jobs = client.application.extensions["parley_jobs"]
-    server = start_server(services, jobs, host="127.0.0.1", port=free_port())
+    server = start_server(services, host="127.0.0.1", port=free_port())
     try:
         sent = mail(
             "Jane Doe <Jane@Example.org>",
@@ -531,7 +531,7 @@ def test_mail_that_merely_looks_like_a_reply_or_a_duplicate_is_not_one(
     real.replace_header("Message-ID", "<real-42@example.org>")
     assert webhook(client, auth, real).get_json()["status"] == "started"
     # Parley's own notification, forwarded back into the inbox, is not posted (no mail loop).
-    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)  # teammates told of the new ones
+    settle(client.application)  # teammates told of the new ones
     head = log_head(services)
     looped = webhook(client, auth, told.as_bytes())
     assert looped.status_code == 200 and looped.get_json()["status"] == "ignored"

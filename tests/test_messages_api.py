@@ -17,11 +17,11 @@ from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from domain.messages import Message
-from tests.helpers import basic, ping, post
+from tests.helpers import basic, ping, post, settle
 from tests.smtp import Inbox
 from web.app import create_app as create_web_app
 from web.bootstrap import Services
-from workers.jobs import EMAIL_QUEUE, Jobs
+from workers.jobs import Jobs
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -97,12 +97,14 @@ def test_with_redis_a_worker_sends_it_over_smtp(
     broker = RedisBroker(url=REDIS, namespace=f"parley-test-{uuid.uuid4().hex[:8]}")
     jobs = Jobs(services, broker)
     worker = jobs.start_worker(2)
+    web = create_web_app(services=services, jobs=jobs, follow=True)  # the reactions queue it
     try:
-        client = create_web_app(services=services, jobs=jobs).test_client()
-        response = post(client, "/messages", basic(created), email_to("j"))
+        response = post(web.test_client(), "/messages", basic(created), email_to("j"))
         assert response.status_code == 200, response.get_json()
-        broker.join(EMAIL_QUEUE, timeout=20_000)
+        settle(web)
     finally:
+        for follower in web.extensions["parley_followers"]:
+            follower.stop()
         worker.stop()
         broker.flush_all()
         broker.close()

@@ -4,7 +4,6 @@ acknowledged work recovered after its process died, each email still sent at mos
 from __future__ import annotations
 
 import email
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,11 @@ from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.clock import ManualClock
 from domain.delivery import SENDING, UNCERTAIN, Delivery, delivery_key
 from domain.messages import Message
-from tests.helpers import ping, post
+from tests.helpers import ping, post, settle
 from tests.test_delivery import news
 from web.bootstrap import Services
-from workers.jobs import EMAIL_QUEUE, Jobs
+from workers.jobs import Jobs
+from workers.reactions import followers
 from workers.sweep import Sweeper
 
 INACTIVE = {"attribute": "last_seen_at", "operator": "more_than_days_ago", "value": 30}
@@ -27,13 +27,6 @@ def outbox(services: Services) -> list[email.message.Message]:
     folder = Path(services.config.outbox_dir)
     files = sorted(folder.glob("*.eml")) if folder.exists() else []
     return [email.message_from_bytes(f.read_bytes()) for f in files]
-
-
-def settle(services: Services, jobs: Jobs) -> None:
-    """Let queued jobs finish and the projections catch up with what they recorded."""
-    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
-    time.sleep(0.05)
-    services.runner.catch_up()
 
 
 def recipients(services: Services) -> list[str]:
@@ -71,7 +64,7 @@ def test_an_auto_email_reaches_users_as_time_makes_them_match(
     )
     assert created.status_code == 200, created.get_json()
     jobs: Jobs = client.application.extensions["parley_jobs"]
-    settle(services, jobs)
+    settle(client.application)
     assert recipients(services) == ["a@x.io"]  # at once, to those who match now
     (first,) = outbox(services)
     assert first["List-Unsubscribe"] is not None
@@ -79,36 +72,41 @@ def test_an_auto_email_reaches_users_as_time_makes_them_match(
     assert sweeper.sweep()["auto_emails"] == 0  # nothing due: nobody is sent it twice
     clock.advance(days=31)  # c has not been back since
     assert sweeper.sweep()["auto_emails"] == 1
-    settle(services, jobs)
+    settle(client.application)
     assert recipients(services) == ["a@x.io", "c@x.io"]
-    assert sweeper.sweep() == {"undispatched": 0, "stalled": 0, "auto_emails": 0}
+    assert sweeper.sweep() == {"stalled": 0, "auto_emails": 0}
     message_id = created.get_json()["id"]
     assert post(client, f"/auto_messages/{message_id}/stop", auth, {}).status_code == 200
     ping(services, app.app_id, {"user_id": "e", "email": "e@x.io"})
     clock.advance(days=31)
-    settle(services, jobs)
+    settle(client.application)
     assert sweeper.sweep()["auto_emails"] == 0  # stopped: e never gets it
 
 
-def test_a_manual_email_whose_queue_died_is_sent_by_the_sweep(
+def test_a_manual_email_saved_just_before_its_process_died_is_sent_when_reactions_resume(
     client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
 ) -> None:
     for who in ("a", "b"):
         ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"})
-    # Accepted and saved, but the process holding its in-memory queue died before any job ran.
-    bulk = news(services, app.app_id, None)
     services.runner.catch_up()
     jobs: Jobs = client.application.extensions["parley_jobs"]
-    sweeper = Sweeper(jobs)
-    assert sweeper.sweep()["undispatched"] == 0  # still young: its jobs may be running
+    running = client.application.extensions["parley_followers"]
+    for follower in running:
+        follower.stop()  # the process following the log died
+    # Accepted and saved, but nothing followed: no fan-out, no claim, no email.
+    bulk = news(services, app.app_id, None)
     clock.advance(seconds=61)
-    assert sweeper.sweep()["undispatched"] == 1
-    settle(services, jobs)
+    assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0}  # not the sweep's job
+    assert outbox(services) == []
+    running[:] = followers(services, jobs)  # a new process picks up where it stopped
+    for follower in running:
+        follower.start()
+    settle(client.application)
     assert recipients(services) == ["a@x.io", "b@x.io"]
     assert services.store.get_as(Message, bulk.id).dispatched_at is not None  # type: ignore[union-attr]
-    clock.advance(seconds=61)
-    assert sweeper.sweep() == {"undispatched": 0, "stalled": 0, "auto_emails": 0}
-    settle(services, jobs)
+    clock.advance(seconds=600)
+    assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0}
+    settle(client.application)
     assert len(outbox(services)) == 2
 
 
@@ -145,7 +143,7 @@ def test_deliveries_left_by_a_dead_worker_finish_once_or_are_marked_uncertain(
     assert sweeper.sweep()["stalled"] == 0  # a live worker may still be on them
     clock.advance(minutes=6)
     assert sweeper.sweep()["stalled"] == 2
-    settle(services, jobs)
+    settle(client.application)
     assert recipients(services) == ["claimed@x.io"]  # the other may have gone: never twice
     gone = services.store.get_as(Delivery, delivery_key(message.id.hex, keys["mid-send"], "email"))
     assert gone is not None and gone.state == UNCERTAIN
@@ -186,14 +184,14 @@ def test_an_auto_email_reaches_a_user_at_the_next_sweep_after_they_change(
     }
     assert post(client, "/auto_messages", auth, given).status_code == 200
     jobs: Jobs = client.application.extensions["parley_jobs"]
-    settle(services, jobs)
+    settle(client.application)
     sweeper = Sweeper(jobs)
     assert sweeper.sweep()["auto_emails"] == 0  # in full: a has it, b does not match
     clock.advance(minutes=1)
     ping(services, app.app_id, {"user_id": "b", "plan": "pro"})  # b upgrades
     services.runner.catch_up()
     assert sweeper.sweep()["auto_emails"] == 1  # among the users who changed since
-    settle(services, jobs)
+    settle(client.application)
     assert recipients(services) == ["a@x.io", "b@x.io"]
     clock.advance(minutes=1)
     assert sweeper.sweep()["auto_emails"] == 0

@@ -254,12 +254,14 @@ def served_parley(tmp_path: Path, clock: ManualClock, *, live: bool = False) -> 
     if live:
         services.runner.start()
     created = create_app(CreateApp("Acme"), services.store, clock)
-    web = create_web_app(services=services)
+    web = create_web_app(services=services, follow=live)
     served = Served(web)
     try:
         yield Parley(services, created, clock, served.url)
     finally:
         served.close()
+        for follower in web.extensions["parley_followers"]:
+            follower.stop()
         web.extensions["parley_jobs"].stop()
         services.close()
 

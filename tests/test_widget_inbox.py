@@ -38,7 +38,7 @@ from domain.identity import user_id_key
 from domain.user import User
 from queries.conversations import Inbox, inbox
 from tests import test_widget_browser as harness
-from tests.helpers import ping, post
+from tests.helpers import ping, post, settle
 from tests.test_widget_browser import (
     TIMEOUT_MS,
     CustomerSite,
@@ -51,7 +51,6 @@ from tests.test_widget_browser import (
 )
 from web.bootstrap import Services
 from web.cli import cli
-from workers.jobs import EMAIL_QUEUE
 
 Json = dict[str, Any]
 
@@ -202,8 +201,7 @@ def test_the_user_reads_replies_and_writes_in_but_never_sees_notes_or_assignment
     }
     assert "<em>stuck</em>" in started["conversation_message"]["body"]
     assert started["unread"] == 0
-    jobs = client.application.extensions["parley_jobs"]
-    jobs.broker.join(EMAIL_QUEUE, timeout=20_000)
+    settle(client.application)
     outbox = sorted(Path(services.config.outbox_dir).glob("*.eml"))
     mails = [email.message_from_bytes(f.read_bytes()) for f in outbox]
     assert [str(m["To"]) for m in mails] == ["ann@acme.io"]  # the team heard of it

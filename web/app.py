@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from projections.runner import tracked_positions
 from web import audience, conversations, errors, inbound, messages, segments
 from web.bootstrap import Services, bootstrap
 from web.config import Config
@@ -15,20 +16,36 @@ from web.tracking import tracking
 from web.unsubscribe import unsubscribe
 from web.widget import widget
 from workers.jobs import Jobs, jobs_for
+from workers.reactions import FOLLOWERS, followers
 
 
 def create_app(
-    config: Config | None = None, services: Services | None = None, jobs: Jobs | None = None
+    config: Config | None = None,
+    services: Services | None = None,
+    jobs: Jobs | None = None,
+    *,
+    follow: bool | None = None,
 ) -> Flask:
-    """Build the app; without `services`, wire real ones from `config` (or the environment)."""
+    """Build the app; without `services`, wire real ones from `config` (or the environment).
+
+    With `follow` (by default when this process runs the projections inline), it also runs
+    the reactions (workers/reactions.py) with this app's queues; `parley serve`'s web
+    processes leave them to the projection runner's process."""
     config = config or (services.config if services else Config.from_env())
+    if follow is None:
+        follow = services is None and config.projections == "inline"
     if services is None:
         services = bootstrap(config, start_runner=True)
         atexit.register(services.close)
     if jobs is None:
-        jobs = jobs_for(services)
+        jobs = jobs_for(services, sweep=follow)
         atexit.register(jobs.stop)
+    running = followers(services, jobs) if follow and config.reactions == "inline" else []
+    for follower in running:
+        follower.start()
+        atexit.register(follower.stop)
     app = Flask(__name__)
+    app.extensions["parley_followers"] = running
     app.config["SECRET_KEY"] = config.secret_key
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["parley"] = services
@@ -51,6 +68,7 @@ def create_app(
         try:
             head = services.store.head()
             positions = services.runner.positions()
+            reacting = tracked_positions(services.runner.engine, FOLLOWERS)
         except Exception as error:
             app.logger.warning("health check failed: %s", error)
             return jsonify({"status": "unavailable", "error": "database unreachable"}), 503
@@ -58,6 +76,17 @@ def create_app(
             name: {"position": position, "lag": head - position}
             for name, position in positions.items()
         }
-        return jsonify({"status": "ok", "event_store": {"head": head}, "projections": projections})
+        reactions = {
+            name: {"position": position, "lag": head - position}
+            for name, position in reacting.items()
+        }
+        return jsonify(
+            {
+                "status": "ok",
+                "event_store": {"head": head},
+                "projections": projections,
+                "reactions": reactions,
+            }
+        )
 
     return app

@@ -32,10 +32,11 @@ from domain.errors import InvalidValue
 from projections.db import make_engine
 from projections.rebuild import rebuild
 from queries.history import Window, app_history, app_ids
-from web.bootstrap import all_projections, bootstrap, migrate
+from web.bootstrap import Services, all_projections, bootstrap, migrate
 from web.config import Config
 from web.errors import flatten
 from workers.jobs import jobs_for
+from workers.reactions import followers
 
 
 def config() -> Config:
@@ -191,15 +192,46 @@ def projections_rebuild(name: str | None, processes: int | None) -> None:
 
 @projections_group.command("run")
 def projections_run() -> None:
-    """Follow the event log and keep every projection up to date (until interrupted)."""
-    services = bootstrap(config())
+    """Follow the event log and keep every projection up to date (until interrupted); with
+    REACTIONS=inline (the default) run the reactions beside them (see `reactions run`)."""
+    settings = config()
+    services = bootstrap(settings)
+    stops: list[Callable[[], object]] = []
+    if settings.reactions == "inline":
+        stops = start_reactions(services)
     signal.signal(signal.SIGTERM, lambda *_: services.runner.stopping.set())
     try:
         services.runner.run()
     except KeyboardInterrupt:
         pass
     finally:
+        for stop in stops:
+            stop()
         services.close()
+
+
+@cli.group("reactions")
+def reactions_group() -> None:
+    """What follows events: emails to teammates and users, a message's fan-out, each send."""
+
+
+@reactions_group.command("run")
+def reactions_run() -> None:
+    """Follow the event log and queue what each event calls for (until interrupted); for
+    REACTIONS=external. Without REDIS_URL this process also works the queue and sweeps."""
+    services = bootstrap(config())
+    stops = start_reactions(services)
+    click.echo("parley reactions: following the log", err=True)
+    until_terminated(*stops, services.close)
+
+
+def start_reactions(services: Services) -> list[Callable[[], object]]:
+    """Start the followers of workers/reactions.py with their own queues; their stops."""
+    jobs = jobs_for(services)
+    running = followers(services, jobs)
+    for follower in running:
+        follower.start()
+    return [*(follower.stop for follower in running), jobs.stop]
 
 
 @cli.command("worker")
@@ -366,14 +398,13 @@ def inbound_cmd() -> None:
 
     settings = config()
     services = bootstrap(settings)
-    jobs = jobs_for(services)
-    server = start_server(services, jobs)
+    server = start_server(services)
     click.echo(
         f"parley inbound: SMTP on {settings.inbound_host}:{settings.inbound_port} "
         f"for *@{settings.inbound_domain}",
         err=True,
     )
-    until_terminated(server.stop, jobs.stop, services.close)
+    until_terminated(server.stop, services.close)
 
 
 if __name__ == "__main__":

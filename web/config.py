@@ -19,6 +19,7 @@ class Config:
     secret_key: str = ""
     geoip_db: str | None = None
     projections: str = "inline"
+    reactions: str = "inline"  # inline: beside the projections; external: `parley reactions run`
     web_workers: int = 1
     web_threads: int = 8
     trusted_proxies: int = 0
@@ -44,6 +45,9 @@ class Config:
         projections = env.get("PROJECTIONS", "inline")
         if projections not in ("inline", "external"):
             raise ValueError("PROJECTIONS must be 'inline' or 'external'")
+        reactions = env.get("REACTIONS", "inline")
+        if reactions not in ("inline", "external"):
+            raise ValueError("REACTIONS must be 'inline' or 'external'")
         return cls(
             database_url=env.get("DATABASE_URL") or cls.database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -54,6 +58,7 @@ class Config:
             secret_key=env.get("SECRET_KEY") or _local_secret(),
             geoip_db=env.get("GEOIP_DB") or None,
             projections=projections,
+            reactions=reactions,
             web_workers=int(env.get("WEB_WORKERS") or cls.web_workers),
             web_threads=int(env.get("WEB_THREADS") or cls.web_threads),
             trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),

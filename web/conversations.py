@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -22,7 +22,6 @@ from commands.conversations import (
     set_notifications,
     start_by_user,
 )
-from commands.notifications import START
 from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Attachment, Conversation
@@ -88,8 +87,7 @@ def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
     s = services()
     who = loaded["sender"]
     user = named_user(who)
-    conversation = start_by_user(s.store, user, loaded["body"], s.clock)
-    current_app.extensions["parley_jobs"].notify(g.app_id, conversation.conversation_id, START)
+    conversation = start_by_user(s.store, user, loaded["body"], s.clock)  # the team is told
     return jsonify(
         {
             "type": "user_message",
@@ -189,7 +187,7 @@ def get_conversation(conversation_id: str) -> ResponseReturnValue:
 def post_reply(conversation_id: str) -> ResponseReturnValue:
     loaded = REPLY.load(body())
     s = services()
-    part = reply(
+    reply(
         s.store,
         g.app_id,
         conversation_id,
@@ -199,12 +197,8 @@ def post_reply(conversation_id: str) -> ResponseReturnValue:
         body=loaded["body"],
         assignee=loaded["assignee_id"],
     )
-    jobs = current_app.extensions["parley_jobs"]
+    # Emails to the team, or to a user who reads by email, follow (workers/reactions.py).
     conversation = load_conversation(s.store, g.app_id, conversation_id)
-    if part["author"]["type"] == "user":  # the team hears of it by email
-        jobs.notify(g.app_id, conversation_id, part["id"])
-    elif part["part_type"] == "comment" and conversation.via == "email":
-        jobs.answer_by_email(g.app_id, conversation_id, part["id"])  # the user reads email
     return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from commands.inbound import Refused, attachment, file_token, read_file_token, receive
 from domain.conversations import Attachment
 from web.api import api, read_your_writes, services
 from web.errors import NotFound, error_list
-from workers.inbound import follow_up, limits_for
+from workers.inbound import limits_for
 
 
 @api.post("/email/inbound")
@@ -47,7 +47,6 @@ def post_inbound_email() -> ResponseReturnValue:
             413 if refused.code == 552 else 422,
             [{"code": "email_refused", "field": "email", "message": refused.reason}],
         )
-    follow_up(current_app.extensions["parley_jobs"], g.app_id, outcome)
     if outcome.status in ("started", "replied"):
         read_your_writes(s.store.head())  # the inbox shows it once this answers
     return jsonify(

@@ -115,8 +115,7 @@ def post_message() -> ResponseReturnValue:
         with s.engine.connect() as conn:
             known = custom_keys(conn, g.app_id)
         message = _compose(given, s, sender["id"], audience, None, known)
-        s.store.save_all(message)
-        current_app.extensions["parley_jobs"].send_everyone(message.id.hex)
+        s.store.save_all(message)  # the fan-out follows (workers/reactions.py)
     elif to["type"] == "user":
         user = named_user(to)
 
@@ -125,8 +124,7 @@ def post_message() -> ResponseReturnValue:
 
         if given["message_type"] == "email":
             message = compose()
-            s.store.save_all(message)
-            current_app.extensions["parley_jobs"].email(message.id.hex, user.id.hex, False)
+            s.store.save_all(message)  # claimed and sent by the reactions
         else:
             message = send_in_app(s.store, compose, user, s.clock)
     else:
@@ -170,8 +168,7 @@ def _to_chosen(given: dict[str, Any], chosen: list[Any], admin_id: str) -> Messa
     with s.engine.connect() as conn:
         known = custom_keys(conn, g.app_id)
     message = _compose(given, s, admin_id, None, keys, known)
-    s.store.save_all(message)
-    current_app.extensions["parley_jobs"].send_everyone(message.id.hex)
+    s.store.save_all(message)  # the fan-out follows (workers/reactions.py)
     return message
 
 
@@ -287,8 +284,7 @@ def post_auto_message() -> ResponseReturnValue:
         url_pattern=given["url"],
         stop_at=given["stop_at"],
     )
-    if message.message_type == "email":  # goes out now to those who match; later ones: sweep
-        current_app.extensions["parley_jobs"].auto_email(message.message_id)
+    # An auto email goes to those who match now (the reactions), later ones (the sweep).
     return jsonify(_auto(message))
 
 

@@ -21,7 +21,6 @@ from commands.apps import check_snippet_user, recent_app
 from commands.audience_schemas import WidgetClickSchema, WidgetEventSchema, WidgetViewSchema
 from commands.auto_messages import record_click, record_view, shown
 from commands.conversations import load_conversation, mark_read, reply, start_by_user
-from commands.notifications import START
 from commands.schemas import Identifier, PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, find_named_user, record_ping
@@ -271,8 +270,6 @@ def user_writes_in() -> ResponseReturnValue:
     """The user starts a conversation from the message box; the team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     conversation = start_by_user(services.store, user, loaded["body"], services.clock, via="widget")
-    jobs = current_app.extensions["parley_jobs"]
-    jobs.notify(user.app_id, conversation.conversation_id, START)
     return jsonify(for_user(services, conversation))
 
 
@@ -290,7 +287,7 @@ def user_replies(conversation_id: str) -> ResponseReturnValue:
     """The user's comment in one of their conversations; the team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     author = {"type": "user", "id": user.id.hex}
-    part = reply(
+    reply(
         services.store,
         user.app_id,
         conversation_id,
@@ -300,6 +297,5 @@ def user_replies(conversation_id: str) -> ResponseReturnValue:
         body=loaded["body"],
         via="widget",
     )
-    current_app.extensions["parley_jobs"].notify(user.app_id, conversation_id, part["id"])
     conversation = load_conversation(services.store, user.app_id, conversation_id)
     return jsonify(for_user(services, conversation))

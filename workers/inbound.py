@@ -15,10 +15,8 @@ from aiosmtpd.controller import Controller
 
 from commands.apps import recent_app
 from commands.errors import AppNotFound
-from commands.inbound import Limits, Outcome, Refused, app_of, receive
-from commands.notifications import START
+from commands.inbound import Limits, Refused, app_of, receive
 from web.bootstrap import Services
-from workers.jobs import Jobs
 
 log = logging.getLogger("parley.inbound")
 
@@ -33,23 +31,6 @@ def limits_for(services: Services) -> Limits:
     )
 
 
-def follow_up(jobs: Jobs, app_id: str, outcome: Outcome) -> None:
-    """The emails a posted email calls for: teammates hear of a user's words, and a user
-    whose conversation is held by email gets a teammate's answer. Asked again for a
-    duplicate, in case they were lost the first time (each is sent at most once). The email
-    is stored already: a failure here is logged, never a refusal of the email."""
-    if outcome.status == "ignored" or outcome.author is None:
-        return
-    assert outcome.conversation_id is not None
-    try:
-        if outcome.author["type"] == "user":
-            jobs.notify(app_id, outcome.conversation_id, outcome.part_id or START)
-        elif outcome.email_user and outcome.part_id is not None:
-            jobs.answer_by_email(app_id, outcome.conversation_id, outcome.part_id)
-    except Exception:
-        log.exception("could not queue the emails about %s", outcome.conversation_id)
-
-
 def _reply_line(code: int, reason: str) -> str:
     printable = "".join(c if c.isprintable() else "?" for c in reason)[:400]
     status = "5.3.4" if code == 552 else "5.6.0"
@@ -59,9 +40,8 @@ def _reply_line(code: int, reason: str) -> str:
 class InboundHandler:
     """aiosmtpd's handler: recipients checked at RCPT, the email stored at DATA."""
 
-    def __init__(self, services: Services, jobs: Jobs) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.jobs = jobs
         self.limits = limits_for(services)
 
     def _known(self, address: str) -> bool:
@@ -101,27 +81,26 @@ class InboundHandler:
         refusals: list[Refused] = []
         for app_id, address in by_app.items():
             s = self.services
-            try:
-                outcome = receive(s.store, s.engine, s.clock, self.limits, app_id, raw, address)
+            try:  # what follows (emails to the team) is the reactions' (workers/reactions.py)
+                receive(s.store, s.engine, s.clock, self.limits, app_id, raw, address)
             except Refused as refused:
                 refusals.append(refused)
                 continue
             except Exception:
                 log.exception("inbound email for %s failed", app_id)
                 return "451 4.3.0 could not store the email now; try again later"
-            follow_up(self.jobs, app_id, outcome)
         if refusals and len(refusals) == len(by_app):
             return _reply_line(refusals[0].code, refusals[0].reason)
         return "250 OK stored"
 
 
 def start_server(
-    services: Services, jobs: Jobs, host: str | None = None, port: int | None = None
+    services: Services, host: str | None = None, port: int | None = None
 ) -> Controller:
     """Listen on INBOUND_HOST:INBOUND_PORT (or those given) until `stop()`."""
     config = services.config
     controller = Controller(
-        InboundHandler(services, jobs),
+        InboundHandler(services),
         hostname=host or config.inbound_host,
         port=config.inbound_port if port is None else port,
         data_size_limit=config.inbound_max_bytes,

@@ -1,7 +1,7 @@
 """Background work on dramatiq: a Redis broker when REDIS_URL is set (run `parley worker`
-processes), otherwise an in-memory broker with worker threads inside the web process. The
-periodic sweep (workers/sweep.py) runs beside the workers: in `parley worker`, or in each web
-process without Redis.
+processes), otherwise an in-memory broker with worker threads inside the process that runs the
+reactions (workers/reactions.py), which queue all of it. The periodic sweep (workers/sweep.py)
+runs beside the workers: in `parley worker`, or beside the reactions without Redis.
 
 Actors are bound to a broker made here, not to a module-level global, so tests and processes
 can each have their own; delivery is at least once, so every actor is idempotent (emails go
@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from email.message import EmailMessage
 from typing import Any
-from uuid import UUID
 
 import dramatiq
 from dramatiq import Broker, Worker
@@ -21,17 +20,12 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from commands.apps import recent_app
-from commands.auto_messages import queue_in_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
 from commands.notifications import Mailing, email_user, notify_admins
-from commands.store import retry_on_conflict
-from domain.filters import parse_filter
 from domain.messages import Message
 from domain.user import User
-from queries.filters import matching_ids
-from queries.segments import definitions
 from web.bootstrap import Services
 
 EMAIL_QUEUE = "email"
@@ -75,9 +69,6 @@ class Jobs:
             max_backoff=MAX_BACKOFF_MS,
             retry_when=lambda _retries, error: isinstance(error, DeliveryDeferred),
         )(self._send_email)
-        self.first_round = dramatiq.actor(
-            broker=broker, actor_name="auto_email", queue_name=EMAIL_QUEUE, max_retries=3
-        )(self._auto_email)
         self.notify_admins = dramatiq.actor(
             broker=broker, actor_name="notify_admins", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._notify_admins)
@@ -85,9 +76,6 @@ class Jobs:
             broker=broker, actor_name="email_reply", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._email_user)
         self._mailing = Mailing(config.base_url, config.secret_key, config.inbound_domain)
-        self.fan_out = dramatiq.actor(
-            broker=broker, actor_name="send_everyone", queue_name=EMAIL_QUEUE, max_retries=3
-        )(self._fan_out)
 
     def preview_email(self, message: Message, user: User) -> EmailMessage:
         """The email this message's current version makes for this user, as a worker would
@@ -100,23 +88,15 @@ class Jobs:
         return Sender(admin.get("name", app.name), admin.get("email", f"team@{app.app_id}.parley"))
 
     def _send_email(self, message_id: str, user_key: str, bulk: bool) -> str:
-        try:
-            outcome = deliver_email(
-                message_id,
-                user_key,
-                bulk=bulk,
-                store=self.services.store,
-                clock=self.services.clock,
-                transport=self._transport,
-                compose=self._compose,
-            )
-        except DeliveryDeferred:
-            if not bulk:  # recorded on the delivery, which the sweep watches from now on
-                self._dispatched(message_id, 1, only_if_one=True)
-            raise
-        if not bulk:
-            self._dispatched(message_id, 1, only_if_one=True)
-        return outcome
+        return deliver_email(
+            message_id,
+            user_key,
+            bulk=bulk,
+            store=self.services.store,
+            clock=self.services.clock,
+            transport=self._transport,
+            compose=self._compose,
+        )
 
     def _notify_admins(self, app_id: str, conversation_id: str, part_id: str) -> int:
         s = self.services
@@ -141,71 +121,11 @@ class Jobs:
         self._ensure_worker()
         self.email_reply.send(app_id, conversation_id, part_id)
 
-    def _dispatched(self, message_id: str, recipients: int, only_if_one: bool = False) -> None:
-        """Every copy of a manual message is queued or recorded: the sweep leaves it be
-        (`only_if_one`: when this one email was the message's only copy)."""
-        s = self.services
-
-        def attempt() -> None:
-            message = s.store.get_as(Message, UUID(hex=message_id))
-            if only_if_one and message is not None and len(message.recipients or []) != 1:
-                return  # chosen users: the fan-out records it once every job is queued
-            if message is not None and message.kind == "manual":
-                message.dispatch(recipients, s.clock.now())
-                s.store.save_all(message)
-
-        retry_on_conflict(attempt)
-
-    def _auto_email(self, message_id: str) -> int:
-        """An auto email's first round: every subscribed user it matches now."""
-        from workers.sweep import Sweeper
-
-        s = self.services
-        message = s.store.get_as(Message, UUID(hex=message_id))
-        if message is None:
-            return 0
-        with s.engine.connect() as conn:
-            return Sweeper(self).send_auto_email(conn, message_id, message.app_id)
-
-    def _fan_out(self, message_id: str) -> int:
-        """The message to every user its filter matches now, or to its chosen users: one
-        email job each (each sends at most once), or the in-app message queued on each user
-        for their next visit."""
-        s = self.services
-        message = s.store.get_as(Message, UUID(hex=message_id))
-        if message is None:
-            return 0
-        bulk = message.audience is not None
-        if message.audience is not None:
-            with s.engine.connect() as conn:
-                lookup = definitions(conn, message.app_id)
-                audience = parse_filter(message.audience)
-                ids = matching_ids(conn, message.app_id, audience, s.clock.now(), lookup)
-        else:
-            ids = list(message.recipients or [])
-        for user_key in ids:
-            if message.message_type == "email":
-                self.send_email.send(message_id, user_key, bulk)
-            else:
-                queue_in_app(s.store, message, UUID(hex=user_key), s.clock)
-        self._dispatched(message_id, len(ids))
-        return len(ids)
-
-    def send_everyone(self, message_id: str) -> None:
-        """Send a message to every user its filter matches now, or to its chosen users."""
-        self._ensure_worker()
-        self.fan_out.send(message_id)
-
     def email(self, message_id: str, user_key: str, bulk: bool, retries: int | None = None) -> None:
         """Queue one email of a message to one user (`retries`: at most that many retries)."""
         self._ensure_worker()
         options: dict[str, Any] = {} if retries is None else {"max_retries": retries}
         self.send_email.send_with_options(args=(message_id, user_key, bulk), **options)
-
-    def auto_email(self, message_id: str) -> None:
-        """Queue an auto email's first round (the sweep sends it to later matches)."""
-        self._ensure_worker()
-        self.first_round.send(message_id)
 
     def _ensure_worker(self) -> None:
         if not self.in_process_threads:
@@ -234,11 +154,13 @@ class Jobs:
             self._worker = None
 
 
-def jobs_for(services: Services) -> Jobs:
-    """Redis and separate `parley worker` processes when REDIS_URL is set; else in process."""
+def jobs_for(services: Services, *, sweep: bool = True) -> Jobs:
+    """Redis and separate `parley worker` processes when REDIS_URL is set; else this
+    process works its own queue, and sweeps (`sweep`: the process that runs the reactions,
+    which queue the work; web processes queue nothing)."""
     config = services.config
     broker = make_broker(config.redis_url)
     jobs = Jobs(services, broker, 0 if config.redis_url else config.email_workers)
-    if not config.redis_url and config.sweep_seconds > 0:
+    if sweep and not config.redis_url and config.sweep_seconds > 0:
         jobs.start_sweeping(config.sweep_seconds)  # with Redis, `parley worker` sweeps
     return jobs

@@ -1,0 +1,114 @@
+"""What follows an event is done by the reactions, which follow the log: a follower that dies
+mid-batch leaves its work to the next one, which does each piece once; a replay of the whole
+log sends nothing twice; `/health` shows where the followers stand."""
+
+from __future__ import annotations
+
+import email
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from commands.apps import AddAdmin, CreatedApp, add_admin
+from commands.conversations import set_default_assignee
+from projections.tables import positions
+from tests.helpers import ping, post, settle
+from tests.test_conversations import write_in
+from tests.test_delivery import news
+from web.bootstrap import Services
+from workers.jobs import Jobs
+from workers.reactions import followers
+
+
+class Died(Exception):
+    """The follower's process, gone in the middle of a batch."""
+
+
+def sent_to(services: Services) -> list[str]:
+    folder = Path(services.config.outbox_dir)
+    found = sorted(folder.glob("*.eml")) if folder.exists() else []
+    return sorted(str(email.message_from_bytes(f.read_bytes())["To"]) for f in found)
+
+
+def stop_following(client: FlaskClient) -> list[Any]:
+    running: list[Any] = client.application.extensions["parley_followers"]
+    for follower in running:
+        follower.stop()
+    return running
+
+
+def test_a_follower_that_dies_mid_batch_leaves_each_follow_up_to_be_done_once(
+    client: FlaskClient,
+    auth: dict[str, str],
+    app: CreatedApp,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    set_default_assignee(services.store, app.app_id, "1")
+    for who in ("a", "b", "c"):
+        ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"})
+    running = stop_following(client)
+    for who in ("a", "b", "c"):
+        write_in(client, auth, who, f"Question from {who}")  # committed; nothing followed yet
+    jobs: Jobs = client.application.extensions["parley_jobs"]
+    queued = jobs.notify
+    calls: list[tuple[str, ...]] = []
+
+    def dies_at_the_second(*args: str) -> None:
+        calls.append(args)
+        if len(calls) == 2:
+            raise Died()
+        queued(*args)
+
+    monkeypatch.setattr(jobs, "notify", dies_at_the_second)
+    doomed = followers(services, jobs)[0]  # the quick one: notifications
+    with pytest.raises(Died):
+        doomed.catch_up()
+    monkeypatch.setattr(jobs, "notify", queued)
+    running[:] = followers(services, jobs)  # the next process, from the recorded position
+    for follower in running:
+        follower.start()
+    settle(client.application)
+    assert sent_to(services) == ["ann@acme.io"] * 3  # one email per question, none twice
+    assert len(calls) == 2  # the first was queued again after the death: done once anyway
+
+
+def test_a_replay_of_the_log_from_the_start_sends_nothing_twice(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    set_default_assignee(services.store, app.app_id, "1")
+    for who in ("a", "b"):
+        ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"})
+    services.runner.catch_up()
+    conversation_id = write_in(client, auth, "a", "Where is my invoice?")
+    reply = {"type": "admin", "admin_id": "1", "message_type": "comment", "body": "Resent."}
+    assert post(client, f"/conversations/{conversation_id}/reply", auth, reply).status_code == 200
+    news(services, app.app_id, None)  # a bulk email to both
+    settle(client.application)
+    before = sent_to(services)
+    assert before == ["a@x.io", "ann@acme.io", "b@x.io"]
+    head = services.store.head()
+    running = stop_following(client)
+    with services.runner.engine.begin() as conn:
+        conn.execute(
+            update(positions)
+            .where(positions.c.name.in_(["reactions", "fan_outs"]))
+            .values(position=0)
+        )
+    running[:] = followers(services, client.application.extensions["parley_jobs"])
+    for follower in running:
+        follower.start()
+    settle(client.application)
+    assert sent_to(services) == before
+    health = client.get("/health").get_json()
+    for name in ("reactions", "fan_outs"):
+        assert health["reactions"][name]["position"] >= head
+        assert (
+            health["reactions"][name]["lag"]
+            == health["event_store"]["head"] - (health["reactions"][name]["position"])
+        )
