@@ -6,14 +6,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from commands.auto_messages import Click, View
 from commands.schemas import Identifier, Timestamp, load_json
 from commands.tags import CompanyRef, SaveTag, UserRef
 from commands.tracking import TrackEvent
+from commands.views import Click, View
 from domain.errors import InvalidValue
 from domain.filters import Filter, parse_filter
 from domain.values import custom_data
-from queries.users import SORTABLE
+from projections.users import SORTABLE
 
 
 class FilterField(fields.Field):

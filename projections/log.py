@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, Uuid, func, select, type_coerce
 
-from commands.store import Parley
+
+class EventStore(Protocol):
+    """What projections read of the event store the composition root hands them (Parley's
+    store, commands/store.py): its recorder's table, its mapper, its head; `close`d when a
+    process opened its own."""
+
+    recorder: Any
+    mapper: Any
+    factory: Any
+
+    def head(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
-def events_table(store: Parley) -> Table:
+def events_table(store: EventStore) -> Table:
     """The store's events table as a SQLAlchemy Core table.
 
     eventsourcing-sqlalchemy reads through an ORM session per call; projections read tens
     of thousands of rows at a time, where plain Core rows are several times cheaper.
     """
-    table: Table = store.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    table: Table = store.recorder.events_record_cls.__table__
     return table
 
 
@@ -33,10 +45,10 @@ class Stored(NamedTuple):
 class Log:
     """The window of the log a batch covers and the events in it a projection cares about."""
 
-    def __init__(self, store: Parley) -> None:
+    def __init__(self, store: EventStore) -> None:
         self.store = store
         self.table = events_table(store)
-        self.engine = store.factory.datastore.engine  # type: ignore[attr-defined]
+        self.engine = store.factory.datastore.engine
         # PostgreSQL returns native UUIDs: read them with SQLAlchemy's own (cheap) Uuid type
         # rather than the per-row Python conversion of the column's declared type.
         column = self.table.c.originator_id
@@ -81,7 +93,7 @@ class Log:
         reached = rows[-1].id if len(rows) == limit else until
         decode = self.store.mapper.to_domain_event
         events = [
-            decode(Stored(r.originator_id, r.originator_version, r.topic, bytes(r.state)))  # type: ignore[arg-type]
+            decode(Stored(r.originator_id, r.originator_version, r.topic, bytes(r.state)))
             for r in rows
         ]
         return events, reached

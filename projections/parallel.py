@@ -13,10 +13,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from projections.db import make_engine
+from projections.log import EventStore, Log
+from projections.replay import shadow_tables, windows
 from projections.runner import Projection
 
 
 def fill_in_parallel(
+    open_store: Callable[[str], EventStore],
     engine: Engine,
     projection: Projection,
     head: int,
@@ -30,7 +34,8 @@ def fill_in_parallel(
     url = engine.url.render_as_string(hide_password=False)
     children = [
         context.Process(
-            target=_fill_share, args=(url, type(projection), k, processes, head, reports)
+            target=_fill_share,
+            args=(open_store, url, type(projection), k, processes, head, reports),
         )
         for k in range(processes)
     ]
@@ -58,6 +63,7 @@ def fill_in_parallel(
 
 
 def _fill_share(
+    open_store: Callable[[str], EventStore],
     url: str,
     projection_class: type[Projection],
     share: int,
@@ -65,12 +71,7 @@ def _fill_share(
     head: int,
     reports: Queue[tuple[str, int, Any]],
 ) -> None:
-    from commands.store import Parley
-    from projections.db import make_engine
-    from projections.log import Log
-    from projections.rebuild import shadow_tables, windows
-
-    store = Parley(url)
+    store = open_store(url)
     engine = make_engine(url, writer=True)
     projection = projection_class()
     shadows = shadow_tables(projection)

@@ -8,39 +8,23 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, MetaData, Table, delete, text, update
+from sqlalchemy import Connection, Engine, Table, delete, text, update
 
-from commands.store import Parley
-from projections.log import Log
+from projections.log import EventStore, Log
 from projections.parallel import fill_in_parallel
+from projections.replay import SUFFIX, shadow_tables, windows
 from projections.runner import WINDOW, Projection, apply_batch, read_position
 from projections.tables import positions
 
 T = TypeVar("T")
-SUFFIX = "__rebuild"
 # A position row counting how often the projection's tables were swapped for rebuilt ones,
 # for readers that hold a copy of them (queries/audience_index.py).
 SWAPS = "__swaps"
-# A replay reads bigger windows than the live runner: each window loads and writes back the
-# rows it touches once, so fewer windows mean fewer round trips of the same rows.
-REPLAY_WINDOW = 60_000
 Progress = Callable[[int], None]
 
 
-def _shadow(table: Table, metadata: MetaData) -> Table:
-    """A copy of `table` under another name, without secondary indexes (built after the fill)."""
-    copy = table.to_metadata(metadata, name=table.name + SUFFIX)
-    copy.indexes.clear()
-    return copy
-
-
-def shadow_tables(projection: Projection) -> dict[str, Table]:
-    shadow_md = MetaData()
-    return {t.name: _shadow(t, shadow_md) for t in projection.tables}
-
-
 def rebuild(
-    store: Parley,
+    store: EventStore,
     engine: Engine,
     projection: Projection,
     progress: Progress = lambda _n: None,
@@ -64,7 +48,9 @@ def rebuild(
     events_log = Log(store)
     position = 0
     if processes > 1 and projection.per_aggregate and engine.dialect.name == "postgresql":
-        position = fill_in_parallel(engine, projection, events_log.head(), processes, progress)
+        position = fill_in_parallel(
+            type(store), engine, projection, events_log.head(), processes, progress
+        )
         with engine.begin() as conn:
             _track(conn, tracking, position)
     # Reading (database, then decoding) and writing overlap: the next window is read
@@ -98,21 +84,6 @@ def rebuild(
         )
         conn.execute(delete(positions).where(positions.c.name == tracking))
     return final
-
-
-def windows(
-    events_log: Log,
-    projection: Projection,
-    start: int,
-    head: int,
-    share: tuple[int, int] | None = None,
-) -> Iterator[tuple[list[Any], int]]:
-    """The projection's events in (start, head], a window at a time, with the position reached."""
-    position = start
-    while position < head:
-        until = min(head, position + REPLAY_WINDOW)
-        events, position = events_log.read(position, until, projection.topics, REPLAY_WINDOW, share)
-        yield events, position
 
 
 def prefetched(source: Iterator[T], depth: int = 2) -> Iterator[T]:

@@ -12,8 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
-from commands.store import Parley
-from projections.log import Log
+from projections.log import EventStore, Log
 from projections.tables import positions
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,9 @@ def tracked_positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
 class Runner:
     """Keeps projections up to date; several runners may share a database safely."""
 
-    def __init__(self, store: Parley, engine: Engine, projections: Sequence[Projection]) -> None:
+    def __init__(
+        self, store: EventStore, engine: Engine, projections: Sequence[Projection]
+    ) -> None:
         self.store = store
         self.log = Log(store)
         self.engine = engine

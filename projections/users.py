@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, delete, select, tuple_
 
+from domain.filters import USER_ATTRIBUTES
 from domain.user import User, count_occurrence, effective_unsubscribe
 from domain.values import browser
 from projections.events import event_class
@@ -17,6 +18,8 @@ from projections.tables import app_user_counts, user_companies, user_events, use
 from projections.upsert import add_to_counts, upsert
 
 Row = dict[str, Any]
+# What a user list can be sorted by: the standard attributes this read model holds as columns.
+SORTABLE = (*tuple(name for name in USER_ATTRIBUTES if name in users.c), "relationship_score")
 
 
 def seconds(moment: datetime | None) -> int | None:

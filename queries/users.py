@@ -12,7 +12,6 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 from sqlalchemy.sql.elements import True_
 
 from domain.errors import InvalidValue
-from domain.filters import USER_ATTRIBUTES
 from domain.relationship import relationship_score
 from projections.tables import (
     companies,
@@ -129,8 +128,6 @@ def with_relations(conn: Connection, rows: list[Row], now: datetime) -> list[Row
 
 
 # -- searching: filter, sort, keyset pages -----------------------------------------------
-
-SORTABLE = (*tuple(name for name in USER_ATTRIBUTES if name in users.c), "relationship_score")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Table, select, text
 
 from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
-from commands.auto_messages import View, compose_auto_message, record_view
+from commands.auto_messages import compose_auto_message
 from commands.clock import ManualClock
 from commands.conversations import mark_read, reply, start_by_user
 from commands.segments import SaveSegment, delete_segment, save_segment
@@ -24,6 +24,7 @@ from commands.users import (
     record_message_sent,
     save_user,
 )
+from commands.views import View, record_view
 from domain.delivery import Delivery
 from domain.filters import parse_filter
 from domain.identity import company_key, user_id_key

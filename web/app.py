@@ -10,12 +10,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from projections.runner import tracked_positions
 from web import audience, conversations, errors, inbound, messages, segments
-from web.bootstrap import Services, bootstrap
+from web.bootstrap import Services, bootstrap, jobs_for
 from web.config import Config
 from web.tracking import tracking
 from web.unsubscribe import unsubscribe
 from web.widget import widget
-from workers.jobs import Jobs, jobs_for
+from workers.jobs import Jobs
 from workers.reactions import FOLLOWERS, followers
 
 

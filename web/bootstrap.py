@@ -23,6 +23,8 @@ from projections.tags import TagsProjection
 from projections.users import UsersProjection
 from queries.audience_index import AudienceIndexes
 from web.config import Config
+from workers.jobs import Jobs, make_broker
+from workers.sweep import Sweeper
 
 
 def all_projections() -> list[Projection]:
@@ -83,3 +85,21 @@ def bootstrap(
     if start_runner and config.projections == "inline":
         runner.start()
     return services
+
+
+def jobs_for(services: Services, *, sweep: bool = True) -> Jobs:
+    """Redis and separate `parley worker` processes when REDIS_URL is set; else this
+    process works its own queue, and sweeps (`sweep`: the process that runs the reactions,
+    which queue the work; web processes queue nothing)."""
+    config = services.config
+    jobs = Jobs(
+        services, make_broker(config.redis_url), 0 if config.redis_url else config.email_workers
+    )
+    if sweep and not config.redis_url and config.sweep_seconds > 0:
+        start_sweep(jobs, config.sweep_seconds)  # with Redis, `parley worker` sweeps
+    return jobs
+
+
+def start_sweep(jobs: Jobs, seconds: float) -> None:
+    """The periodic sweep (workers/sweep.py) beside these workers, until they stop."""
+    jobs.also_stop(Sweeper(jobs).run_every(seconds).set)

@@ -32,10 +32,9 @@ from domain.errors import InvalidValue
 from projections.db import make_engine
 from projections.rebuild import rebuild
 from queries.history import Window, app_history, app_ids
-from web.bootstrap import Services, all_projections, bootstrap, migrate
+from web.bootstrap import Services, all_projections, bootstrap, jobs_for, migrate, start_sweep
 from web.config import Config
 from web.errors import flatten
-from workers.jobs import jobs_for
 from workers.reactions import followers
 
 
@@ -248,7 +247,7 @@ def worker_cmd(threads: int) -> None:
     jobs = jobs_for(services)
     worker = jobs.start_worker(threads)
     if settings.sweep_seconds > 0:
-        jobs.start_sweeping(settings.sweep_seconds)
+        start_sweep(jobs, settings.sweep_seconds)
     click.echo(f"parley worker: {threads} threads on {settings.redis_url}", err=True)
     until_terminated(jobs.stop, worker.stop, services.close)
 

@@ -19,11 +19,12 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from commands.apps import check_snippet_user, recent_app
 from commands.audience_schemas import WidgetClickSchema, WidgetEventSchema, WidgetViewSchema
-from commands.auto_messages import record_click, record_view, shown
+from commands.auto_messages import shown
 from commands.conversations import load_conversation, mark_read, reply, start_by_user
 from commands.schemas import Identifier, PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, find_named_user, record_ping
+from commands.views import record_click, record_view
 from domain.conversations import MAX_BODY, Conversation
 from domain.user import User
 from queries.conversations import Inbox, inbox, message_conversation, unread_by_user

@@ -20,7 +20,7 @@ from domain.messages import Message
 from projections.tables import deliveries, users
 from queries.filters import user_filter
 from queries.segments import definitions
-from web.bootstrap import Services
+from workers.services import Services
 
 IN_ONE_QUERY = 5000  # bound values per statement (SQLite caps them)
 

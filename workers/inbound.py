@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from commands.apps import recent_app
 from commands.errors import AppNotFound
 from commands.inbound import Limits, Refused, app_of, receive
-from web.bootstrap import Services
+from workers.services import Services
 
 log = logging.getLogger("parley.inbound")
 

@@ -11,6 +11,7 @@ through domain/delivery.py's claim).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -26,7 +27,7 @@ from commands.mail import transport
 from commands.notifications import Mailing, email_user, notify_admins
 from domain.messages import Message
 from domain.user import User
-from web.bootstrap import Services
+from workers.services import Services
 
 EMAIL_QUEUE = "email"
 # Refused sends are retried with exponential backoff from 5 s up to an hour, for about a day.
@@ -49,7 +50,7 @@ class Jobs:
         self.broker = broker
         self.in_process_threads = in_process_threads
         self._worker: Worker | None = None
-        self._sweeping: threading.Event | None = None
+        self._stops: list[Callable[[], object]] = []
         self._starting = threading.Lock()
         config = services.config
         self._compose = email_composer(
@@ -139,28 +140,13 @@ class Jobs:
         worker.start()
         return worker
 
-    def start_sweeping(self, seconds: float) -> None:
-        """Run the periodic sweep (workers/sweep.py) in this process until `stop`."""
-        from workers.sweep import Sweeper
-
-        self._sweeping = Sweeper(self).run_every(seconds)
+    def also_stop(self, stop: Callable[[], object]) -> None:
+        """Run `stop` when this is stopped (the sweep beside these workers)."""
+        self._stops.append(stop)
 
     def stop(self) -> None:
-        if self._sweeping is not None:
-            self._sweeping.set()
-            self._sweeping = None
+        while self._stops:
+            self._stops.pop()()
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
-
-
-def jobs_for(services: Services, *, sweep: bool = True) -> Jobs:
-    """Redis and separate `parley worker` processes when REDIS_URL is set; else this
-    process works its own queue, and sweeps (`sweep`: the process that runs the reactions,
-    which queue the work; web processes queue nothing)."""
-    config = services.config
-    broker = make_broker(config.redis_url)
-    jobs = Jobs(services, broker, 0 if config.redis_url else config.email_workers)
-    if sweep and not config.redis_url and config.sweep_seconds > 0:
-        jobs.start_sweeping(config.sweep_seconds)  # with Redis, `parley worker` sweeps
-    return jobs

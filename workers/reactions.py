@@ -29,9 +29,9 @@ from domain.delivery import Delivery
 from domain.messages import Message
 from projections.events import event_class
 from projections.runner import Follower, Runner
-from web.bootstrap import Services
 from workers.fan_out import auto_email_round, fan_out
 from workers.jobs import Jobs
+from workers.services import Services
 
 log = logging.getLogger(__name__)
 

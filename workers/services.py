@@ -1,0 +1,57 @@
+"""What workers are handed by the composition root (web/bootstrap.py): the settings they read
+and the services they use. Declared here, as protocols, so that workers depend on what they
+need and not on the web package that happens to wire them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from commands.clock import Clock
+from commands.store import Parley
+from projections.runner import Runner
+
+
+class Settings(Protocol):
+    """The configuration workers read (web/config.py's Config has all of it)."""
+
+    @property
+    def secret_key(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def redis_url(self) -> str | None: ...
+    @property
+    def smtp_url(self) -> str | None: ...
+    @property
+    def outbox_dir(self) -> str: ...
+    @property
+    def email_workers(self) -> int: ...
+    @property
+    def sweep_seconds(self) -> float: ...
+    @property
+    def inbound_domain(self) -> str: ...
+    @property
+    def inbound_host(self) -> str: ...
+    @property
+    def inbound_port(self) -> int: ...
+    @property
+    def inbound_max_bytes(self) -> int: ...
+    @property
+    def attachment_max_bytes(self) -> int: ...
+
+
+class Services(Protocol):
+    """The event store, the projections' engine and runner, and the clock."""
+
+    @property
+    def config(self) -> Settings: ...
+    @property
+    def store(self) -> Parley: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def runner(self) -> Runner: ...
+    @property
+    def clock(self) -> Clock: ...
