@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
@@ -18,7 +18,7 @@ from commands.users import delete_user, find_named_user, save_user
 from domain.user import User
 from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user
-from web.bootstrap import Services
+from web.context import services
 from web.errors import Unauthorized
 from web.json_body import json_object
 from web.schemas import CompanySchema, UserSchema
@@ -35,11 +35,6 @@ class PageArgs(Schema):
 PAGE_ARGS = PageArgs()
 USER_IN, COMPANY_IN = ApiUserSchema(), ApiCompanySchema()
 USER_OUT, COMPANY_OUT = UserSchema(), CompanySchema()
-
-
-def services() -> Services:
-    found: Services = current_app.extensions["parley"]
-    return found
 
 
 @api.before_request

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -33,6 +33,7 @@ from domain.user import User
 from queries.messages import deliveries_of, stats_of
 from queries.users import custom_keys
 from web.api import api, body, named_user, services
+from web.context import jobs
 
 TEMPLATES = {"plain": "personal", "personal": "personal", "official": "official"}
 
@@ -198,7 +199,7 @@ def preview_message() -> ResponseReturnValue:
         # An empty render is skipped for that user (counted as not shown): say so.
         empty = not shows_something(content["body"])
         return jsonify({**content, "type": "message_preview", "empty": empty})
-    built = current_app.extensions["parley_jobs"].preview_email(message, user)
+    built = jobs().preview_email(message, user)
     parts = {p.get_content_type(): p.get_content() for p in built.walk() if not p.is_multipart()}
     return jsonify(
         {

@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import logging
 
-from flask import Blueprint, Response, current_app, redirect
+from flask import Blueprint, Response, redirect
 from flask.typing import ResponseReturnValue
 
 from commands.delivery import record_click, record_open
 from commands.email import read_tracking_token
 from commands.errors import MessageNotFound
+from web import context
 from web.bootstrap import Services
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 
 
 def _read(token: str) -> tuple[Services, str, str, str | None]:
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     found = read_tracking_token(services.config.secret_key, token)
     if found is None:
         raise MessageNotFound("this link")

@@ -6,13 +6,13 @@ unsubscribe anyone; the button (and mail clients' one-click List-Unsubscribe-Pos
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template_string
+from flask import Blueprint, render_template_string
 from flask.typing import ResponseReturnValue
 
 from commands.email import read_unsubscribe_token
 from commands.errors import UserNotFound
 from commands.users import unsubscribe_by_link
-from web.bootstrap import Services
+from web import context
 
 unsubscribe = Blueprint("unsubscribe", __name__)
 
@@ -25,7 +25,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Unsubscribe</t
 
 
 def _target(token: str) -> tuple[str, str, str | None]:
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     found = read_unsubscribe_token(services.config.secret_key, token)
     if found is None:
         raise UserNotFound("this unsubscribe link")
@@ -41,6 +41,6 @@ def confirm(token: str) -> ResponseReturnValue:
 @unsubscribe.post("/unsubscribe/<token>")
 def unsubscribed(token: str) -> ResponseReturnValue:
     app_id, user_key, message_id = _target(token)
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     unsubscribe_by_link(services.store, app_id, user_key, services.clock, message_id)
     return render_template_string(PAGE, done=True)

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import nh3
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from marshmallow import Schema, ValidationError, fields, validate
@@ -28,6 +28,7 @@ from commands.views import record_click, record_view
 from domain.conversations import MAX_BODY, Conversation
 from domain.user import User
 from queries.conversations import Inbox, inbox, message_conversation, unread_by_user
+from web import context
 from web.bootstrap import Services
 from web.conversations import conversation_out
 from web.json_body import json_object
@@ -107,7 +108,7 @@ def ping() -> ResponseReturnValue:
         ip=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
     )
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     saved = record_ping(cmd, services.store, services.clock, services.locate)
     # Inbox messages only land in the user's inbox; the others pop up too.
     messages = [shown(m, saved.user) for m in saved.messages if m.message_type != "inbox"]
@@ -129,7 +130,7 @@ def track() -> ResponseReturnValue:
     """`Intercom('trackEvent', name, metadata)`: recorded on the booted user, now."""
     data = snippet_json()
     refuse_nul(data)
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     track_event(EVENT.load(data), services.store, services.clock, from_snippet=True)
     return jsonify({"type": "event"}), 202
 
@@ -139,7 +140,7 @@ def view() -> ResponseReturnValue:
     """The widget displayed an in-app message to the booted user, who has thereby read the
     conversation it opened (the badge does not count what they just saw)."""
     data = snippet_json()
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     seen = VIEW.load(data)
     user = record_view(seen, services.store, services.clock)
     services.runner.wait_for(services.store.head(), timeout=1.0)  # the ping opened it just now
@@ -155,7 +156,7 @@ def view() -> ResponseReturnValue:
 def click() -> ResponseReturnValue:
     """A link in an in-app message was followed by the booted user."""
     data = snippet_json()
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     record_click(CLICK.load(data), services.store, services.clock)
     return jsonify({"type": "click"}), 202
 
@@ -171,7 +172,7 @@ def snippet_user(
     data = snippet_json(limit)
     refuse_nul(data)
     loaded: dict[str, Any] = schema.load(data)
-    services: Services = current_app.extensions["parley"]
+    services = context.services()
     app_id, user_id, email = loaded["app_id"], loaded["user_id"], loaded["email"]
     check_snippet_user(services.store, app_id, user_id, email, loaded["user_hash"])
     return services, find_named_user(services.store, app_id, user_id=user_id, email=email), loaded
