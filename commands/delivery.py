@@ -10,9 +10,10 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
 from commands.conversations import conversation_for, emailed_conversation_id
-from commands.email import Sender, build_email, thread_for, tracking_for, unsubscribe_token
+from commands.email import Sender, build_email, thread_for, tracking_for
 from commands.mail import MailRefused, Transport
 from commands.store import Parley, retry_on_conflict
+from commands.tokens import unsubscribe_token
 from domain.company import Company
 from domain.content import compile_body, user_variables
 from domain.delivery import SENDING, SENT, UNCERTAIN, Delivery, delivery_key

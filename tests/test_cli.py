@@ -176,7 +176,7 @@ def test_parley_inbound_takes_email_for_an_apps_address_over_smtp(
     from email.message import EmailMessage
 
     from commands.conversations import load_conversation
-    from commands.inbound import InboundEmail, inbound_key
+    from domain.inbound import InboundEmail, inbound_key
     from tests.helpers import free_port
 
     run(database_url, "migrate", cwd=tmp_path)

@@ -8,7 +8,8 @@ from email.message import EmailMessage
 from flask.testing import FlaskClient
 
 from commands.apps import CreatedApp
-from commands.email import Sender, build_email, unsubscribe_token
+from commands.email import Sender, build_email
+from commands.tokens import unsubscribe_token
 from domain.content import compile_body, variables_of
 from tests.helpers import ping, user_rows
 from web.bootstrap import Services

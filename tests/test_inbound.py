@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.conversations import emailed_conversation_id, set_default_assignee
 from commands.html_text import html_to_text
-from commands.inbound import Limits, Refused, receive
+from commands.inbound import receive
+from commands.mime import Limits, Refused
 from commands.trimming import trim
 from domain.identity import user_id_key
 from projections.tables import attachments
@@ -587,3 +588,11 @@ def test_an_html_email_that_is_all_quote_is_kept_whole_not_refused(
     assert answered.status_code == 200, answered.get_json()
     kept = conversation(client, auth, answered.get_json()["conversation_id"])
     assert "Shall we refund the order?" in kept["conversation_message"]["body"]
+
+
+def test_emails_recorded_before_the_aggregate_moved_to_the_domain_still_load() -> None:
+    from eventsourcing.utils import resolve_topic
+
+    from domain.inbound import InboundEmail
+
+    assert resolve_topic("commands.inbound:InboundEmail.Received") is InboundEmail.Received

@@ -558,7 +558,8 @@ def test_an_emailed_attachment_is_a_download_link_in_the_box(
 ) -> None:
     from email.message import EmailMessage
 
-    from commands.inbound import Limits, receive
+    from commands.inbound import receive
+    from commands.mime import Limits
 
     set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
     ping(live.services, live.app_id, {"user_id": "u7", "email": "u7@example.org"})
@@ -596,7 +597,8 @@ def test_in_secure_mode_an_unsigned_email_takes_over_nobody(
     services: Services,
     clock: ManualClock,
 ) -> None:
-    from commands.inbound import Limits, receive
+    from commands.inbound import receive
+    from commands.mime import Limits
 
     set_secure_mode(SetSecureMode(app.app_id, True), services.store)
     made = post(client, "/users", auth, {"email": "ceo@acme.test", "name": "The CEO"})

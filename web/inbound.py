@@ -16,7 +16,10 @@ from urllib.parse import quote
 from flask import Blueprint, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from commands.inbound import Refused, attachment, file_token, read_file_token, receive
+from commands.attachments import attachment
+from commands.inbound import receive
+from commands.mime import Refused
+from commands.tokens import file_token, read_file_token
 from domain.conversations import Attachment
 from web.api import api, read_your_writes, services
 from web.errors import NotFound, error_list

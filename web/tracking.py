@@ -15,8 +15,8 @@ from flask import Blueprint, Response, redirect
 from flask.typing import ResponseReturnValue
 
 from commands.delivery import record_click, record_open
-from commands.email import read_tracking_token
 from commands.errors import MessageNotFound
+from commands.tokens import read_tracking_token
 from web import context
 from web.bootstrap import Services
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template_string
 from flask.typing import ResponseReturnValue
 
-from commands.email import read_unsubscribe_token
 from commands.errors import UserNotFound
+from commands.tokens import read_unsubscribe_token
 from commands.users import unsubscribe_by_link
 from web import context
 

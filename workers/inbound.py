@@ -15,7 +15,8 @@ from aiosmtpd.controller import Controller
 
 from commands.apps import recent_app
 from commands.errors import AppNotFound
-from commands.inbound import Limits, Refused, app_of, receive
+from commands.inbound import app_of, receive
+from commands.mime import Limits, Refused
 from workers.services import Services
 
 log = logging.getLogger("parley.inbound")
