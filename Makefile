@@ -30,7 +30,7 @@ test: lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.audience
 	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.inbox

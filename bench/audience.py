@@ -15,16 +15,14 @@ and, for comparison, what counting in SQL alone takes.
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
-import io
 import json
 import random
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +30,17 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, text
 
-from bench.ingest import Figure, fresh_schema, percentile, print_summary, say, section, server_url
+from bench.common import (
+    Figure,
+    chunks,
+    copy_rows,
+    fresh_schema,
+    percentile,
+    print_summary,
+    say,
+    section,
+    server_url,
+)
 from commands.clock import ManualClock
 from commands.store import Parley
 from commands.users import SaveUser, UserInput, save_user
@@ -246,10 +254,10 @@ def load(engine: Engine, population: Population) -> None:
     ]
     for table, rows in parts:
         if engine.dialect.name == "postgresql":
-            _copy(engine, table, rows)
+            copy_rows(engine, table, rows)
         else:
             with engine.begin() as conn:
-                for chunk in _chunks(rows, 20_000):
+                for chunk in chunks(rows, 20_000):
                     conn.execute(table.insert(), _decoded(table, chunk))
     with engine.begin() as conn:  # what the users projection keeps as users arrive
         conn.execute(
@@ -264,30 +272,6 @@ def load(engine: Engine, population: Population) -> None:
 def _decoded(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     json_columns = [c for c in ("custom_attributes", "definition") if c in table.c]
     return [{**r, **{c: json.loads(r[c]) for c in json_columns}} for r in rows]
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _copy(engine: Engine, table: Table, rows: list[dict[str, Any]]) -> None:
-    columns = [c.name for c in table.columns]
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for chunk in _chunks(rows, 100_000):
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            for row in chunk:
-                writer.writerow(["\\N" if row[c] is None else row[c] for c in columns])
-            buffer.seek(0)
-            names = ", ".join(columns)
-            copy = f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-            cursor.copy_expert(copy, buffer)
-        raw.commit()
-    finally:
-        raw.close()
 
 
 # -- timing -------------------------------------------------------------------------------

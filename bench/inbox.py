@@ -20,8 +20,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.audience import _copy
-from bench.ingest import Figure, fresh_schema, percentile, print_summary, say, section, server_url
+from bench.common import (
+    Figure,
+    copy_rows,
+    fresh_schema,
+    percentile,
+    print_summary,
+    say,
+    section,
+    server_url,
+)
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app
 from commands.clock import SystemClock
 from commands.conversations import load_conversation, reply, start_by_user
@@ -83,11 +91,11 @@ def views(url: str, size: int, runs: int) -> list[tuple[str, list[float], int]]:
     try:
         started = time.perf_counter()
         built = rows(size, 20_000)
-        _copy(engine, conversations, built)
+        copy_rows(engine, conversations, built)
         counted = Counter(
             (r["app_id"], r["assignee_id"] or "", r["open"], r["assignee_unread"]) for r in built
         )
-        _copy(
+        copy_rows(
             engine,
             conversation_counts,
             [

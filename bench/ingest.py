@@ -1,4 +1,4 @@
-"""Ingest benchmark on PostgreSQL: `make bench` (or `.venv/bin/python bench/ingest.py --quick`).
+"""Ingest benchmark on PostgreSQL: `make bench` (or `.venv/bin/python -m bench.ingest --quick`).
 
 Measures, in a fresh schema that is dropped at the end:
 
@@ -16,16 +16,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -47,11 +44,21 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    text,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
 
+from bench.common import (
+    Figure,
+    execute_once,
+    free_port,
+    fresh_schema,
+    percentile,
+    print_summary,
+    say,
+    section,
+    server_url,
+)
 from commands.apps import load_app
 from commands.clock import ManualClock
 from commands.recorders import StoreFactory
@@ -63,7 +70,6 @@ from projections.db import make_engine
 from projections.rebuild import rebuild
 from web.bootstrap import all_projections
 
-DEFAULT_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 PING_HEADERS = {"Content-Type": "text/plain;charset=UTF-8"}
@@ -154,78 +160,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
 # -- reporting ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    value: float
-    unit: str
-    target: str = ""
-    passed: bool | None = None
-
-    def shown(self) -> str:
-        if self.unit == "%":
-            return f"{self.value * 100:.1f} %"
-        if self.unit == "ms":
-            return f"{self.value:,.1f} ms"
-        return f"{self.value:,.0f} {self.unit}"
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def section(title: str) -> None:
-    say()
-    say(f"== {title} ==")
-
-
-def print_summary(figures: Sequence[Figure]) -> None:
-    section("Summary")
-    width = max(len(f.name) for f in figures)
-    say(f"{'measure':<{width}}  {'value':>16}  {'target':>10}  result")
-    say("-" * (width + 38))
-    for f in figures:
-        verdict = "" if f.passed is None else ("PASS" if f.passed else "MISS")
-        say(f"{f.name:<{width}}  {f.shown():>16}  {f.target:>10}  {verdict}")
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered), max(1, math.ceil(fraction * len(ordered))))
-    return ordered[rank - 1]
-
-
 # -- database ----------------------------------------------------------------------------
-
-
-def server_url() -> str:
-    configured = os.environ.get("DATABASE_URL", "")
-    return configured if configured.startswith("postgresql") else DEFAULT_SERVER
-
-
-def execute_once(url: str, sql: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def fresh_schema(server: str) -> Iterator[str]:
-    """A URL whose connections use a new, empty schema; the schema is dropped afterwards."""
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    execute_once(server, f"CREATE SCHEMA {schema}")
-    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        execute_once(server, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        say(f"dropped schema {schema}")
 
 
 # -- running work on threads -------------------------------------------------------------
@@ -462,13 +397,6 @@ def database_work_per_ping(url: str, app_id: str) -> None:
 
 
 # -- the real server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(url: str, port: int, settings: Settings) -> dict[str, str]:

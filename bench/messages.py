@@ -25,8 +25,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, text
 
-from bench.ingest import (
+from bench.common import (
     Figure,
+    copy_rows,
     free_port,
     fresh_schema,
     percentile,
@@ -263,7 +264,7 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
                     }
                     for key in conn.execute(query).scalars()
                 ]
-        audience._copy(engine, deliveries, sent)
+        copy_rows(engine, deliveries, sent)
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         services.runner.catch_up()

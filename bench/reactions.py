@@ -22,7 +22,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from bench.ingest import (
+from bench.common import (
     Figure,
     free_port,
     fresh_schema,
