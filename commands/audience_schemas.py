@@ -61,9 +61,14 @@ class UserRefSchema(Schema):
 
 
 class CompanyRefSchema(Schema):
+    """A company as a user's `companies` list shows it, and as `POST /tags` names one to tag
+    or untag (by Parley `id` or the customer's `company_id`)."""
+
+    type = fields.Constant("company", dump_only=True)
     id = fields.String(validate=validate.Length(max=64))
     company_id = Identifier()
-    untag = fields.Boolean(load_default=False)
+    name = fields.String(allow_none=True, dump_only=True)
+    untag = fields.Boolean(load_default=False, load_only=True)
 
     @validates_schema
     def named(self, data: dict[str, Any], **_kwargs: Any) -> None:

@@ -6,12 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-
-class CompanyRefSchema(Schema):
-    type = fields.Constant("company")
-    id = fields.String()
-    company_id = fields.String()
-    name = fields.String(allow_none=True)
+from commands.audience_schemas import CompanyRefSchema
 
 
 def tag_list(row: dict[str, Any]) -> dict[str, Any]:
