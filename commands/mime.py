@@ -53,6 +53,13 @@ class Parsed:
 
 def parse(raw: bytes, limits: Limits) -> Parsed:
     """The parts of an email Parley keeps, or Refused with the reason."""
+    try:
+        return _parse(raw, limits)
+    except RecursionError:  # Python's email parser and walks recurse into nested parts
+        raise Refused("the email's parts nest too deep to be read") from None
+
+
+def _parse(raw: bytes, limits: Limits) -> Parsed:
     if len(raw) > limits.max_bytes:
         raise Refused(f"the email is {len(raw)} bytes; the limit is {limits.max_bytes}", 552)
     if not raw.strip():

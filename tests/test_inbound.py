@@ -79,6 +79,19 @@ def webhook(
     )
 
 
+def nested_parts(depth: int) -> bytes:
+    """An email whose multipart parts nest `depth` deep (a few dozen KB)."""
+    head = b"From: jo@example.org\r\nTo: x@y\r\nSubject: deep\r\n"
+    body = b"hello\r\n"
+    for level in reversed(range(depth)):
+        boundary = f"b{level}".encode()
+        body = (
+            b"Content-Type: multipart/mixed; boundary=" + boundary + b"\r\n\r\n--"
+            + boundary + b"\r\n" + body + b"\r\n--" + boundary + b"--\r\n"
+        )  # fmt: skip
+    return head + body
+
+
 def outbox_mail(services: Services, jobs: Jobs, count: int) -> list[email.message.Message]:
     """The emails Parley has sent so far (to the outbox), once `count` of them are there."""
     outbox = Path(services.config.outbox_dir)
@@ -324,6 +337,7 @@ def test_a_reply_to_an_emailed_message_lands_in_its_conversation(
         (b"", "empty"),
         (b"Subject: hi\r\n\r\nno sender\r\n", "sender"),
         (bytes(mail("jo@example.org", "x@y", " \n\n")), "no text"),
+        (nested_parts(600), "nest too deep"),
     ],
 )
 def test_malformed_email_is_refused_with_its_reason_and_stores_nothing(

@@ -92,6 +92,8 @@ def test_a_replay_of_the_log_from_the_start_sends_nothing_twice(
     settle(client.application)
     before = sent_to(services)
     assert before == ["a@x.io", "ann@acme.io", "b@x.io"]
+    ping(services, app.app_id, {"user_id": "late", "email": "late@x.io"})  # after the email
+    services.runner.catch_up()
     head = services.store.head()
     running = stop_following(client)
     with services.runner.engine.begin() as conn:

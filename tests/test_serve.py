@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +68,38 @@ def test_serve_runs_gunicorn_with_the_widget_and_health(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, state
             time.sleep(0.05)
         assert state["event_store"]["head"] >= 4
+        # The runner beside gunicorn (projections and reactions) is started again when it dies.
+        (runner,) = runner_pids(str(tmp_path))
+        os.kill(runner, signal.SIGKILL)
+        body = json.dumps({"app_id": keys["app_id"], "user": {"user_id": "after"}}).encode()
+        request = urllib.request.Request(f"{base}/widget/ping", data=body, method="POST")
+        assert urllib.request.urlopen(request, timeout=10).status == 200
+        deadline = time.monotonic() + 30
+        while True:
+            state = json.load(urllib.request.urlopen(f"{base}/health", timeout=2))
+            lags = [state["projections"]["users"]["lag"], state["reactions"]["reactions"]["lag"]]
+            if lags == [0, 0]:
+                break
+            assert time.monotonic() < deadline, state
+            time.sleep(0.1)
+        assert runner_pids(str(tmp_path)) not in ([], [runner])
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def runner_pids(folder: str) -> list[int]:
+    """The live `projections run` processes started in this folder."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            where = os.readlink(entry / "cwd")
+            status = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if b"projections" in command and b"run" in command and where == folder and status != "Z":
+            found.append(int(entry.name))
+    return found

@@ -7,6 +7,7 @@ projections stay current without every web worker competing to update them.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 import threading
@@ -21,33 +22,52 @@ log = logging.getLogger(__name__)
 RUNNER = [sys.executable, "-m", "web.cli", "projections", "run"]
 
 
+SUPERVISOR = [sys.executable, "-m", "web.serve"]
+
+
 class Sidecar:
-    """Keeps one `parley projections run` process alive next to gunicorn."""
+    """Keeps one `parley projections run` process (with the reactions) alive next to
+    gunicorn, by way of a small supervisor process of its own (`supervise`).
+
+    The supervisor is started from gunicorn's master before it forks any worker: a process
+    started from a thread while the master forks a worker could hand that worker the pipe it
+    waits on, and never learn that the runner had started (or died)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._supervise, name="runner", daemon=True)
 
     def start(self) -> None:
-        self.thread.start()
-
-    def _supervise(self) -> None:
-        while not self.stopping.is_set():
-            self.process = subprocess.Popen(RUNNER)
-            code = self.process.wait()
-            if not self.stopping.is_set():
-                log.error("projection runner exited with %s; restarting", code)
-                self.stopping.wait(1.0)
+        self.process = subprocess.Popen(SUPERVISOR)
 
     def stop(self) -> None:
-        self.stopping.set()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def supervise() -> None:
+    """Run the projection runner, and start it again whenever it exits, until SIGTERM."""
+    logging.basicConfig(level=logging.INFO)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    runner: subprocess.Popen[bytes] | None = None
+    while not stopping.is_set():
+        runner = subprocess.Popen(RUNNER)
+        log.info("projection runner started (pid %s)", runner.pid)
+        while runner.poll() is None and not stopping.wait(0.5):
+            pass
+        if not stopping.is_set():
+            log.error("projection runner exited with %s; restarting", runner.returncode)
+            stopping.wait(1.0)
+    if runner is not None and runner.poll() is None:
+        runner.terminate()
+        try:
+            runner.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            runner.kill()
 
 
 class ParleyServer(BaseApplication):
@@ -83,3 +103,7 @@ def serve(config: Config) -> None:
         options["when_ready"] = lambda _server: sidecar.start()
         options["on_exit"] = lambda _server: sidecar.stop()
     ParleyServer(config, options).run()
+
+
+if __name__ == "__main__":
+    supervise()

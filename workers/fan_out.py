@@ -28,9 +28,11 @@ IN_ONE_QUERY = 5000  # bound values per statement (SQLite caps them)
 def fan_out(services: Services, message: Message) -> int:
     """A manual message to every user its filter matches now (an email only to those with an
     address who did not unsubscribe), or to its chosen users; recorded as dispatched once
-    every copy is claimed or queued. Returns how many users it went to."""
-    if message.kind != "manual":
-        return 0
+    every copy is claimed or queued, and never fanned out again after that (a fan-out cut
+    off before is done again: claims and queues already made are left as they are). Returns
+    how many users it went to."""
+    if message.kind != "manual" or message.dispatched_at is not None:
+        return 0  # dispatched: a replay of the log must not reach users who came later
     if message.audience is None:
         keys = list(message.recipients or [])
     else:
