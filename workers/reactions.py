@@ -2,10 +2,12 @@
 
 No view, SMTP handler or CLI command decides what follows a write: they call command handlers,
 and the reactions here turn the events those recorded into work. Each table is followed like a
-projection: a runner reads the notification log in order and applies a batch together with its
-tracked position, so every event's reaction runs at least once, even when a process dies
-between a commit and its follow-up; the work they queue is idempotent (a notification is
-recorded before it is sent, an email's delivery is claimed once), so it happens once.
+projection, with a tracked position (projections/runner.py's Follower): a batch of the log is
+read, its work queued, and only then its position recorded, so every event's reaction runs at
+least once, even when a process dies between a commit and its follow-up. The work is
+idempotent, so a reaction run twice does it once: an email's delivery is claimed once, and a
+teammate's notification is recorded before it is sent (at most once: a job that dies between
+the two loses it).
 
 Two followers, each with its own position: `reactions` queues the quick work (emails to
 teammates and users, each claimed send), `fan_outs` records a message's copies for its many
@@ -14,7 +16,6 @@ users, which may take a while and must not hold the others up.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,6 @@ from projections.runner import Follower, Runner
 from workers.fan_out import auto_email_round, fan_out
 from workers.jobs import Jobs
 from workers.services import Services
-
-log = logging.getLogger(__name__)
 
 STARTED = Conversation.Started
 REPLIED = event_class(Conversation, "Replied")
