@@ -215,37 +215,29 @@ def load_json(text: str | bytes, field: str | None = "body") -> Any:
     except ValueError as error:
         reason = f"not valid JSON: {error}"
     else:
-        if _depth(value) > MAX_DEPTH:
-            reason = f"nested deeper than {MAX_DEPTH} levels"
-        elif not _is_unicode(value):
-            reason = "holds a lone surrogate (\\ud800 to \\udfff): not a character"
+        reason = _unfit(value)
     if reason is not None:
         raise ValidationError({field: [reason]} if field else reason)
     return value
 
 
-def _is_unicode(value: Any) -> bool:
-    """Every string in it can be written as UTF-8 (JSON's \\ud800 alone cannot)."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _depth(value: Any) -> int:
-    deepest = 0
+def _unfit(value: Any) -> str | None:
+    """Why parsed JSON cannot be taken, walked once without recursion: containers nested
+    deeper than MAX_DEPTH, or a string no UTF-8 can hold (JSON's \\ud800 alone)."""
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, level)
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "holds a lone surrogate (\\ud800 to \\udfff): not a character"
+        elif isinstance(item, dict | list):
             if level > MAX_DEPTH:
-                return level
-            stack.extend((child, level + 1) for child in item)
-    return deepest
+                return f"nested deeper than {MAX_DEPTH} levels"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return None
 
 
 def refuse_nul(data: Any, path: str = "") -> None:

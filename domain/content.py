@@ -175,7 +175,7 @@ def compile_body(
         raise InvalidValue("markup", "expected markdown or html")
     safe = sanitise(rendered).strip().replace(LITERAL_OPEN, "{{")
     text = html.unescape(nh3.clean(safe, tags=set())).strip()
-    if not shows_something(safe) and not PLACEHOLDER.search(safe):
+    if not _visible(text) and not SOURCED.search(safe) and not PLACEHOLDER.search(safe):
         raise InvalidValue(
             field,
             "nothing is left after sanitising: write some text, an image or a video "
@@ -187,10 +187,15 @@ def compile_body(
 def shows_something(fragment: str) -> bool:
     """Sanitised HTML shows a reader something: visible text (not only spaces or invisible
     characters such as U+200B or a soft hyphen), an image or a video with its address."""
-    text = html.unescape(nh3.clean(fragment, tags=set()))
-    if any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text):
-        return True
-    return bool(SOURCED.search(fragment))
+    return _visible(html.unescape(nh3.clean(fragment, tags=set()))) or bool(
+        SOURCED.search(fragment)
+    )
+
+
+def _visible(text: str) -> bool:
+    """Some character that is neither a space nor invisible (a format character: U+200B,
+    a soft hyphen, a byte-order mark)."""
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
 
 
 def sanitise(fragment: str, links: Callable[[str], str] | None = None) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Connection,
     Float,
     Integer,
+    Select,
     and_,
     case,
     cast,
@@ -267,5 +268,16 @@ def matching_ids(
     segments: Segments = no_segments,
 ) -> list[str]:
     """Ids of the app's users the filter matches, in no particular order."""
+    return list(conn.execute(matching_query(conn, app_id, f, now, segments)).scalars())
+
+
+def matching_query(
+    conn: Connection,
+    app_id: str,
+    f: Filter,
+    now: datetime,
+    segments: Segments = no_segments,
+) -> Select[tuple[str]]:
+    """The select of the ids of the app's users the filter matches (callers may narrow it)."""
     where = user_filter(f, conn.dialect.name, now, segments, app_id)
-    return list(conn.execute(select(users.c.id).where(users.c.app_id == app_id, where)).scalars())
+    return select(users.c.id).where(users.c.app_id == app_id, where)

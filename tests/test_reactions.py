@@ -20,7 +20,7 @@ from tests.test_conversations import write_in
 from tests.test_delivery import news
 from web.bootstrap import Services
 from workers.jobs import Jobs
-from workers.reactions import followers
+from workers.reactions import follow, followers
 
 
 class Died(Exception):
@@ -69,9 +69,7 @@ def test_a_follower_that_dies_mid_batch_leaves_each_follow_up_to_be_done_once(
     with pytest.raises(Died):
         doomed.catch_up()
     monkeypatch.setattr(jobs, "notify", queued)
-    running[:] = followers(services, jobs)  # the next process, from the recorded position
-    for follower in running:
-        follower.start()
+    running[:] = follow(services, jobs)  # the next process, from the recorded position
     settle(client.application)
     assert sent_to(services) == ["ann@acme.io"] * 3  # one email per question, none twice
     assert len(calls) == 2  # the first was queued again after the death: done once anyway
@@ -102,9 +100,7 @@ def test_a_replay_of_the_log_from_the_start_sends_nothing_twice(
             .where(positions.c.name.in_(["reactions", "fan_outs"]))
             .values(position=0)
         )
-    running[:] = followers(services, client.application.extensions["parley_jobs"])
-    for follower in running:
-        follower.start()
+    running[:] = follow(services, client.application.extensions["parley_jobs"])
     settle(client.application)
     assert sent_to(services) == before
     health = client.get("/health").get_json()

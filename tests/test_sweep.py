@@ -17,7 +17,7 @@ from tests.helpers import ping, post, settle
 from tests.test_delivery import news
 from web.bootstrap import Services
 from workers.jobs import Jobs
-from workers.reactions import followers
+from workers.reactions import follow
 from workers.sweep import Sweeper
 
 INACTIVE = {"attribute": "last_seen_at", "operator": "more_than_days_ago", "value": 30}
@@ -98,9 +98,7 @@ def test_a_manual_email_saved_just_before_its_process_died_is_sent_when_reaction
     clock.advance(seconds=61)
     assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0}  # not the sweep's job
     assert outbox(services) == []
-    running[:] = followers(services, jobs)  # a new process picks up where it stopped
-    for follower in running:
-        follower.start()
+    running[:] = follow(services, jobs)  # a new process picks up where it stopped
     settle(client.application)
     assert recipients(services) == ["a@x.io", "b@x.io"]
     assert services.store.get_as(Message, bulk.id).dispatched_at is not None  # type: ignore[union-attr]

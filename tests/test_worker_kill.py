@@ -33,7 +33,7 @@ from tests.test_cli import PARLEY
 from tests.test_delivery import news
 from web.bootstrap import Services
 from workers.jobs import Jobs
-from workers.reactions import followers
+from workers.reactions import follow
 from workers.sweep import Sweeper
 
 REDIS = "redis://127.0.0.1:6379/9"  # a database of its own: emptied before and after
@@ -107,9 +107,7 @@ def state(services: Services, message_id: str, user_key: str) -> str:
 def reacting(services: Services, broker: RedisBroker) -> Iterator[Jobs]:
     """The side that queues (the reactions, following the log), working nothing itself."""
     jobs = Jobs(services, broker)
-    running = followers(services, jobs)
-    for follower in running:
-        follower.start()
+    running = follow(services, jobs)
     try:
         yield jobs
     finally:

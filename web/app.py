@@ -16,7 +16,8 @@ from web.tracking import tracking
 from web.unsubscribe import unsubscribe
 from web.widget import widget
 from workers.jobs import Jobs
-from workers.reactions import FOLLOWERS, followers
+from workers.reactions import FOLLOWERS
+from workers.reactions import follow as follow_log
 
 
 def create_app(
@@ -40,9 +41,8 @@ def create_app(
     if jobs is None:
         jobs = jobs_for(services, sweep=follow)
         atexit.register(jobs.stop)
-    running = followers(services, jobs) if follow and config.reactions == "inline" else []
+    running = follow_log(services, jobs) if follow and config.reactions == "inline" else []
     for follower in running:
-        follower.start()
         atexit.register(follower.stop)
     app = Flask(__name__)
     app.extensions["parley_followers"] = running
@@ -67,19 +67,14 @@ def create_app(
     def health() -> ResponseReturnValue:
         try:
             head = services.store.head()
-            positions = services.runner.positions()
-            reacting = tracked_positions(services.runner.engine, FOLLOWERS)
+            names = [p.name for p in services.runner.projections]
+            found = tracked_positions(services.runner.engine, [*names, *FOLLOWERS])
         except Exception as error:
             app.logger.warning("health check failed: %s", error)
             return jsonify({"status": "unavailable", "error": "database unreachable"}), 503
-        projections = {
-            name: {"position": position, "lag": head - position}
-            for name, position in positions.items()
-        }
-        reactions = {
-            name: {"position": position, "lag": head - position}
-            for name, position in reacting.items()
-        }
+        standing = {name: {"position": at, "lag": head - at} for name, at in found.items()}
+        projections = {name: standing[name] for name in names}
+        reactions = {name: standing[name] for name in FOLLOWERS}
         return jsonify(
             {
                 "status": "ok",

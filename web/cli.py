@@ -35,7 +35,7 @@ from queries.history import Window, app_history, app_ids
 from web.bootstrap import Services, all_projections, bootstrap, jobs_for, migrate, start_sweep
 from web.config import Config
 from web.errors import flatten
-from workers.reactions import followers
+from workers.reactions import follow
 
 
 def config() -> Config:
@@ -227,10 +227,7 @@ def reactions_run() -> None:
 def start_reactions(services: Services) -> list[Callable[[], object]]:
     """Start the followers of workers/reactions.py with their own queues; their stops."""
     jobs = jobs_for(services)
-    running = followers(services, jobs)
-    for follower in running:
-        follower.start()
-    return [*(follower.stop for follower in running), jobs.stop]
+    return [*(follower.stop for follower in follow(services, jobs)), jobs.stop]
 
 
 @cli.command("worker")

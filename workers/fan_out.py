@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, exists
 
 from commands.auto_messages import audience_of, queue_in_app
 from commands.delivery import claim_emails
@@ -18,7 +18,7 @@ from commands.store import retry_on_conflict
 from domain.filters import Filter, parse_filter
 from domain.messages import Message
 from projections.tables import deliveries, users
-from queries.filters import user_filter
+from queries.filters import matching_query
 from queries.segments import definitions
 from workers.services import Services
 
@@ -69,10 +69,8 @@ def _audience(
 ) -> list[str]:
     """The app's users the filter matches now; for an email, only those with an address, not
     unsubscribed, and not claimed before."""
-    now = services.clock.now()
     lookup = definitions(conn, message.app_id)
-    where = user_filter(audience, conn.dialect.name, now, lookup, message.app_id)
-    query = select(users.c.id).where(users.c.app_id == message.app_id, where)
+    query = matching_query(conn, message.app_id, audience, services.clock.now(), lookup)
     if message.message_type == "email":
         had_it = exists().where(
             deliveries.c.message_id == message.message_id, deliveries.c.user_id == users.c.id

@@ -133,4 +133,12 @@ def followers(services: Services, jobs: Jobs) -> list[Runner]:
     ]
 
 
+def follow(services: Services, jobs: Jobs) -> list[Runner]:
+    """The two followers, started; stop each when done."""
+    running = followers(services, jobs)
+    for follower in running:
+        follower.start()
+    return running
+
+
 FOLLOWERS = ("reactions", "fan_outs")
