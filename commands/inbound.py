@@ -33,7 +33,6 @@ from commands.mime import Limits, Parsed, Refused, parse
 from commands.store import Parley
 from commands.tokens import read_reply_tokens
 from commands.users import UserInput, apply_user_input, resolve_user
-from domain.conversations import Conversation
 from domain.errors import InvalidValue
 from domain.inbound import InboundEmail, inbound_key
 from domain.user import User
@@ -43,15 +42,14 @@ log = logging.getLogger("parley.inbound")
 
 @dataclass
 class Outcome:
-    """What became of one email: posted (`new` or a reply), or ignored as a duplicate or an
-    automatic reply. `notify` says which job should email whom about the new part."""
+    """What became of one email: posted (a new conversation or a reply), or ignored as a
+    duplicate or an automatic reply. What follows (emails to the team or the user) is the
+    reactions' (workers/reactions.py)."""
 
     status: str  # "started", "replied", "duplicate", "ignored"
     conversation_id: str | None = None
     part_id: str | None = None
-    author: dict[str, str] | None = None
     reason: str | None = None
-    email_user: bool = False  # a teammate's comment, in a conversation held by email
 
 
 # -- where it goes --------------------------------------------------------------------------
@@ -170,14 +168,7 @@ def _receive(
             )
         except _Duplicate:
             return _duplicate(store, key)
-        by_admin = author["type"] == "admin"
-        outcome = Outcome(
-            "replied",
-            conversation_id,
-            part["id"],
-            author,
-            email_user=by_admin and conversation.via == "email",
-        )
+        outcome = Outcome("replied", conversation_id, part["id"])
     else:
         if admin is not None:
             raise Refused(
@@ -199,7 +190,7 @@ def _receive(
             )
         except _Duplicate:
             return _duplicate(store, key)
-        outcome = Outcome("started", started.conversation_id, None, started.author)
+        outcome = Outcome("started", started.conversation_id)
     log.info(
         "inbound email %s from %s: %s %s",
         email_id,
@@ -211,20 +202,10 @@ def _receive(
 
 
 def _duplicate(store: Parley, key: UUID) -> Outcome:
-    """An email taken before: where it went, so that its follow-up emails (each sent at
-    most once) can be asked for again in case they were lost."""
+    """An email taken before: where it went."""
     earlier = store.get_as(InboundEmail, key)
     assert earlier is not None
-    conversation = store.get_as(Conversation, UUID(hex=earlier.conversation_id))
-    author = earlier.author or (conversation.author if conversation is not None else None)
-    by_admin = author is not None and author["type"] == "admin"
-    return Outcome(
-        "duplicate",
-        earlier.conversation_id,
-        earlier.part_id,
-        author,
-        email_user=by_admin and conversation is not None and conversation.via == "email",
-    )
+    return Outcome("duplicate", earlier.conversation_id, earlier.part_id)
 
 
 class _Duplicate(Exception):
