@@ -59,8 +59,9 @@ from projections.tables import (
     users,
 )
 from projections.users import UsersProjection
-from queries.audience_index import AudienceIndex, AudienceIndexes
-from queries.filters import user_filter
+from queries.audience.following import AudienceIndex
+from queries.audience.lifecycle import AudienceIndexes
+from queries.audience.sql import user_filter
 from queries.segments import definitions
 from queries.users import count_matching, search_users
 

@@ -32,7 +32,7 @@ from bench.common import (
 )
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app
 from commands.clock import SystemClock
-from commands.conversations import load_conversation, reply, start_by_user
+from commands.conversations import Reply, StartConversation, load_conversation, reply, start_by_user
 from commands.store import Parley
 from commands.users import Ping, UserInput, record_ping
 from migrations import upgrade
@@ -161,12 +161,16 @@ def one_conversation(url: str, runs: int) -> list[float]:
     clock = SystemClock()
     try:
         app_id = create_app(CreateApp("Inbox"), store, clock).app_id
-        add_admin(AddAdmin(app_id, "ann@acme.io", "Ann"), store)
+        add_admin(AddAdmin(app_id, "ann@acme.io", "Ann"), store, clock)
         user = record_ping(Ping(app_id=app_id, user=UserInput(user_id="u")), store, clock).user
-        talk = start_by_user(store, user, "Hello?", clock)
+        talk = start_by_user(StartConversation(user.app_id, user.id.hex, "Hello?"), store, clock)
         for n in range(19):
             author = {"type": "admin", "id": "1"} if n % 2 else {"type": "user", "id": user.id.hex}
-            reply(store, app_id, talk.conversation_id, author, "comment", clock, body=f"part {n}")
+            reply(
+                Reply(app_id, talk.conversation_id, author, "comment", body=f"part {n}"),
+                store,
+                clock,
+            )
         store.repository.cache = None  # read it from the database each time, as a cold process
         samples = timed(runs, lambda: load_conversation(store, app_id, talk.conversation_id))
     finally:

@@ -37,7 +37,7 @@ from bench.common import (
     server_url,
 )
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app
-from commands.auto_messages import compose_auto_message
+from commands.auto_messages import ComposeAutoMessage, compose_auto_message
 from commands.clock import SystemClock
 from commands.delivery import deliver_email, email_composer
 from commands.email import Sender
@@ -107,17 +107,19 @@ def auto_message_cost(url: str, users: int, rounds: int) -> tuple[float, float, 
         without = ping_cost(store, app_id, users, rounds)
         for n, audience in enumerate(filters()):
             compose_auto_message(
+                ComposeAutoMessage(
+                    app_id=app_id,
+                    message_type="announcement",
+                    admin_id="1",
+                    subject=None,
+                    body=f"Hello {{{{ first_name }}}}, message {n}",
+                    markup="markdown",
+                    style=None,
+                    custom_keys={"plan"},
+                    audience=audience,
+                ),
                 store,
-                app_id=app_id,
-                message_type="announcement",
-                admin_id="1",
-                subject=None,
-                body=f"Hello {{{{ first_name }}}}, message {n}",
-                markup="markdown",
-                style=None,
-                custom_keys={"plan"},
-                at=clock.now(),
-                audience=audience,
+                clock,
             )
         ping_cost(store, app_id, users, 1)
         with_messages = ping_cost(store, app_id, users, rounds)
@@ -154,7 +156,7 @@ def email_rate(url: str, emails: int) -> float:
     controller.start()
     try:
         app_id = create_app(CreateApp("Mail"), store, clock).app_id
-        add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), store)
+        add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), store, clock)
         keys = [
             record_ping(
                 Ping(app_id=app_id, user=UserInput(user_id=f"m{k}", email=f"m{k}@x.io")),
@@ -212,7 +214,7 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
     from commands.clock import ManualClock
     from projections.db import make_engine
     from projections.tables import deliveries
-    from queries.filters import user_filter
+    from queries.audience.sql import user_filter
     from queries.segments import definitions
     from web.bootstrap import bootstrap
     from web.config import Config
@@ -230,17 +232,19 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
         sent: list[dict[str, Any]] = []
         for n in range(20):
             message = compose_auto_message(
+                ComposeAutoMessage(
+                    app_id=audience.APP,
+                    message_type="email",
+                    admin_id="1",
+                    subject=f"Auto email {n}",
+                    body="Hello from the team.",
+                    markup="markdown",
+                    style="personal",
+                    custom_keys=set(),
+                    audience=written[n % len(written)],
+                ),
                 services.store,
-                app_id=audience.APP,
-                message_type="email",
-                admin_id="1",
-                subject=f"Auto email {n}",
-                body="Hello from the team.",
-                markup="markdown",
-                style="personal",
-                custom_keys=set(),
-                at=audience.NOW,
-                audience=written[n % len(written)],
+                services.clock,
             )
             with engine.connect() as conn:
                 f = user_filter(

@@ -33,7 +33,7 @@ from bench.common import (
     server_url,
 )
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app
-from commands.conversations import set_default_assignee
+from commands.conversations import SetDefaultAssignee, set_default_assignee
 from web.app import create_app as create_web_app
 from web.bootstrap import bootstrap, migrate
 from web.config import Config
@@ -79,8 +79,12 @@ def measure(replies: int, url: str) -> list[float]:
     client = web.test_client()
     try:
         created = create_app(CreateApp("Bench"), services.store, services.clock)
-        add_admin(AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store)
-        set_default_assignee(services.store, created.app_id, "1")
+        add_admin(
+            AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock
+        )
+        set_default_assignee(
+            SetDefaultAssignee(created.app_id, "1"), services.store, services.clock
+        )
         auth = {"Authorization": basic(created.app_id, created.api_key)}
         conversations = []
         for n in range(replies):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from commands.clock import Clock
 from commands.errors import AdminExists, AppNotFound, InvalidUserHash
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from domain.app import App, hash_api_key
 from domain.errors import MissingUserIdentifier
 from domain.identity import app_key
@@ -66,61 +66,49 @@ def recent_app(store: Parley, app_id: str) -> App:
 
 
 def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
-    """A new workspace with a fresh app_id, REST API key (stored hashed) and secure-mode secret."""
-
-    def attempt() -> CreatedApp:
-        app_id = "".join(secrets.choice(APP_ID_ALPHABET) for _ in range(8))
-        api_key = secrets.token_urlsafe(30)
-        secret = secrets.token_hex(32)
-        app = App(
-            app_id=app_id,
-            name=cmd.name,
-            api_key_hash=hash_api_key(api_key),
-            secret=secret,
-            at=clock.now(),
-        )
-        store.save_all(app)
-        return CreatedApp(app_id=app_id, api_key=api_key, secret=secret)
-
-    # A clash of random app_ids surfaces as a conflict on the deterministic id: draw again.
-    return retry_on_conflict(attempt)
+    """A new workspace with a fresh app_id, REST API key (stored hashed) and secure-mode secret.
+    A clash of random app_ids surfaces as a conflict on the deterministic id: `handle` draws
+    again."""
+    app_id = "".join(secrets.choice(APP_ID_ALPHABET) for _ in range(8))
+    api_key = secrets.token_urlsafe(30)
+    secret = secrets.token_hex(32)
+    app = App(
+        app_id=app_id,
+        name=cmd.name,
+        api_key_hash=hash_api_key(api_key),
+        secret=secret,
+        at=clock.now(),
+    )
+    store.save_all(app)
+    return CreatedApp(app_id=app_id, api_key=api_key, secret=secret)
 
 
-def add_admin(cmd: AddAdmin, store: Parley) -> dict[str, str]:
+def add_admin(cmd: AddAdmin, store: Parley, clock: Clock) -> dict[str, str]:
     """A teammate who can use the dashboard and inbox."""
+    app = load_app(store, cmd.app_id)
+    if app.admin_with_email(cmd.email) is not None:
+        raise AdminExists(cmd.email)
+    admin_id = str(len(app.admins) + 1)
+    app.add_admin(admin_id=admin_id, email=cmd.email, name=cmd.name)
+    store.save_all(app)
+    return app.admins[admin_id]
 
-    def attempt() -> dict[str, str]:
-        app = load_app(store, cmd.app_id)
-        if app.admin_with_email(cmd.email) is not None:
-            raise AdminExists(cmd.email)
-        admin_id = str(len(app.admins) + 1)
-        app.add_admin(admin_id=admin_id, email=cmd.email, name=cmd.name)
+
+def set_secure_mode(cmd: SetSecureMode, store: Parley, clock: Clock) -> None:
+    app = load_app(store, cmd.app_id)
+    if app.secure_mode != cmd.on:
+        app.set_secure_mode(on=cmd.on)
         store.save_all(app)
-        return app.admins[admin_id]
-
-    return retry_on_conflict(attempt)
 
 
-def set_secure_mode(cmd: SetSecureMode, store: Parley) -> None:
-    def attempt() -> None:
-        app = load_app(store, cmd.app_id)
-        if app.secure_mode != cmd.on:
-            app.set_secure_mode(on=cmd.on)
-            store.save_all(app)
-
-    retry_on_conflict(attempt)
-
-
-def set_inbox_style(cmd: SetInboxStyle, store: Parley) -> dict[str, str | bool | None]:
+def set_inbox_style(
+    cmd: SetInboxStyle, store: Parley, clock: Clock
+) -> dict[str, str | bool | None]:
     """How the widget shows the inbox on the customer's pages; returns the new setting."""
-
-    def attempt() -> dict[str, str | bool | None]:
-        app = load_app(store, cmd.app_id)
-        app.set_inbox_style(cmd.style, colour=cmd.colour, selector=cmd.selector, count=cmd.count)
-        store.save_all(app)
-        return app.inbox()
-
-    return retry_on_conflict(attempt)
+    app = load_app(store, cmd.app_id)
+    app.set_inbox_style(cmd.style, colour=cmd.colour, selector=cmd.selector, count=cmd.count)
+    store.save_all(app)
+    return app.inbox()
 
 
 def check_snippet_user(

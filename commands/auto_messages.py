@@ -11,108 +11,159 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from commands.clock import Clock
-from commands.conversations import conversation_for
 from commands.errors import MessageNotFound
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from domain.company import Company
 from domain.content import Body, compile_body, shows_something, user_variables
-from domain.conversations import Conversation
 from domain.errors import InvalidValue
 from domain.filters import Filter, conditions, parse_filter
-from domain.matching import matches, profile_of
+from domain.matching import no_segments, profile_of
 from domain.messages import AutoMessages, Message, auto_messages_key
 from domain.segments import Segments, segments_key
+from domain.showing import deliver_manual, due_candidates, matching, still_waiting
 from domain.tags import Tags, tags_key
 from domain.user import User
 
 log = logging.getLogger("parley.messages")
 
 
-def compose_auto_message(store: Parley, **fields: Any) -> Message:
+@dataclass(frozen=True)
+class ComposeAutoMessage:
     """A new auto message, live at once (the fields of Message.compose, kind="auto")."""
 
-    def attempt() -> Message:
-        message = Message.compose(kind="auto", **fields)
-        index = store.get_as(AutoMessages, auto_messages_key(message.app_id))
-        index = index or AutoMessages(app_id=message.app_id)
-        index.add(message.message_id)
-        store.save_all(message, index)
-        return message
-
-    return retry_on_conflict(attempt)
-
-
-def queue_in_app(store: Parley, message: Message, user_key: UUID, clock: Clock) -> bool:
-    """A saved manual in-app message waits on the user for their next visit; an inbox
-    message lands in their inbox at once (idempotent: a job that runs twice sends once)."""
-
-    def attempt() -> bool:
-        user = store.get_as(User, user_key)
-        if user is None or user.deleted:
-            return False
-        opened = _deliver(user, message, clock.now())
-        store.save_all(user, *opened)
-        return True
-
-    return retry_on_conflict(attempt)
+    app_id: str
+    message_type: str
+    admin_id: str
+    subject: str | None
+    body: str
+    markup: str
+    style: str | None
+    custom_keys: set[str]
+    audience: dict[str, Any] | None
+    url_pattern: str | None = None
+    stop_at: int | None = None
 
 
-def send_in_app(store: Parley, compose: Callable[[], Message], user: User, clock: Clock) -> Message:
-    """A new manual in-app message to one user, saved together with its copy waiting on
-    them, or in their inbox (composed afresh if the user changed meanwhile)."""
+@dataclass(frozen=True)
+class QueueInApp:
+    """A saved manual in-app message reaches one of its users (the fan-out's, one each)."""
 
-    def attempt() -> Message:
-        message = compose()
-        fresh = store.get_as(User, user.id)
-        assert fresh is not None
-        opened = _deliver(fresh, message, clock.now())
-        message.dispatch(1, clock.now())
-        store.save_all(message, fresh, *opened)
-        return message
-
-    return retry_on_conflict(attempt)
+    message_id: str
+    user_key: str
 
 
-def _deliver(user: User, message: Message, now: datetime) -> list[Conversation]:
-    """Popups wait for the user's next visit; an inbox message is delivered now, opening
-    its conversation (returned, to be saved with the user)."""
-    if message.message_type != "inbox":
-        user.queue_message(message.message_id, now)
-        return []
-    if user.had_message(message.message_id):
-        return []
-    user.queue_message(message.message_id, now)
-    content = showable(message, user)
-    if content is None:
-        user.message_not_shown(message.message_id, len(message.versions) - 1, "empty", now)
-        return []
-    user.message_shown(message.message_id, len(message.versions) - 1, now)
-    user.message_sent(now)  # seed: manual messages add to the relationship score
-    return [conversation_for(message, user, content["body"], now)]
+@dataclass(frozen=True)
+class SendInApp:
+    """A new manual in-app message to one user: `compose` makes it on each attempt."""
+
+    user_key: str
 
 
-def stop_message(store: Parley, app_id: str, message_id: str, clock: Clock) -> Message:
+@dataclass(frozen=True)
+class StopMessage:
+    app_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class EditMessage:
+    """A new version of the content (subject, body, markup, style); conditions stay."""
+
+    app_id: str
+    message_id: str
+    content: dict[str, Any]
+    custom_keys: set[str]
+
+
+@dataclass(frozen=True)
+class MarkDispatched:
+    """Every copy of a manual message is claimed or queued: it is never fanned out again."""
+
+    message_id: str
+    recipients: int
+
+
+def compose_auto_message(cmd: ComposeAutoMessage, store: Parley, clock: Clock) -> Message:
+    message = Message.compose(kind="auto", at=clock.now(), **asdict(cmd))
+    index = store.get_as(AutoMessages, auto_messages_key(message.app_id))
+    index = index or AutoMessages(app_id=message.app_id)
+    index.add(message.message_id)
+    store.save_all(message, index)
+    return message
+
+
+def queue_in_app(cmd: QueueInApp, store: Parley, clock: Clock) -> bool:
+    """A popup waits on the user for their next visit; an inbox message lands in their inbox
+    at once (idempotent: a job that runs twice sends once)."""
+    message = store.get_as(Message, UUID(hex=cmd.message_id))
+    user = store.get_as(User, UUID(hex=cmd.user_key))
+    if message is None or user is None or user.deleted:
+        return False
+    opened = deliver_manual(user, message, showable, clock.now())
+    store.save_all(user, *opened)
+    return True
+
+
+def send_in_app(
+    cmd: SendInApp, store: Parley, clock: Clock, *, compose: Callable[[], Message]
+) -> Message:
+    """Saved together with its copy waiting on the user, or in their inbox (composed afresh
+    on each attempt, as the user may have changed meanwhile)."""
+    message = compose()
+    user = store.get_as(User, UUID(hex=cmd.user_key))
+    assert user is not None
+    opened = deliver_manual(user, message, showable, clock.now())
+    message.dispatch(1, clock.now())
+    store.save_all(message, user, *opened)
+    return message
+
+
+def stop_message(cmd: StopMessage, store: Parley, clock: Clock) -> Message:
     """The message is no longer shown to anyone who has not seen it yet (an auto message
     leaves the app's live list; a manual in-app one is withdrawn at each user's next visit)."""
+    message = _message(store, cmd.app_id, cmd.message_id)
+    message.stop(clock.now())
+    index = store.get_as(AutoMessages, auto_messages_key(cmd.app_id))
+    if index is not None:
+        index.remove(cmd.message_id)
+    store.save_all(message, *([index] if index is not None else []))
+    return message
 
-    def attempt() -> Message:
-        message = store.get_as(Message, UUID(hex=message_id))
-        if message is None or message.app_id != app_id:
-            raise MessageNotFound(f"message {message_id!r}")
-        message.stop(clock.now())
-        index = store.get_as(AutoMessages, auto_messages_key(app_id))
-        if index is not None:
-            index.remove(message_id)
-        store.save_all(message, *([index] if index is not None else []))
-        return message
 
-    return retry_on_conflict(attempt)
+def edit_message(cmd: EditMessage, store: Parley, clock: Clock) -> Message:
+    message = _message(store, cmd.app_id, cmd.message_id)
+    content = cmd.content
+    message.edit(
+        content.get("subject"),
+        content["body"],
+        content.get("markup") or message.versions[-1]["markup"],
+        content.get("style"),
+        cmd.custom_keys,
+        clock.now(),
+    )
+    store.save_all(message)
+    return message
+
+
+def mark_dispatched(cmd: MarkDispatched, store: Parley, clock: Clock) -> None:
+    message = store.get_as(Message, UUID(hex=cmd.message_id))
+    if message is not None:
+        message.dispatch(cmd.recipients, clock.now())
+        store.save_all(message)
+
+
+def _message(store: Parley, app_id: str, message_id: str) -> Message:
+    message = store.get_as(Message, UUID(hex=message_id))
+    if message is None or message.app_id != app_id:
+        raise MessageNotFound(f"message {message_id!r}")
+    return message
 
 
 _AUDIENCES: dict[str, Filter] = {}
@@ -130,19 +181,17 @@ def audience_of(message: Message) -> Filter:
 
 
 def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> list[Message]:
-    """The app's in-app auto messages this user matches now for the first time, on this page."""
+    """The app's in-app auto messages this user matches now for the first time, on this page
+    (the rule: domain/showing.py)."""
     index = store.recent(AutoMessages, auto_messages_key(user.app_id))
     if index is None or not index.live:
         return []
-    candidates = []
-    for message_id in index.live:
-        if user.had_message(message_id):
-            continue
-        message = store.recent(Message, UUID(hex=message_id))
-        if message is None or message.message_type == "email" or not message.live(now):
-            continue
-        if message.audience is not None and message.shows_on(url):
-            candidates.append((message, audience_of(message)))
+    live = (
+        store.recent(Message, UUID(hex=message_id))
+        for message_id in index.live
+        if not user.had_message(message_id)
+    )
+    candidates = [(m, audience_of(m)) for m in due_candidates(user, url, now, live)]
     if not candidates:
         return []
     tags = store.recent(Tags, tags_key(user.app_id))
@@ -154,21 +203,15 @@ def due_in_app(store: Parley, user: User, url: str | None, now: datetime) -> lis
         else []
     )
     profile = profile_of(user, companies, set(tags.names) if tags else set())
-    lookup = segments.definition if segments else (lambda _segment_id: None)
-    return [m for m, f in candidates if matches(f, profile, now, lookup)]
+    lookup = segments.definition if segments else no_segments
+    return matching(candidates, profile, now, lookup)
 
 
 def waiting_in_app(store: Parley, user: User, now: datetime) -> list[Message]:
     """Manual in-app messages a teammate sent this user since their last visit, oldest first;
     one stopped meanwhile is withdrawn instead (both recorded by the caller's save)."""
-    shown = []
-    for message_id in list(user.messages_waiting):
-        message = store.recent(Message, UUID(hex=message_id))
-        if message is not None and message.live(now):
-            shown.append(message)
-        else:
-            user.drop_waiting(message_id, now)
-    return shown
+    waiting = {i: store.recent(Message, UUID(hex=i)) for i in user.messages_waiting}
+    return still_waiting(user, waiting, now)
 
 
 @lru_cache(maxsize=1024)
@@ -194,7 +237,7 @@ def shown(message: Message, user: User) -> dict[str, Any]:
     }
 
 
-def showable(message: Message, user: User) -> dict[str, Any] | None:
+def showable(message: Message, user: User) -> dict[str, Any] | None:  # a showing.Content
     """What the widget displays, or None when the message would show this user nothing (its
     body, with their values, is empty, or cannot be read): logged, and the caller skips it."""
     try:
@@ -206,34 +249,6 @@ def showable(message: Message, user: User) -> dict[str, Any] | None:
         log.warning("message %s shows user %s nothing; skipped", message.message_id, user.id.hex)
         return None
     return content
-
-
-def edit_message(
-    store: Parley,
-    app_id: str,
-    message_id: str,
-    content: dict[str, Any],
-    custom_keys: set[str],
-    clock: Clock,
-) -> Message:
-    """A new version of the content (subject, body, markup, style); conditions stay."""
-
-    def attempt() -> Message:
-        message = store.get_as(Message, UUID(hex=message_id))
-        if message is None or message.app_id != app_id:
-            raise MessageNotFound(f"message {message_id!r}")
-        message.edit(
-            content.get("subject"),
-            content["body"],
-            content.get("markup") or message.versions[-1]["markup"],
-            content.get("style"),
-            custom_keys,
-            clock.now(),
-        )
-        store.save_all(message)
-        return message
-
-    return retry_on_conflict(attempt)
 
 
 def live_messages(store: Parley, app_id: str) -> list[Message]:

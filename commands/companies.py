@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands.clock import Clock
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from commands.users import CompanyInput
 from domain.company import Company
 from domain.identity import company_key
@@ -24,12 +24,9 @@ class SavedCompany:
 
 
 def save_company(cmd: SaveCompany, store: Parley, clock: Clock) -> SavedCompany:
-    def attempt() -> SavedCompany:
-        key = company_key(cmd.app_id, cmd.company.company_id)
-        company = store.get_as(Company, key)
-        if company is None:
-            company = Company(app_id=cmd.app_id, company_id=cmd.company.company_id, at=clock.now())
-        company.update(cmd.company.attributes, cmd.company.custom)
-        return SavedCompany(company, store.save_all(company))
-
-    return retry_on_conflict(attempt)
+    key = company_key(cmd.app_id, cmd.company.company_id)
+    company = store.get_as(Company, key)
+    if company is None:
+        company = Company(app_id=cmd.app_id, company_id=cmd.company.company_id, at=clock.now())
+    company.update(cmd.company.attributes, cmd.company.custom)
+    return SavedCompany(company, store.save_all(company))

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
-from commands.conversations import conversation_for, emailed_conversation_id
 from commands.email import Sender, build_email, thread_for, tracking_for
+from commands.handling import handle
 from commands.mail import MailRefused, Transport
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from commands.tokens import unsubscribe_token
 from domain.company import Company
 from domain.content import compile_body, user_variables
+from domain.conversations import conversation_for, emailed_conversation_id
 from domain.delivery import SENDING, SENT, UNCERTAIN, Delivery, delivery_key
 from domain.messages import Message
 from domain.user import User
@@ -68,10 +70,12 @@ def deliver_email(
         transport.send(email)
     except MailRefused as refused:
         reason = str(refused)
-        _record(store, delivery.id, lambda d: d.deferred(reason, clock.now()))
+        handle(
+            _record, Outcome(delivery.id, lambda d: d.deferred(reason, clock.now())), store, clock
+        )
         raise DeliveryDeferred(reason) from refused
-    _record(store, delivery.id, lambda d: d.sent(clock.now()))
-    _reached(store, message, user.id, delivery.content_version, clock)
+    handle(_record, Outcome(delivery.id, lambda d: d.sent(clock.now())), store, clock)
+    handle(_reached, Reached(message, user.id, delivery.content_version), store, clock)
     return SENT
 
 
@@ -121,26 +125,32 @@ def claim_emails(store: Parley, message: Message, user_keys: list[str], clock: C
     return claimed
 
 
-def _reached(store: Parley, message: Message, user_key: UUID, version: int, clock: Clock) -> None:
+@dataclass(frozen=True)
+class Reached:
+    """A sent email reached the user (`version` of the message's content)."""
+
+    message: Message
+    user_key: UUID
+    version: int
+
+
+def _reached(cmd: Reached, store: Parley, clock: Clock) -> None:
     """The email is in the user's inbox too, as a conversation they can reply to; a manual
     one adds to the relationship score (seed)."""
-    written = message.versions[version]
-
-    def attempt() -> None:
-        user = store.get_as(User, user_key)
-        if user is None:
-            return
-        now = clock.now()
-        body = compile_body(written["body"], written["markup"], None)
-        shown = body.render(values_for(store, user))[0]
-        conversation = conversation_for(message, user, shown, now, by_email=True)
-        if store.find(conversation.id) is not None:
-            return  # opened already
-        if message.kind == "manual":
-            user.message_sent(now)
-        store.save_all(conversation, user)
-
-    retry_on_conflict(attempt)
+    message = cmd.message
+    written = message.versions[cmd.version]
+    user = store.get_as(User, cmd.user_key)
+    if user is None:
+        return
+    now = clock.now()
+    body = compile_body(written["body"], written["markup"], None)
+    shown = body.render(values_for(store, user))[0]
+    conversation = conversation_for(message, user, shown, now, by_email=True)
+    if store.find(conversation.id) is not None:
+        return  # opened already
+    if message.kind == "manual":
+        user.message_sent(now)
+    store.save_all(conversation, user)
 
 
 def values_for(store: Parley, user: User) -> dict[str, object]:
@@ -170,38 +180,42 @@ def _claim(
     return claim
 
 
-def _record(store: Parley, key: UUID, change: Callable[[Delivery], None]) -> None:
-    def attempt() -> None:
-        delivery = store.get_as(Delivery, key)
-        assert delivery is not None
-        change(delivery)
-        store.save_all(delivery)
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one send, recorded on its delivery."""
 
-    retry_on_conflict(attempt)
+    delivery: UUID
+    change: Callable[[Delivery], None]
 
 
-def record_open(store: Parley, message_id: str, user_key: str, clock: Clock) -> bool:
-    """The user's copy of the email was opened (its image fetched); False: no such copy."""
-    return _engage(store, message_id, user_key, lambda d: d.open(clock.now()))
+def _record(cmd: Outcome, store: Parley, clock: Clock) -> None:
+    delivery = store.get_as(Delivery, cmd.delivery)
+    assert delivery is not None
+    cmd.change(delivery)
+    store.save_all(delivery)
 
 
-def record_click(store: Parley, message_id: str, user_key: str, url: str, clock: Clock) -> bool:
-    """A link in the user's copy of the email was followed."""
-    return _engage(store, message_id, user_key, lambda d: d.click(url, clock.now()))
+@dataclass(frozen=True)
+class Engagement:
+    """The user's copy of an email was opened (its image fetched; `url` None) or one of its
+    links followed."""
+
+    message_id: str
+    user_key: str
+    url: str | None = None
 
 
-def _engage(
-    store: Parley, message_id: str, user_key: str, change: Callable[[Delivery], None]
-) -> bool:
-    def attempt() -> bool:
-        delivery = store.get_as(Delivery, delivery_key(message_id, user_key, "email"))
-        if delivery is None:
-            return False
-        change(delivery)
-        store.save_all(delivery)
-        return True
-
-    return retry_on_conflict(attempt)
+def record_engagement(cmd: Engagement, store: Parley, clock: Clock) -> bool:
+    """Recorded on the user's copy of the email; False: no such copy."""
+    delivery = store.get_as(Delivery, delivery_key(cmd.message_id, cmd.user_key, "email"))
+    if delivery is None:
+        return False
+    if cmd.url is None:
+        delivery.open(clock.now())
+    else:
+        delivery.click(cmd.url, clock.now())
+    store.save_all(delivery)
+    return True
 
 
 def email_composer(

@@ -27,14 +27,22 @@ from sqlalchemy import Engine
 from commands.apps import recent_app
 from commands.attachments import keep_attachments
 from commands.clock import Clock
-from commands.conversations import Resolve, load_conversation, reply, start_by_user
+from commands.conversations import (
+    Reply,
+    Resolve,
+    StartConversation,
+    load_conversation,
+    reply,
+    start_by_user,
+)
 from commands.errors import AppNotFound, ConversationNotFound
+from commands.handling import handle
 from commands.mime import Limits, Parsed, Refused, parse
 from commands.store import Parley
 from commands.tokens import read_reply_tokens
 from commands.users import UserInput, apply_user_input, resolve_user
 from domain.errors import InvalidValue
-from domain.inbound import InboundEmail, inbound_key
+from domain.inbound import InboundEmail, honours_token, inbound_key
 from domain.user import User
 
 log = logging.getLogger("parley.inbound")
@@ -154,18 +162,16 @@ def _receive(
         )
         keep_attachments(engine, app_id, parsed.files, clock)
         try:
-            part = reply(
-                store,
+            command = Reply(
                 app_id,
                 conversation_id,
                 author,
                 "comment",
-                clock,
                 body=parsed.text,
                 via="email",
                 attachments=attached,
-                record=record,
             )
+            part = handle(reply, command, store, clock, record=record)
         except _Duplicate:
             return _duplicate(store, key)
         outcome = Outcome("replied", conversation_id, part["id"])
@@ -177,17 +183,17 @@ def _receive(
         author = None  # the sender's user, found or made when saving
         keep_attachments(engine, app_id, parsed.files, clock)
         try:
-            started = start_by_user(
-                store,
-                _sender(app_id, parsed, store),
+            opening = StartConversation(
+                app_id,
+                None,
                 parsed.text,
-                clock,
                 via="email",
                 subject=parsed.subject,
                 email_id=parsed.message_id,
                 attachments=attached,
-                record=record,
             )
+            resolve = _sender(app_id, parsed, store)
+            started = handle(start_by_user, opening, store, clock, resolve=resolve, record=record)
         except _Duplicate:
             return _duplicate(store, key)
         outcome = Outcome("started", started.conversation_id)
@@ -219,17 +225,16 @@ def _given_to_sender(
     sender: str,
     admin: dict[str, str] | None,
 ) -> bool:
-    """Whether a reply token names a conversation of this app and was given to the sender:
-    the conversation's user (by their address) or the teammate it names."""
+    """Whether a reply token names a conversation of this app and was given to the sender."""
     conversation_id, who = token
     try:
         conversation = load_conversation(store, app_id, conversation_id)
     except ConversationNotFound:  # another app's: not a thread of this one
         return False
-    if who != "u":
-        return admin is not None and admin["id"] == who[1:]
-    user = store.get_as(User, UUID(hex=conversation.user_key))
-    return admin is None and user is not None and (user.email or "").lower() == sender
+    user = store.get_as(User, UUID(hex=conversation.user_key)) if who == "u" else None
+    return honours_token(
+        who, sender, admin["id"] if admin else None, user.email if user is not None else None
+    )
 
 
 def _sender(app_id: str, parsed: Parsed, store: Parley) -> Resolve:

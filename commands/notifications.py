@@ -1,10 +1,10 @@
 """Emails to teammates when a user writes (seed: "When a user replies, the initiator of the
 conversation will receive an email"; "Each user controls their own mail notifications").
 
-Who gets one follows each teammate's setting: `all` (every user message in the app), `mine`
-(the default: conversations assigned to them or started by them) or `none`. The teammates to
-email are recorded on the conversation before anything is sent, so a notification goes at
-most once, also when its job runs twice. Emails carry the user's words only: never notes.
+Who gets one follows each teammate's setting (`to_notify`, domain/conversations.py). The
+teammates to email are recorded on the conversation before anything is sent, so a
+notification goes at most once, also when its job runs twice. Emails carry the user's words
+only: never notes.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from commands.apps import recent_app
 from commands.clock import Clock
 from commands.conversations import load_conversation
 from commands.email import Thread, apply_thread, thread_for
+from commands.handling import handle
 from commands.mail import Transport
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from domain.content import conversation_html
-from domain.conversations import Conversation
+from domain.conversations import Conversation, to_notify
 from domain.user import User
 
 START = "start"  # the part id for the user's opening message
@@ -40,17 +41,26 @@ class Mailing:
     inbound_domain: str
 
 
-def to_notify(admins: dict[str, dict[str, str]], conversation: Conversation) -> list[str]:
-    """The teammates who want an email about a user message in this conversation."""
-    involved = {conversation.assignee}
-    if conversation.author["type"] == "admin":
-        involved.add(conversation.author["id"])
-    return [
-        admin_id
-        for admin_id, admin in admins.items()
-        if admin.get("notifications", "mine") == "all"
-        or (admin.get("notifications", "mine") == "mine" and admin_id in involved)
-    ]
+@dataclass(frozen=True)
+class Notifying:
+    """Who is about to get an email about one part (the user, or teammates; None: the
+    teammates `to_notify` picks), recorded before it is sent: at most once each."""
+
+    app_id: str
+    conversation_id: str
+    part_id: str
+    recipients: list[str] | None = None
+
+
+def record_notifying(cmd: Notifying, store: Parley, clock: Clock) -> tuple[Conversation, list[str]]:
+    """The conversation and those of the recipients not emailed about the part before."""
+    conversation = load_conversation(store, cmd.app_id, cmd.conversation_id)
+    recipients = cmd.recipients
+    if recipients is None:
+        recipients = to_notify(recent_app(store, cmd.app_id).admins, conversation)
+    fresh = conversation.notify(cmd.part_id, recipients, clock.now())
+    store.save_all(conversation)
+    return conversation, fresh
 
 
 def notify_admins(
@@ -65,14 +75,8 @@ def notify_admins(
     """Email the teammates who want it about one user message; how many were sent. Each
     can answer by replying to the email (its Reply-To names them and the conversation)."""
     app = recent_app(store, app_id)
-
-    def attempt() -> tuple[Conversation, list[str]]:
-        conversation = load_conversation(store, app_id, conversation_id)
-        fresh = conversation.notify(part_id, to_notify(app.admins, conversation), clock.now())
-        store.save_all(conversation)
-        return conversation, fresh
-
-    conversation, admin_ids = retry_on_conflict(attempt)
+    notifying = Notifying(app_id, conversation_id, part_id)
+    conversation, admin_ids = handle(record_notifying, notifying, store, clock)
     if part_id == START:
         text = conversation.body
     else:
@@ -132,14 +136,8 @@ def email_user(
     text = part["body"] or ""
     message.set_content(f"{text}\n\n--\nReply to this email to answer {app.name}.\n")
     message.add_alternative(conversation_html(text), subtype="html")
-
-    def attempt() -> bool:
-        fresh = load_conversation(store, app_id, conversation_id)
-        recorded = bool(fresh.notify(part_id, [USER], clock.now()))
-        store.save_all(fresh)
-        return recorded
-
-    if not retry_on_conflict(attempt):
+    notifying = Notifying(app_id, conversation_id, part_id, [USER])
+    if not handle(record_notifying, notifying, store, clock)[1]:
         return False  # sent (or being sent) already
     transport.send(message)
     return True

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from commands.recorders import Recorder, StoreFactory
 from domain.user import User
 
-T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
-
-
-class ConcurrencyExhausted(Exception):
-    """A command kept colliding with concurrent writers and was given up."""
 
 
 class Parley(Application[UUID]):
@@ -101,24 +93,3 @@ class Parley(Application[UUID]):
                 if cache is not None:
                     cache.put(aggregate.id, aggregate)
         return max((r.notification.id for r in recordings), default=0)
-
-
-def retry_on_conflict(attempt: Callable[[], T], budget: float = 15.0) -> T:
-    """Run a load-decide-save attempt again when a concurrent writer got there first.
-
-    The failed attempt wrote nothing (the append is atomic), so repeating it on fresh
-    state neither loses nor doubles the command. Waits grow exponentially with full
-    jitter (capped at 50 ms) so that many writers of one aggregate all get through.
-    """
-    deadline = time.monotonic() + budget
-    tries = 0
-    while True:
-        try:
-            return attempt()
-        except IntegrityError:
-            tries += 1
-            if time.monotonic() >= deadline:
-                raise ConcurrencyExhausted(
-                    f"gave up after {tries} conflicting attempts in {budget:.0f} s"
-                ) from None
-            time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(tries, 6))))

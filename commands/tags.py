@@ -12,7 +12,8 @@ from eventsourcing.domain import Aggregate
 
 from commands.clock import Clock
 from commands.errors import CompanyNotFound, TagNotFound
-from commands.store import Parley, retry_on_conflict
+from commands.handling import handle
+from commands.store import Parley
 from commands.users import find_named_user
 from domain.company import Company
 from domain.errors import InvalidValue
@@ -72,27 +73,24 @@ def save_tag(cmd: SaveTag, store: Parley, clock: Clock) -> SavedTag:
     """Create the tag if its name is new (or rename it by id), then apply every change at
     once: all of it is saved in one transaction, or nothing is when a reference is wrong."""
 
-    def attempt() -> SavedTag:
-        tags = app_tags(store, cmd.app_id)
-        tag_id = _tag_for(tags, cmd, clock)
-        changed: list[Aggregate] = [tags]
-        targets: list[tuple[User | Company, bool]] = [
-            (
-                find_named_user(store, cmd.app_id, id=ref.id, user_id=ref.user_id, email=ref.email),
-                ref.untag,
-            )
-            for ref in cmd.users
-        ]
-        targets += [(find_company_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.companies]
-        for target, untag in targets:
-            if untag:
-                target.untag(tag_id)
-            else:
-                target.tag(tag_id)
-            changed.append(target)
-        return SavedTag(tag_id, tags.names[tag_id], store.save_all(*changed))
-
-    return retry_on_conflict(attempt)
+    tags = app_tags(store, cmd.app_id)
+    tag_id = _tag_for(tags, cmd, clock)
+    changed: list[Aggregate] = [tags]
+    targets: list[tuple[User | Company, bool]] = [
+        (
+            find_named_user(store, cmd.app_id, id=ref.id, user_id=ref.user_id, email=ref.email),
+            ref.untag,
+        )
+        for ref in cmd.users
+    ]
+    targets += [(find_company_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.companies]
+    for target, untag in targets:
+        if untag:
+            target.untag(tag_id)
+        else:
+            target.tag(tag_id)
+        changed.append(target)
+    return SavedTag(tag_id, tags.names[tag_id], store.save_all(*changed))
 
 
 def _tag_for(tags: Tags, cmd: SaveTag, clock: Clock) -> str:
@@ -133,50 +131,77 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
         yield chunk
 
 
+@dataclass(frozen=True)
+class ChangeChunk:
+    """One chunk of a change to many users or companies (ids absent are left out)."""
+
+    kind: type[User] | type[Company]
+    ids: list[str]
+    change: Callable[[Any], None]
+
+
+def change_chunk(cmd: ChangeChunk, store: Parley, clock: Clock) -> int:
+    loaded = [store.get_as(cmd.kind, UUID(hex=i)) for i in cmd.ids]
+    present = [a for a in loaded if a is not None]
+    for aggregate in present:
+        cmd.change(aggregate)
+    return store.save_all(*present)
+
+
 def change_many(
     store: Parley,
+    clock: Clock,
     kind: type[User] | type[Company],
     ids: Sequence[str],
     change: Callable[[Any], None],
 ) -> int:
-    """Apply `change` to many aggregates, saved CHUNK at a time; return the last position."""
+    """Apply `change` to many aggregates, saved CHUNK at a time (each a command of its own);
+    return the last position."""
     position = 0
     for chunk in chunks(ids):
-
-        def attempt(chunk: list[str] = chunk) -> int:
-            loaded = [store.get_as(kind, UUID(hex=i)) for i in chunk]
-            present = [a for a in loaded if a is not None]
-            for aggregate in present:
-                change(aggregate)
-            return store.save_all(*present)
-
-        position = max(position, retry_on_conflict(attempt))
+        position = max(
+            position, handle(change_chunk, ChangeChunk(kind, chunk, change), store, clock)
+        )
     return position
 
 
-def tag_users(store: Parley, app_id: str, tag_id: str, user_ids: Sequence[str]) -> int:
+@dataclass(frozen=True)
+class TagUsers:
     """Tag many users (say, everyone a filter matches), CHUNK per transaction."""
-    live_tag(store, app_id, tag_id)
-    return change_many(store, User, user_ids, lambda user: user.tag(tag_id))
+
+    app_id: str
+    tag_id: str
+    user_ids: Sequence[str]
 
 
-def delete_tag(
-    store: Parley,
-    app_id: str,
-    tag_id: str,
-    clock: Clock,
-    user_ids: Sequence[str],
-    company_ids: Sequence[str],
-) -> int:
+def tag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
+    """Several transactions: called directly, not through `handle`."""
+    live_tag(store, cmd.app_id, cmd.tag_id)
+    tag_id = cmd.tag_id
+    return change_many(store, clock, User, cmd.user_ids, lambda user: user.tag(tag_id))
+
+
+@dataclass(frozen=True)
+class DeleteTag:
     """The tag goes at once (filters and payloads stop showing it), then comes off everyone
     who had it, so their histories say so too."""
 
-    def attempt() -> int:
-        tags = live_tag(store, app_id, tag_id)
-        tags.delete(tag_id, clock.now())
-        return store.save_all(tags)
+    app_id: str
+    tag_id: str
+    user_ids: Sequence[str]
+    company_ids: Sequence[str]
 
-    position = retry_on_conflict(attempt)
-    position = max(position, change_many(store, User, user_ids, lambda u: u.untag(tag_id)))
-    company_position = change_many(store, Company, company_ids, lambda c: c.untag(tag_id))
-    return max(position, company_position)
+
+def drop_tag(cmd: DeleteTag, store: Parley, clock: Clock) -> int:
+    tags = live_tag(store, cmd.app_id, cmd.tag_id)
+    tags.delete(cmd.tag_id, clock.now())
+    return store.save_all(tags)
+
+
+def delete_tag(cmd: DeleteTag, store: Parley, clock: Clock) -> int:
+    """Several transactions: called directly, not through `handle`."""
+    tag_id = cmd.tag_id
+    position = handle(drop_tag, cmd, store, clock)
+    users = change_many(store, clock, User, cmd.user_ids, lambda u: u.untag(tag_id))
+    companies = change_many(store, clock, Company, cmd.company_ids, lambda c: c.untag(tag_id))
+    return max(position, users, companies)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from commands.apps import check_snippet_user
 from commands.clock import Clock
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from commands.users import find_named_user
 from domain.values import CustomValue
 
@@ -30,11 +30,7 @@ def track_event(cmd: TrackEvent, store: Parley, clock: Clock, from_snippet: bool
     """Record the event on the user it names (who must exist); return the log position."""
     if from_snippet:
         check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
-
-    def attempt() -> int:
-        user = find_named_user(store, cmd.app_id, id=cmd.id, user_id=cmd.user_id, email=cmd.email)
-        at = clock.now() if cmd.created_at is None else datetime.fromtimestamp(cmd.created_at, UTC)
-        user.track(cmd.event_name, at, cmd.metadata)
-        return store.save_all(user)
-
-    return retry_on_conflict(attempt)
+    user = find_named_user(store, cmd.app_id, id=cmd.id, user_id=cmd.user_id, email=cmd.email)
+    at = clock.now() if cmd.created_at is None else datetime.fromtimestamp(cmd.created_at, UTC)
+    user.track(cmd.event_name, at, cmd.metadata)
+    return store.save_all(user)

@@ -13,14 +13,14 @@ from eventsourcing.domain import Aggregate
 from commands.apps import check_snippet_user, recent_app
 from commands.auto_messages import due_in_app, showable, waiting_in_app
 from commands.clock import Clock
-from commands.conversations import conversation_for
 from commands.errors import UserNotFound
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from domain.company import Company
 from domain.delivery import Delivery, delivery_key
 from domain.errors import MissingUserIdentifier
 from domain.identity import company_key, email_key, user_id_key
 from domain.messages import Message
+from domain.showing import show_on_page_view
 from domain.user import Alias, User
 from domain.values import CustomValue
 
@@ -179,62 +179,37 @@ def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere
     check_snippet_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, cmd.user_hash)
     signed_email = cmd.user.user_id is None or not recent_app(store, cmd.app_id).secure_mode
     place = locate(cmd.ip)
-
-    def attempt() -> Saved:
-        now = clock.now()
-        by_email = cmd.user.email if signed_email else None
-        user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, by_email, now)
-        others = apply_user_input(
-            store, user, cmd.user, by="snippet", at=now, claim_email=signed_email
-        )
-        user.record_page_view(
-            now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place
-        )
-        due: list[tuple[Message, dict[str, Any]]] = []
-        for message in waiting_in_app(store, user, now) + due_in_app(store, user, cmd.url, now):
-            version = len(message.versions) - 1
-            # A message that would show nothing never stops the page view from being recorded.
-            content = showable(message, user)
-            if content is None:
-                user.message_not_shown(message.message_id, version, "empty", now)
-            elif message.message_id in user.messages_waiting:
-                user.message_shown(message.message_id, version, now)
-                user.message_sent(now)  # seed: manual messages add to the relationship score
-                due.append((message, content))
-            else:
-                user.auto_message_shown(message.message_id, version, now)
-                due.append((message, content))
-        # Each message reached the user's inbox too, as a conversation they can reply to.
-        opened = [conversation_for(m, user, content["body"], now) for m, content in due]
-        shown_now = tuple(m for m, _ in due)
-        return Saved(user, store.save_all(user, *aliases, *others, *opened), shown_now)
-
-    return retry_on_conflict(attempt)
+    now = clock.now()
+    by_email = cmd.user.email if signed_email else None
+    user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, by_email, now)
+    others = apply_user_input(store, user, cmd.user, by="snippet", at=now, claim_email=signed_email)
+    user.record_page_view(now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place)
+    due = waiting_in_app(store, user, now) + due_in_app(store, user, cmd.url, now)
+    # Each shown message reached the user's inbox too, as a conversation they can reply to.
+    shown, opened = show_on_page_view(user, due, showable, now)
+    shown_now = tuple(m for m, _ in shown)
+    return Saved(user, store.save_all(user, *aliases, *others, *opened), shown_now)
 
 
 def save_user(cmd: SaveUser, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
     """REST create-or-update by id, user_id or email."""
-
-    def attempt() -> Saved:
-        now = clock.now()
-        if cmd.id is not None:
-            user = _by_public_id(store, cmd.app_id, cmd.id)
-            aliases: list[Aggregate] = []
-        else:
-            user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, now)
-        others = apply_user_input(store, user, cmd.user, by="api", at=now)
-        if cmd.last_request_at is not None or cmd.update_last_request_at or cmd.new_session:
-            at = (
-                datetime.fromtimestamp(cmd.last_request_at, UTC)
-                if cmd.last_request_at is not None
-                else now
-            )
-            user.record_request(at, cmd.new_session, cmd.ip, cmd.user_agent, locate(cmd.ip))
-        elif cmd.ip is not None or cmd.user_agent is not None:
-            user.record_request(now, False, cmd.ip, cmd.user_agent, locate(cmd.ip))
-        return Saved(user, store.save_all(user, *aliases, *others))
-
-    return retry_on_conflict(attempt)
+    now = clock.now()
+    if cmd.id is not None:
+        user = _by_public_id(store, cmd.app_id, cmd.id)
+        aliases: list[Aggregate] = []
+    else:
+        user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, cmd.user.email, now)
+    others = apply_user_input(store, user, cmd.user, by="api", at=now)
+    if cmd.last_request_at is not None or cmd.update_last_request_at or cmd.new_session:
+        at = (
+            datetime.fromtimestamp(cmd.last_request_at, UTC)
+            if cmd.last_request_at is not None
+            else now
+        )
+        user.record_request(at, cmd.new_session, cmd.ip, cmd.user_agent, locate(cmd.ip))
+    elif cmd.ip is not None or cmd.user_agent is not None:
+        user.record_request(now, False, cmd.ip, cmd.user_agent, locate(cmd.ip))
+    return Saved(user, store.save_all(user, *aliases, *others))
 
 
 def _by_public_id(store: Parley, app_id: str, public_id: str) -> User:
@@ -248,15 +223,18 @@ def _by_public_id(store: Parley, app_id: str, public_id: str) -> User:
     return user
 
 
-def delete_user(app_id: str, public_id: str, store: Parley, clock: Clock) -> Saved:
+@dataclass(frozen=True)
+class DeleteUser:
     """Remove a user from the app; the history stays in the event store."""
 
-    def attempt() -> Saved:
-        user = _by_public_id(store, app_id, public_id)
-        user.delete(at=clock.now())
-        return Saved(user, store.save_all(user))
+    app_id: str
+    id: str  # the user's Parley id
 
-    return retry_on_conflict(attempt)
+
+def delete_user(cmd: DeleteUser, store: Parley, clock: Clock) -> Saved:
+    user = _by_public_id(store, cmd.app_id, cmd.id)
+    user.delete(at=clock.now())
+    return Saved(user, store.save_all(user))
 
 
 def find_named_user(
@@ -281,39 +259,44 @@ def find_named_user(
     return found
 
 
-def record_message_sent(store: Parley, app_id: str, user_id: str, at: datetime) -> int:
-    """A teammate's manual message reached this user (messages call this when they send)."""
-    return _note(store, app_id, user_id, lambda user: user.message_sent(at))
+@dataclass(frozen=True)
+class MessageExchanged:
+    """A teammate's manual message reached the user, or the user wrote to the team (what a
+    relationship score counts; messages and conversations record it themselves)."""
+
+    app_id: str
+    user_id: str
+    at: datetime
 
 
-def record_message_received(store: Parley, app_id: str, user_id: str, at: datetime) -> int:
-    """This user wrote to the team (conversations call this for each user reply)."""
-    return _note(store, app_id, user_id, lambda user: user.message_received(at))
+def record_message_sent(cmd: MessageExchanged, store: Parley, clock: Clock) -> int:
+    user = find_named_user(store, cmd.app_id, user_id=cmd.user_id)
+    user.message_sent(cmd.at)
+    return store.save_all(user)
 
 
-def _note(store: Parley, app_id: str, user_id: str, change: Callable[[User], None]) -> int:
-    def attempt() -> int:
-        user = find_named_user(store, app_id, user_id=user_id)
-        change(user)
-        return store.save_all(user)
-
-    return retry_on_conflict(attempt)
+def record_message_received(cmd: MessageExchanged, store: Parley, clock: Clock) -> int:
+    user = find_named_user(store, cmd.app_id, user_id=cmd.user_id)
+    user.message_received(cmd.at)
+    return store.save_all(user)
 
 
-def unsubscribe_by_link(
-    store: Parley, app_id: str, public_id: str, clock: Clock, message_id: str | None = None
-) -> int:
+@dataclass(frozen=True)
+class UnsubscribeByLink:
     """The user clicked an email's unsubscribe link (the snippet's own value still wins);
-    the email it came in records it too, for that message's stats."""
+    the email it came in (`message_id`) records it too, for that message's stats."""
 
-    def attempt() -> int:
-        user = _by_public_id(store, app_id, public_id)
-        user.set_unsubscribed(True, by="link")
-        came_in = None
-        if message_id is not None:
-            came_in = store.get_as(Delivery, delivery_key(message_id, user.id.hex, "email"))
-            if came_in is not None:
-                came_in.unsubscribe(clock.now())
-        return store.save_all(user, came_in)
+    app_id: str
+    id: str  # the user's Parley id
+    message_id: str | None = None
 
-    return retry_on_conflict(attempt)
+
+def unsubscribe_by_link(cmd: UnsubscribeByLink, store: Parley, clock: Clock) -> int:
+    user = _by_public_id(store, cmd.app_id, cmd.id)
+    user.set_unsubscribed(True, by="link")
+    came_in = None
+    if cmd.message_id is not None:
+        came_in = store.get_as(Delivery, delivery_key(cmd.message_id, user.id.hex, "email"))
+        if came_in is not None:
+            came_in.unsubscribe(clock.now())
+    return store.save_all(user, came_in)

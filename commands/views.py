@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from commands.apps import check_snippet_user
 from commands.clock import Clock
-from commands.store import Parley, retry_on_conflict
+from commands.store import Parley
 from commands.users import find_named_user
 from domain.user import User
 
@@ -45,11 +45,7 @@ def record_click(cmd: Click, store: Parley, clock: Clock) -> User:
 
 def _on_user(cmd: View, store: Parley, change: Callable[[User], None]) -> User:
     check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
-
-    def attempt() -> User:
-        user = find_named_user(store, cmd.app_id, user_id=cmd.user_id, email=cmd.email)
-        change(user)
-        store.save_all(user)
-        return user
-
-    return retry_on_conflict(attempt)
+    user = find_named_user(store, cmd.app_id, user_id=cmd.user_id, email=cmd.email)
+    change(user)
+    store.save_all(user)
+    return user

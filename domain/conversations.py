@@ -11,12 +11,17 @@ user has read up to some part, and so has each teammate.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-from uuid import UUID, uuid4
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue
+from domain.identity import NAMESPACE
+
+if TYPE_CHECKING:
+    from domain.messages import Message
+    from domain.user import User
 
 PART_TYPES = ("comment", "note", "assignment", "open", "close")
 MAX_BODY = 100_000
@@ -263,3 +268,45 @@ def _check_body(body: str) -> None:
         raise InvalidValue("body", "cannot be empty")
     if len(body) > MAX_BODY:
         raise InvalidValue("body", f"at most {MAX_BODY} characters")
+
+
+def conversation_for(
+    message: Message, user: User, body_html: str, at: datetime, *, by_email: bool = False
+) -> Conversation:
+    """The conversation a teammate's message opens with a user it reached, so that they can
+    reply (seed: "Users can reply to all messages they receive"); unsaved, for the caller to
+    save with the delivery. It starts unassigned, read by its author. An email's has a known
+    id (`emailed_conversation_id`), which its Reply-To address names."""
+    return Conversation.start(
+        app_id=user.app_id,
+        user_key=user.id.hex,
+        author={"type": "admin", "id": message.admin_id},
+        body=body_html,
+        at=at,
+        message_id=message.message_id,
+        markup="html",
+        conversation_id=emailed_conversation_id(message.message_id, user.id.hex)
+        if by_email
+        else None,
+        via="email" if by_email else "in-app",
+    )
+
+
+def emailed_conversation_id(message_id: str, user_key: str) -> str:
+    """The conversation an emailed message opens with one user, known before it is sent."""
+    return uuid5(NAMESPACE, f"conversation/{message_id}/{user_key}").hex
+
+
+def to_notify(admins: dict[str, dict[str, str]], conversation: Conversation) -> list[str]:
+    """The teammates who want an email about a user message in this conversation, by each
+    one's setting: `all` (every user message in the app), `mine` (the default: conversations
+    assigned to them or started by them) or `none`."""
+    involved = {conversation.assignee}
+    if conversation.author["type"] == "admin":
+        involved.add(conversation.author["id"])
+    return [
+        admin_id
+        for admin_id, admin in admins.items()
+        if admin.get("notifications", "mine") == "all"
+        or (admin.get("notifications", "mine") == "mine" and admin_id in involved)
+    ]

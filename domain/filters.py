@@ -7,7 +7,7 @@ One definition, sent as JSON by the dashboard and the REST API:
                       {"attribute": "company.monthly_spend", "operator": "gt", "value": 500}]}]}
 
 Two evaluators read it and must agree: `domain.matching` over one user's state (auto
-messages) and `queries.filters` in SQL over the users projection (lists and counts).
+messages) and `queries.audience.sql` in SQL over the users projection (lists and counts).
 
 Every negative operator is exactly NOT of its positive: `is_not` holds wherever `is` does
 not, including users with no value at all; `unknown` is NOT `known`. On companies, a positive

@@ -47,5 +47,15 @@ def inbound_key(app_id: str, email_id: str, sender: str) -> UUID:
     return uuid5(NAMESPACE, f"{app_id}/inbound/{sender} {email_id}")
 
 
+def honours_token(who: str, sender: str, admin_id: str | None, user_email: str | None) -> bool:
+    """Whether a reply token (`u` for the conversation's user, `aN` for teammate N) counts for
+    an email from `sender`: only for whom it was given to. A user's token answers for the
+    conversation's user writing from their address (never a teammate); a teammate's only
+    for that teammate (`admin_id`: the teammate with the sender's address, if any)."""
+    if who != "u":
+        return admin_id is not None and admin_id == who[1:]
+    return admin_id is None and user_email is not None and user_email.lower() == sender.lower()
+
+
 # It lived in commands/inbound.py before: its stored events name it there.
 register_topic("commands.inbound:InboundEmail", InboundEmail)

@@ -1,6 +1,6 @@
 """Whether one user matches a filter, in memory (auto messages decide per user with this).
 
-`queries.filters` answers the same question in SQL for many users; the rules both follow:
+`queries.audience.sql` answers the same question in SQL for many users; the rules both follow:
 - strings compare ignoring the case of ASCII letters A-Z (nothing else is folded);
 - numbers compare as 64-bit floats;
 - dates are whole seconds since the epoch, UTC; "N days ago" counts from the clock's now,

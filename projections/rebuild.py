@@ -18,7 +18,7 @@ from projections.tables import positions
 
 T = TypeVar("T")
 # A position row counting how often the projection's tables were swapped for rebuilt ones,
-# for readers that hold a copy of them (queries/audience_index.py).
+# for readers that hold a copy of them (queries/audience/).
 SWAPS = "__swaps"
 Progress = Callable[[int], None]
 

@@ -17,8 +17,8 @@ from projections.tables import (
     user_tags,
     users,
 )
-from queries.audience_index import AudienceIndexes
-from queries.filters import user_filter
+from queries.audience.lifecycle import AudienceIndexes
+from queries.audience.sql import user_filter
 from queries.segments import parsed_segments
 
 Counted = list[tuple[str, int]]

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, func, select
 
 from domain.filters import Filter, parse_filter
 from projections.tables import segments, users
-from queries.audience_index import AudienceIndexes
-from queries.filters import user_filter
+from queries.audience.lifecycle import AudienceIndexes
+from queries.audience.sql import user_filter
 
 Row = dict[str, Any]
 

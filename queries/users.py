@@ -20,8 +20,8 @@ from projections.tables import (
     user_tags,
     users,
 )
-from queries.audience_index import app_size
-from queries.filters import relationship_expression
+from queries.audience.following import app_size
+from queries.audience.sql import relationship_expression
 from queries.segments import segments_of
 
 Row = dict[str, Any]

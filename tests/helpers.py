@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from commands.apps import CreatedApp
+from commands.handling import handle
 from commands.schemas import PingSchema
 from commands.users import Ping, Saved, record_ping
 from projections.tables import users
@@ -32,7 +33,7 @@ def ping(
         {"app_id": app_id, "user": settings, "url": url, "referrer": referrer}
     )
     cmd = Ping(**{**loaded.__dict__, "ip": ip, "user_agent": "Mozilla/5.0 (X11; Linux)"})
-    return record_ping(cmd, services.store, services.clock, services.locate)
+    return handle(record_ping, cmd, services.store, services.clock, services.locate)
 
 
 def user_rows(services: Services, app_id: str) -> list[dict[str, Any]]:

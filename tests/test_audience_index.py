@@ -1,4 +1,4 @@
-"""The audience index (queries/audience_index.py), on SQLite and PostgreSQL: it follows what
+"""The audience index (queries/audience/), on SQLite and PostgreSQL: it follows what
 the projections change (deletes and restores, a tag deleted, a company's spend, custom data,
 tracked events), and GET /users takes its counts once it is built."""
 
@@ -16,17 +16,18 @@ from sqlalchemy import select
 
 import queries.users
 from commands.apps import CreateApp, create_app
-from commands.tags import SaveTag, UserRef, delete_tag, save_tag
+from commands.tags import DeleteTag, SaveTag, UserRef, delete_tag, save_tag
 from commands.tracking import TrackEvent, track_event
-from commands.users import CompanyInput, SaveUser, UserInput, delete_user, save_user
+from commands.users import CompanyInput, DeleteUser, SaveUser, UserInput, delete_user, save_user
 from domain.filters import parse_filter
 from projections.log import Log
 from projections.rebuild import rebuild
 from projections.runner import Runner
 from projections.tables import user_tags
 from projections.users import UsersProjection
-from queries.audience_index import AudienceIndex, AudienceIndexes
-from queries.filters import matching_ids
+from queries.audience.following import AudienceIndex
+from queries.audience.lifecycle import AudienceIndexes
+from queries.audience.sql import matching_ids
 from queries.segments import definitions
 from tests.helpers import post
 from web.bootstrap import Services
@@ -95,10 +96,12 @@ def test_the_index_follows_deletes_restores_tags_companies_custom_data_and_event
     assert follower.who(cond("event.invited.count", "gte", 2)) == {"cyd"}
     assert follower.who(cond("custom.seats", "unknown")) == {"ann", "bob"}
 
-    delete_user(app_id, ann_id(services, app_id), services.store, services.clock)
+    delete_user(DeleteUser(app_id, ann_id(services, app_id)), services.store, services.clock)
     with services.engine.connect() as conn:
         tagged = list(conn.execute(select(user_tags.c.user_id).where(user_tags.c.tag_id == vip.id)))
-    delete_tag(services.store, app_id, vip.id, services.clock, [r.user_id for r in tagged], [])
+    delete_tag(
+        DeleteTag(app_id, vip.id, [r.user_id for r in tagged], []), services.store, services.clock
+    )
     bigger = [CompanyInput("acme", attributes={"monthly_spend": 900})]
     save(services, app_id, "bob", companies=bigger)
     save(services, app_id, "cyd", custom={"plan": "free"})

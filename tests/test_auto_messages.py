@@ -10,7 +10,12 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from commands.apps import CreatedApp
-from commands.auto_messages import compose_auto_message, stop_message
+from commands.auto_messages import (
+    ComposeAutoMessage,
+    StopMessage,
+    compose_auto_message,
+    stop_message,
+)
 from domain.identity import user_id_key
 from domain.messages import Message
 from domain.user import User
@@ -31,10 +36,10 @@ def auto(services: Services, app_id: str, **given: Any) -> Message:
         "markup": "markdown",
         "style": None,
         "custom_keys": {"plan"},
-        "at": services.clock.now(),
         "audience": PRO,
     }
-    return compose_auto_message(services.store, **{**fields, **given})
+    composed = ComposeAutoMessage(**{**fields, **given})
+    return compose_auto_message(composed, services.store, services.clock)
 
 
 def boot(client: FlaskClient, app_id: str, url: str = "https://app.io/home", **user: Any) -> Any:
@@ -64,7 +69,7 @@ def test_url_restriction_and_stopping(
     assert boot(client, app.app_id, url="https://app.io/home", user_id="bo", plan="pro") == []
     (shown,) = boot(client, app.app_id, url="https://app.io/billing/plans", user_id="bo")
     assert shown["id"] == billing.message_id
-    stop_message(services.store, app.app_id, billing.message_id, services.clock)
+    stop_message(StopMessage(app.app_id, billing.message_id), services.store, services.clock)
     assert boot(client, app.app_id, url="https://app.io/billing", user_id="cy", plan="pro") == []
 
 
@@ -99,7 +104,7 @@ def test_auto_messages_over_the_rest_api(
     from commands.apps import AddAdmin, add_admin
     from tests.helpers import post
 
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="seed", plan="free")  # the app knows custom "plan"
     services.runner.catch_up()
     given = {

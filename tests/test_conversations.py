@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.clock import ManualClock
-from commands.conversations import set_default_assignee
+from commands.conversations import SetDefaultAssignee, set_default_assignee
 from domain.identity import user_id_key
 from domain.user import User
 from tests.helpers import ping, post, settle
@@ -17,8 +17,12 @@ from web.bootstrap import Services
 
 
 def admins(services: Services, app_id: str) -> None:
-    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store)  # id "1"
-    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob Admin"), services.store)  # id "2"
+    add_admin(
+        AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock
+    )  # id "1"
+    add_admin(
+        AddAdmin(app_id, "bob@acme.io", "Bob Admin"), services.store, services.clock
+    )  # id "2"
 
 
 def write_in(client: FlaskClient, auth: dict[str, str], user_id: str, text: str) -> str:
@@ -48,7 +52,7 @@ def test_a_user_writes_in_and_the_team_answers_with_notes_the_user_never_sees(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
     admins(services, app.app_id)
-    set_default_assignee(services.store, app.app_id, "1")
+    set_default_assignee(SetDefaultAssignee(app.app_id, "1"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
     conversation_id = write_in(client, auth, "j", "The <b>export</b> button does nothing?")
     services.runner.catch_up()
@@ -235,8 +239,8 @@ def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
     from pathlib import Path
 
     admins(services, app.app_id)  # Ann (1, the default assignee) and Bob (2)
-    add_admin(AddAdmin(app.app_id, "cy@acme.io", "Cy Admin"), services.store)  # 3
-    set_default_assignee(services.store, app.app_id, "1")
+    add_admin(AddAdmin(app.app_id, "cy@acme.io", "Cy Admin"), services.store, services.clock)  # 3
+    set_default_assignee(SetDefaultAssignee(app.app_id, "1"), services.store, services.clock)
     for admin_id, setting in (("2", "all"), ("3", "none")):
         changed = client.put(f"/admins/{admin_id}", json={"notifications": setting}, headers=auth)
         assert changed.status_code == 200 and changed.get_json()["notifications"] == setting
@@ -307,7 +311,7 @@ def test_counts_per_admin_show_each_teammates_open_closed_and_unread(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
     admins(services, app.app_id)
-    set_default_assignee(services.store, app.app_id, "1")
+    set_default_assignee(SetDefaultAssignee(app.app_id, "1"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
     ping(services, app.app_id, {"user_id": "k", "email": "kim@x.io"})
     first = write_in(client, auth, "j", "First question")

@@ -62,7 +62,7 @@ def stats(client: FlaskClient, auth: dict[str, str], message_id: str) -> dict[st
 def test_opens_clicks_and_unsubscribes_count_once_per_user(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "a", "email": "a@x.io"})
     services.runner.catch_up()
     found = sent_email(client, auth, services)
@@ -89,7 +89,7 @@ def test_opens_clicks_and_unsubscribes_count_once_per_user(
 def test_a_click_counts_as_an_open_and_forged_links_change_nothing(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "a", "email": "a@x.io"})
     services.runner.catch_up()
     found = sent_email(client, auth, services)
@@ -109,7 +109,7 @@ def test_a_click_counts_as_an_open_and_forged_links_change_nothing(
 def test_an_email_sent_lands_in_the_users_inbox(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "a", "email": "a@x.io", "name": "Al Bo"})
     services.runner.catch_up()
     found = sent_email(client, auth, services)

@@ -137,7 +137,7 @@ def test_in_secure_mode_an_event_without_the_users_hash_is_refused(
 
     boot = {"app_id": app.app_id, "user": {"user_id": "ann"}, "url": "https://a.io/"}
     assert client.post("/widget/ping", data=json.dumps(boot)).status_code == 200
-    set_secure_mode(SetSecureMode(app.app_id, True), services.store)
+    set_secure_mode(SetSecureMode(app.app_id, True), services.store, services.clock)
     head = services.store.head()
     event = {"app_id": app.app_id, "user_id": "ann", "event_name": "exported-pdf"}
     refused = client.post("/widget/events", data=json.dumps(event))

@@ -22,6 +22,7 @@ from commands.tags import SaveTag, UserRef, save_tag
 from commands.tracking import TrackEvent, track_event
 from commands.users import (
     CompanyInput,
+    MessageExchanged,
     Ping,
     SaveUser,
     UserInput,
@@ -39,8 +40,8 @@ from domain.segments import Segments, segments_key
 from domain.tags import Tags, tags_key
 from domain.user import User
 from projections.log import Log
-from queries.audience_index import AudienceIndex
-from queries.filters import matching_ids, no_segments, user_filter
+from queries.audience.following import AudienceIndex
+from queries.audience.sql import matching_ids, no_segments, user_filter
 from queries.segments import definitions
 from queries.users import search_users
 from web.bootstrap import Services
@@ -291,7 +292,8 @@ def build_world(
             track_event(track, store, clock)
         for to_user, days_ago in spec.get("messages", []):
             note = record_message_sent if to_user else record_message_received
-            note(store, app_id, f"u{n}", clock.now() - timedelta(days=days_ago))
+            at = clock.now() - timedelta(days=days_ago)
+            note(MessageExchanged(app_id, f"u{n}", at), store, clock)
         for tag in spec["tags"]:
             save_tag(
                 SaveTag(app_id=app_id, name=tag, users=[UserRef(user_id=f"u{n}")]), store, clock

@@ -40,7 +40,7 @@ def message_to_john(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> dict[str, Any]:
     """Ann (admin 1) sends John Smith (user_id j) an in-app message; the answer."""
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="j", name="John Smith")
     sent = post(client, "/messages", auth, in_app({"type": "user", "user_id": "j"}))
     assert sent.status_code == 200, sent.get_json()
@@ -73,7 +73,7 @@ def test_a_user_sees_a_manual_message_on_their_next_visit_once(
 def test_a_bulk_message_reaches_those_who_match_now_not_later(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="a", plan="pro")
     boot(client, app.app_id, user_id="b", plan="free")
     services.runner.catch_up()
@@ -90,7 +90,7 @@ def test_a_bulk_message_reaches_those_who_match_now_not_later(
 def test_a_message_stopped_before_the_visit_is_withdrawn(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="j")
     boot(client, app.app_id, user_id="k")
     sent = [
@@ -109,7 +109,7 @@ def test_a_message_stopped_before_the_visit_is_withdrawn(
 def test_bad_in_app_messages_are_refused(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="j")
     head = services.store.head()
     for given, field in (
@@ -163,7 +163,7 @@ def test_every_message_a_user_gets_lands_in_their_inbox_and_replies_count(
 def test_a_manual_inbox_message_is_in_the_inbox_at_once_and_never_pops_up(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="a", plan="pro")
     boot(client, app.app_id, user_id="b", plan="free")
     services.runner.catch_up()

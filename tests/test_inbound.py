@@ -19,11 +19,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
-from commands.conversations import emailed_conversation_id, set_default_assignee
+from commands.conversations import SetDefaultAssignee, set_default_assignee
 from commands.html_text import html_to_text
 from commands.inbound import receive
 from commands.mime import Limits, Refused
 from commands.trimming import trim
+from domain.conversations import emailed_conversation_id
 from domain.identity import user_id_key
 from projections.tables import attachments
 from queries.messages import stats_of
@@ -117,8 +118,10 @@ def plain(message: email.message.Message) -> str:
 
 
 def team(services: Services, app_id: str) -> None:
-    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store)  # id "1"
-    set_default_assignee(services.store, app_id, "1")
+    add_admin(
+        AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock
+    )  # id "1"
+    set_default_assignee(SetDefaultAssignee(app_id, "1"), services.store, services.clock)
 
 
 def conversation(client: FlaskClient, auth: dict[str, str], conversation_id: str) -> Any:

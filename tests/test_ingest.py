@@ -171,7 +171,7 @@ def test_secure_mode_refuses_pings_without_the_right_hash_and_records_nothing(
     services: Services, app: CreatedApp
 ) -> None:
     ping(services, app.app_id, {"user_id": "before"})  # the app is now held in memory
-    set_secure_mode(SetSecureMode(app.app_id, True), services.store)
+    set_secure_mode(SetSecureMode(app.app_id, True), services.store, services.clock)
     head = services.store.head()
     for bad in (None, "0" * 64, user_hash(app.secret, "someone-else")):
         with pytest.raises(InvalidUserHash):

@@ -32,7 +32,7 @@ def refused_for_body(answer: Any) -> bool:
 def test_a_body_with_nothing_left_after_sanitising_is_refused_everywhere(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services, body: str
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     boot(client, app.app_id, user_id="j", plan="pro")
     services.runner.catch_up()
     manual = in_app({"type": "user", "user_id": "j"}, message_type="notification", markup="html")
@@ -58,7 +58,7 @@ def test_a_body_with_nothing_left_after_sanitising_is_refused_everywhere(
 def test_a_message_that_shows_a_user_nothing_is_skipped_and_the_ping_recorded(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     # Only a variable: a user without a first name would see an empty popup.
     message = auto(services, app.app_id, body="{{ first_name }}", markup="html")
     assert boot(client, app.app_id, user_id="nameless", plan="pro") == []

@@ -51,7 +51,7 @@ def wait_for_files(folder: Path, count: int, seconds: float = 10.0) -> list[Path
 def test_without_redis_the_web_process_sends_it_to_the_outbox(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
     sent = post(client, "/messages", auth, email_to("j"))
     assert sent.status_code == 200, sent.get_json()
@@ -65,7 +65,7 @@ def test_without_redis_the_web_process_sends_it_to_the_outbox(
 def test_messages_that_cannot_be_sent_are_refused_and_record_nothing(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
     head = services.store.head()
     cases: list[tuple[dict[str, Any], int, str | None]] = [
@@ -92,7 +92,7 @@ def test_with_redis_a_worker_sends_it_over_smtp(
     services = pg_services
     services.config = replace(services.config, redis_url=REDIS, smtp_url=f"smtp://127.0.0.1:{port}")
     created = create_app(CreateApp("Redis"), services.store, services.clock)
-    add_admin(AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(created.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, created.app_id, {"user_id": "j", "email": "john@x.io", "name": "John"})
     broker = RedisBroker(url=REDIS, namespace=f"parley-test-{uuid.uuid4().hex[:8]}")
     jobs = Jobs(services, broker)
@@ -118,7 +118,7 @@ def test_with_redis_a_worker_sends_it_over_smtp(
 def test_a_bulk_email_goes_once_to_each_matching_subscribed_user(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     for user_id, plan, unsubscribed in (
         ("a", "pro", False),
         ("b", "pro", True),
@@ -148,7 +148,7 @@ def test_a_preview_is_exactly_what_is_sent_and_records_nothing(
 ) -> None:
     import re
 
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
     given = email_to("j", body="Hi {{ first_name }}, see [the docs](https://docs.acme.io).")
     head = services.store.head()
@@ -176,7 +176,7 @@ def test_a_preview_is_exactly_what_is_sent_and_records_nothing(
 def test_a_message_to_chosen_users_reaches_each_of_them_once(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     for who in ("a", "b", "c"):
         ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io", "name": who.upper()})
     head = services.store.head()

@@ -9,14 +9,23 @@ import pytest
 from sqlalchemy import Table, select, text
 
 from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
-from commands.auto_messages import compose_auto_message
+from commands.auto_messages import ComposeAutoMessage, compose_auto_message
 from commands.clock import ManualClock
-from commands.conversations import mark_read, reply, start_by_user
-from commands.segments import SaveSegment, delete_segment, save_segment
-from commands.tags import CompanyRef, SaveTag, UserRef, delete_tag, save_tag
+from commands.conversations import (
+    MarkRead,
+    Reply,
+    StartConversation,
+    mark_read,
+    reply,
+    start_by_user,
+)
+from commands.segments import DeleteSegment, SaveSegment, delete_segment, save_segment
+from commands.tags import CompanyRef, DeleteTag, SaveTag, UserRef, delete_tag, save_tag
 from commands.tracking import TrackEvent, track_event
 from commands.users import (
     CompanyInput,
+    DeleteUser,
+    MessageExchanged,
     SaveUser,
     UserInput,
     delete_user,
@@ -62,8 +71,7 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
     leave = UserInput(user_id="u1", companies=[CompanyInput("0", remove=True)])
     save_user(SaveUser(app_id, leave), services.store, services.clock)
     delete_user(
-        app_id,
-        ping(services, app_id, {"user_id": "u4"}).user.id.hex,
+        DeleteUser(app_id, ping(services, app_id, {"user_id": "u4"}).user.id.hex),
         services.store,
         services.clock,
     )
@@ -82,36 +90,40 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
         SaveTag(app_id, "Kept", id=kept.id, users=[UserRef(user_id="u0", untag=True)]), store, clock
     )
     delete_tag(
+        DeleteTag(
+            app_id,
+            gone.id,
+            [user_id_key(app_id, f"u{n}").hex for n in (0, 1)],
+            [company_key(app_id, "2").hex],
+        ),
         store,
-        app_id,
-        gone.id,
         clock,
-        [user_id_key(app_id, f"u{n}").hex for n in (0, 1)],  # u0 no longer has it: fine
-        [company_key(app_id, "2").hex],
     )
-    record_message_sent(store, app_id, "u1", clock.now())
-    record_message_received(store, app_id, "u2", clock.now())
+    record_message_sent(MessageExchanged(app_id, "u1", clock.now()), store, clock)
+    record_message_received(MessageExchanged(app_id, "u2", clock.now()), store, clock)
     for n, name in enumerate(["invited", "invited", "exported", "invited"]):
         track_event(TrackEvent(app_id, name, user_id=f"u{n % 3}"), store, clock)
     welcome = compose_auto_message(
+        ComposeAutoMessage(
+            app_id=app_id,
+            message_type="announcement",
+            admin_id="1",
+            subject=None,
+            body="Welcome",
+            markup="markdown",
+            style=None,
+            custom_keys={"plan"},
+            audience=PRO,
+        ),
         store,
-        app_id=app_id,
-        message_type="announcement",
-        admin_id="1",
-        subject=None,
-        body="Welcome",
-        markup="markdown",
-        style=None,
-        custom_keys={"plan"},
-        at=clock.now(),
-        audience=PRO,
+        clock,
     )
     ping(services, app_id, {"user_id": "u0", "plan": "pro"})
     record_view(View(app_id, welcome.message_id, user_id="u0"), store, clock)
     pro = save_segment(SaveSegment(app_id, "Pro", parse_filter(PRO)), store, clock)
     save_segment(SaveSegment(app_id, "Pro plan", None, id=pro.id), store, clock)
     dropped = save_segment(SaveSegment(app_id, "Dropped", parse_filter(PRO)), store, clock)
-    delete_segment(app_id, dropped.id, store, clock)
+    delete_segment(DeleteSegment(app_id, dropped.id), store, clock)
     # An email's life: claimed, refused once, sent, opened, clicked twice, unsubscribed from.
     news = Message.compose(
         app_id=app_id,
@@ -140,18 +152,20 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
     news.dispatch(1, clock.now())
     store.save_all(news, delivery)
     # A conversation: the user writes in, a note, an assignment, a reply, read, closed.
-    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann"), store)
-    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob"), store)
+    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann"), store, clock)
+    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob"), store, clock)
     u3 = store.get_as(User, user_id_key(app_id, "u3"))
     assert u3 is not None
-    talk = start_by_user(store, u3, "Help?", clock)
+    talk = start_by_user(StartConversation(u3.app_id, u3.id.hex, "Help?"), store, clock)
     ann = {"type": "admin", "id": "1"}
-    reply(store, app_id, talk.conversation_id, ann, "note", clock, body="hm")
-    reply(store, app_id, talk.conversation_id, ann, "assignment", clock, assignee="2")
+    reply(Reply(app_id, talk.conversation_id, ann, "note", body="hm"), store, clock)
+    reply(Reply(app_id, talk.conversation_id, ann, "assignment", assignee="2"), store, clock)
     bob = {"type": "admin", "id": "2"}
-    reply(store, app_id, talk.conversation_id, bob, "comment", clock, body="Done")
-    mark_read(store, app_id, talk.conversation_id, {"type": "user", "id": u3.id.hex}, clock)
-    reply(store, app_id, talk.conversation_id, bob, "close", clock)
+    reply(Reply(app_id, talk.conversation_id, bob, "comment", body="Done"), store, clock)
+    mark_read(
+        MarkRead(app_id, talk.conversation_id, {"type": "user", "id": u3.id.hex}), store, clock
+    )
+    reply(Reply(app_id, talk.conversation_id, bob, "close"), store, clock)
 
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}

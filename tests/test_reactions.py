@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
-from commands.conversations import set_default_assignee
+from commands.conversations import SetDefaultAssignee, set_default_assignee
 from projections.tables import positions
 from tests.helpers import ping, post, settle
 from tests.test_conversations import write_in
@@ -47,8 +47,8 @@ def test_a_follower_that_dies_mid_batch_leaves_each_follow_up_to_be_done_once(
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
-    set_default_assignee(services.store, app.app_id, "1")
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
+    set_default_assignee(SetDefaultAssignee(app.app_id, "1"), services.store, services.clock)
     for who in ("a", "b", "c"):
         ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"})
     running = stop_following(client)
@@ -78,8 +78,8 @@ def test_a_follower_that_dies_mid_batch_leaves_each_follow_up_to_be_done_once(
 def test_a_replay_of_the_log_from_the_start_sends_nothing_twice(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
-    set_default_assignee(services.store, app.app_id, "1")
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
+    set_default_assignee(SetDefaultAssignee(app.app_id, "1"), services.store, services.clock)
     for who in ("a", "b"):
         ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io"})
     services.runner.catch_up()

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from commands.apps import CreatedApp
-from commands.users import record_message_received, record_message_sent
+from commands.users import MessageExchanged, record_message_received, record_message_sent
 from domain.relationship import relationship_score
 from tests.helpers import post
 from web.bootstrap import Services
@@ -48,9 +48,11 @@ def test_scores_fall_with_time_and_sort_and_filter_the_list(
     for name in ("ann", "bob", "cyd"):
         post(client, "/users", auth, {"user_id": name})
     now = services.clock.now()
-    record_message_sent(services.store, app_id, "ann", now)
-    record_message_received(services.store, app_id, "ann", now)
-    record_message_sent(services.store, app_id, "bob", now - timedelta(days=45))
+    record_message_sent(MessageExchanged(app_id, "ann", now), services.store, services.clock)
+    record_message_received(MessageExchanged(app_id, "ann", now), services.store, services.clock)
+    record_message_sent(
+        MessageExchanged(app_id, "bob", now - timedelta(days=45)), services.store, services.clock
+    )
     services.runner.catch_up()
 
     def scores() -> list[tuple[str, int]]:

@@ -40,7 +40,7 @@ def test_an_auto_email_reaches_users_as_time_makes_them_match(
     services: Services,
     clock: ManualClock,
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "a", "email": "a@x.io", "name": "Al"})
     ping(
         services, app.app_id, {"user_id": "b", "email": "b@x.io", "unsubscribed_from_emails": True}
@@ -168,7 +168,7 @@ def test_an_auto_email_reaches_a_user_at_the_next_sweep_after_they_change(
     services: Services,
     clock: ManualClock,
 ) -> None:
-    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store)
+    add_admin(AddAdmin(app.app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock)
     for who, plan in (("a", "pro"), ("b", "free")):
         ping(services, app.app_id, {"user_id": who, "email": f"{who}@x.io", "plan": plan})
     services.runner.catch_up()

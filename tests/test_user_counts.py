@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from commands.apps import CreatedApp
-from commands.users import delete_user
+from commands.users import DeleteUser, delete_user
 from projections.tables import app_user_counts, users
 from tests.helpers import ping
 from web.bootstrap import Services
@@ -27,7 +27,7 @@ def test_the_unfiltered_total_follows_users_coming_and_going(
     for who in ("a", "b", "c"):
         ping(services, app.app_id, {"user_id": who})
     gone = ping(services, app.app_id, {"user_id": "d"}).user
-    delete_user(app.app_id, gone.id.hex, services.store, services.clock)
+    delete_user(DeleteUser(app.app_id, gone.id.hex), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "a"})  # a returning user is not a new one
     services.runner.catch_up()
     found = listed(client, auth)

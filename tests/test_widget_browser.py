@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
 from commands.apps import CreateApp, CreatedApp, SetSecureMode, create_app, set_secure_mode
+from commands.auto_messages import ComposeAutoMessage
 from commands.clock import ManualClock
 from domain.app import user_hash
 from domain.identity import user_id_key
@@ -439,7 +440,9 @@ def test_a_single_page_app_boots_late_and_shutdown_stops_tracking(
 def test_secure_mode_refuses_pages_without_the_right_user_hash(
     parley: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
-    set_secure_mode(SetSecureMode(parley.app_id, True), parley.services.store)
+    set_secure_mode(
+        SetSecureMode(parley.app_id, True), parley.services.store, parley.services.clock
+    )
     _, loader = snippet(parley.app_id, parley.url)
     who = {"app_id": parley.app_id, "user_id": "s-7", "email": "sec@example.com"}
     head_before = parley.head()
@@ -563,18 +566,20 @@ def test_an_auto_message_appears_on_the_page_where_the_user_first_matches(
     from commands.auto_messages import compose_auto_message
 
     message = compose_auto_message(
+        ComposeAutoMessage(
+            app_id=parley.app_id,
+            message_type="announcement",
+            admin_id="1",
+            subject="New: PDF export",
+            body='Hi {{ first_name | fallback:"there" }}, try <strong>PDF export</strong>.'
+            "<script>window.__owned = true</script>",
+            markup="html",
+            style=None,
+            custom_keys={"plan"},
+            audience={"attribute": "custom.plan", "operator": "is", "value": "pro"},
+        ),
         parley.services.store,
-        app_id=parley.app_id,
-        message_type="announcement",
-        admin_id="1",
-        subject="New: PDF export",
-        body='Hi {{ first_name | fallback:"there" }}, try <strong>PDF export</strong>.'
-        "<script>window.__owned = true</script>",
-        markup="html",
-        style=None,
-        custom_keys={"plan"},
-        at=parley.clock.now(),
-        audience={"attribute": "custom.plan", "operator": "is", "value": "pro"},
+        parley.services.clock,
     )
     _, loader = snippet(parley.app_id, parley.url)
     settings = {"app_id": parley.app_id, "user_id": "m1", "name": "Mia Wong", "plan": "pro"}
@@ -604,17 +609,19 @@ def test_a_link_followed_in_a_message_is_counted_once_per_user(
 
     landing = site.publish(html(body="<h1>The guide</h1>"))
     message = compose_auto_message(
+        ComposeAutoMessage(
+            app_id=parley.app_id,
+            message_type="notification",
+            admin_id="1",
+            subject=None,
+            body=f'Read <a href="{landing}">the guide</a>.',
+            markup="html",
+            style=None,
+            custom_keys=set(),
+            audience={"all": []},
+        ),
         parley.services.store,
-        app_id=parley.app_id,
-        message_type="notification",
-        admin_id="1",
-        subject=None,
-        body=f'Read <a href="{landing}">the guide</a>.',
-        markup="html",
-        style=None,
-        custom_keys=set(),
-        at=parley.clock.now(),
-        audience={"all": []},
+        parley.services.clock,
     )
     _, loader = snippet(parley.app_id, parley.url)
     settings = {"app_id": parley.app_id, "user_id": "c1"}

@@ -28,8 +28,16 @@ from commands.apps import (
     set_inbox_style,
     set_secure_mode,
 )
+from commands.auto_messages import ComposeAutoMessage
 from commands.clock import ManualClock
-from commands.conversations import reply, set_default_assignee, start_by_user
+from commands.conversations import (
+    Reply,
+    SetDefaultAssignee,
+    StartConversation,
+    reply,
+    set_default_assignee,
+    start_by_user,
+)
 from commands.store import Parley as Store
 from domain.app import App, user_hash
 from domain.conversations import MAX_BODY, Conversation
@@ -70,8 +78,12 @@ def ok(response: TestResponse) -> Json:
 
 
 def the_team(services: Services, app_id: str) -> None:
-    add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store)  # id "1"
-    add_admin(AddAdmin(app_id, "bob@acme.io", "Bob Admin"), services.store)  # id "2"
+    add_admin(
+        AddAdmin(app_id, "ann@acme.io", "Ann Admin"), services.store, services.clock
+    )  # id "1"
+    add_admin(
+        AddAdmin(app_id, "bob@acme.io", "Bob Admin"), services.store, services.clock
+    )  # id "2"
 
 
 def admin_says(
@@ -168,7 +180,9 @@ def test_the_ping_carries_the_inbox_and_the_unread_count_only_when_there_is_an_i
     booted = {"app_id": app.app_id, "user": {"user_id": "j", "email": "john@x.io"}}
     plain = ok(widget(client, "/widget/ping", booted))
     assert set(plain) == {"type", "user", "messages"}  # no inbox: nothing more to say
-    set_inbox_style(SetInboxStyle(app.app_id, "simple", colour="#0a7"), services.store)
+    set_inbox_style(
+        SetInboxStyle(app.app_id, "simple", colour="#0a7"), services.store, services.clock
+    )
     pinged = ok(widget(client, "/widget/ping", booted))
     assert pinged["inbox"] == {"style": "simple", "colour": "#0a7", "selector": None, "count": True}
     assert pinged["unread"] == 0
@@ -189,7 +203,7 @@ def test_the_user_reads_replies_and_writes_in_but_never_sees_notes_or_assignment
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
     the_team(services, app.app_id)
-    set_default_assignee(services.store, app.app_id, "1")
+    set_default_assignee(SetDefaultAssignee(app.app_id, "1"), services.store, services.clock)
     ping(services, app.app_id, {"user_id": "j", "email": "john@x.io", "name": "John Smith"})
     me = identify(app, "j")
     assert ok(widget(client, "/widget/inbox", me))["conversations"] == []
@@ -252,17 +266,19 @@ def test_a_message_from_the_team_is_listed_as_plain_text(
 
     the_team(services, app.app_id)
     compose_auto_message(
+        ComposeAutoMessage(
+            app_id=app.app_id,
+            message_type="inbox",
+            admin_id="1",
+            subject=None,
+            body="New: <b>PDF</b> &amp; CSV export for {{ first_name }}",
+            markup="html",
+            style=None,
+            custom_keys=set(),
+            audience={"all": []},
+        ),
         services.store,
-        app_id=app.app_id,
-        message_type="inbox",
-        admin_id="1",
-        subject=None,
-        body="New: <b>PDF</b> &amp; CSV export for {{ first_name }}",
-        markup="html",
-        style=None,
-        custom_keys=set(),
-        at=clock.now(),
-        audience={"all": []},
+        services.clock,
     )
     ping(services, app.app_id, {"user_id": "m", "name": "Mia Wong"})  # it lands in her inbox
     services.runner.catch_up()
@@ -277,18 +293,22 @@ def test_secure_mode_refuses_the_inbox_without_the_right_hash_and_reveals_nothin
     client: FlaskClient, app: CreatedApp, services: Services, clock: ManualClock
 ) -> None:
     the_team(services, app.app_id)
-    set_secure_mode(SetSecureMode(app.app_id, True), services.store)
+    set_secure_mode(SetSecureMode(app.app_id, True), services.store, services.clock)
     signed = user_hash(app.secret, "s-1")
     user = ping(services, app.app_id, {"user_id": "s-1", "user_hash": signed}).user
-    conversation = start_by_user(services.store, user, "my secret question", clock)
+    conversation = start_by_user(
+        StartConversation(user.app_id, user.id.hex, "my secret question"), services.store, clock
+    )
     reply(
+        Reply(
+            app.app_id,
+            conversation.conversation_id,
+            {"type": "admin", "id": "1"},
+            "comment",
+            body="the secret answer",
+        ),
         services.store,
-        app.app_id,
-        conversation.conversation_id,
-        {"type": "admin", "id": "1"},
-        "comment",
         clock,
-        body="the secret answer",
     )
     services.runner.catch_up()
     head = services.store.head()
@@ -328,7 +348,9 @@ def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(
     the_team(services, app.app_id)
     john = ping(services, app.app_id, {"user_id": "j"}).user
     ping(services, app.app_id, {"user_id": "k"})
-    theirs = start_by_user(services.store, john, "John's question", clock).conversation_id
+    theirs = start_by_user(
+        StartConversation(john.app_id, john.id.hex, "John's question"), services.store, clock
+    ).conversation_id
     services.runner.catch_up()
     head = services.store.head()
     k = identify(app, "k")
@@ -375,7 +397,11 @@ browser, site, open_tab = harness.browser, harness.site, harness.open_tab
 def live(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
     """Parley as served: its projections kept current in the background, one teammate."""
     with served_parley(tmp_path, clock, live=True) as served:
-        add_admin(AddAdmin(served.app_id, "ann@acme.io", "Ann Admin"), served.services.store)
+        add_admin(
+            AddAdmin(served.app_id, "ann@acme.io", "Ann Admin"),
+            served.services.store,
+            served.services.clock,
+        )
         yield served
 
 
@@ -383,11 +409,13 @@ def answered_user(live: Parley, user_id: str) -> tuple[User, str]:
     """A user who wrote in and got a teammate's answer and a private note."""
     user = ping(live.services, live.app_id, {"user_id": user_id}).user
     store, clock = live.services.store, live.clock
-    started = start_by_user(store, user, "How do I export?", clock)
+    started = start_by_user(
+        StartConversation(user.app_id, user.id.hex, "How do I export?"), store, clock
+    )
     cid = started.conversation_id
     ann = {"type": "admin", "id": "1"}
-    reply(store, live.app_id, cid, ann, "note", clock, body="PRIVATE: he asked twice")
-    reply(store, live.app_id, cid, ann, "comment", clock, body="Use the *Export* button")
+    reply(Reply(live.app_id, cid, ann, "note", body="PRIVATE: he asked twice"), store, clock)
+    reply(Reply(live.app_id, cid, ann, "comment", body="Use the *Export* button"), store, clock)
     live.services.runner.catch_up()
     return user, cid
 
@@ -423,7 +451,11 @@ def wait_until(check: Callable[[], bool], what: str) -> None:
 def test_the_simple_inbox_shows_the_badge_opens_the_answer_and_takes_a_reply(
     live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
-    set_inbox_style(SetInboxStyle(live.app_id, "simple", colour="#0a7"), live.services.store)
+    set_inbox_style(
+        SetInboxStyle(live.app_id, "simple", colour="#0a7"),
+        live.services.store,
+        live.services.clock,
+    )
     _user, cid = answered_user(live, "u1")
     tab = open_tab()
     tab.open(user_page(live, site, "u1"))
@@ -462,13 +494,9 @@ def test_the_simple_inbox_shows_the_badge_opens_the_answer_and_takes_a_reply(
     assert (last["author"]["type"], last["body"]) == ("user", typed)
     live.clock.advance(minutes=1)
     reply(
+        Reply(live.app_id, cid, {"type": "admin", "id": "1"}, "comment", body="Glad to hear it"),
         live.services.store,
-        live.app_id,
-        cid,
-        {"type": "admin", "id": "1"},
-        "comment",
         live.clock,
-        body="Glad to hear it",
     )
     live.services.runner.catch_up()
     tab.js("() => Intercom('update')")
@@ -481,8 +509,10 @@ def test_the_simple_inbox_shows_the_badge_opens_the_answer_and_takes_a_reply(
 def test_a_new_message_from_the_box_and_show_hide_shutdown(
     live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
-    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
-    set_default_assignee(live.services.store, live.app_id, "1")
+    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store, live.services.clock)
+    set_default_assignee(
+        SetDefaultAssignee(live.app_id, "1"), live.services.store, live.services.clock
+    )
     tab = open_tab()
     tab.open(user_page(live, site, "u2"))
     assert tab.ping(1)["body"]["unread"] == 0
@@ -521,7 +551,7 @@ def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
     live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
     style = SetInboxStyle(live.app_id, "advanced", selector="#help, #help .ic")
-    set_inbox_style(style, live.services.store)
+    set_inbox_style(style, live.services.store, live.services.clock)
     answered_user(live, "u3")
     nav = (
         "<nav><a id='help' href='#'><i class='ic'>?</i> Help "
@@ -561,7 +591,7 @@ def test_an_emailed_attachment_is_a_download_link_in_the_box(
     from commands.inbound import receive
     from commands.mime import Limits
 
-    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
+    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store, live.services.clock)
     ping(live.services, live.app_id, {"user_id": "u7", "email": "u7@example.org"})
     sent = EmailMessage()
     sent["From"] = "u7@example.org"
@@ -600,12 +630,16 @@ def test_in_secure_mode_an_unsigned_email_takes_over_nobody(
     from commands.inbound import receive
     from commands.mime import Limits
 
-    set_secure_mode(SetSecureMode(app.app_id, True), services.store)
+    set_secure_mode(SetSecureMode(app.app_id, True), services.store, services.clock)
     made = post(client, "/users", auth, {"email": "ceo@acme.test", "name": "The CEO"})
     victim_key = made.get_json()["id"]
     victim = services.store.get_as(User, UUID(hex=victim_key))
     assert victim is not None
-    start_by_user(services.store, victim, "the acquisition terms", clock)
+    start_by_user(
+        StartConversation(victim.app_id, victim.id.hex, "the acquisition terms"),
+        services.store,
+        clock,
+    )
     # A page whose settings someone edited: their own signed user_id, someone else's email.
     signed = user_hash(app.secret, "att")
     for address in ("ceo@acme.test", "cfo@acme.test"):  # adopting, then claiming in advance
@@ -635,7 +669,7 @@ BADGE_IS_ONE = (
 def test_the_box_never_shows_a_previous_users_inbox_and_waits_for_a_new_users_ping(
     live: Parley, site: CustomerSite, open_tab: Callable[[], Tab]
 ) -> None:
-    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store)
+    set_inbox_style(SetInboxStyle(live.app_id, "simple"), live.services.store, live.services.clock)
     answered_user(live, "u5")
     tab = open_tab()
     tab.open(user_page(live, site, "u5"))
@@ -665,20 +699,22 @@ def test_a_message_seen_as_a_pop_up_is_not_counted_unread(
     from commands.auto_messages import compose_auto_message
 
     the_team(services, app.app_id)
-    set_inbox_style(SetInboxStyle(app.app_id, "simple"), services.store)
+    set_inbox_style(SetInboxStyle(app.app_id, "simple"), services.store, services.clock)
     for kind in ("conversation", "inbox"):
         compose_auto_message(
+            ComposeAutoMessage(
+                app_id=app.app_id,
+                message_type=kind,
+                admin_id="1",
+                subject=None,
+                body=f"Hello from the {kind} message",
+                markup="markdown",
+                style=None,
+                custom_keys=set(),
+                audience={"all": []},
+            ),
             services.store,
-            app_id=app.app_id,
-            message_type=kind,
-            admin_id="1",
-            subject=None,
-            body=f"Hello from the {kind} message",
-            markup="markdown",
-            style=None,
-            custom_keys=set(),
-            at=clock.now(),
-            audience={"all": []},
+            services.clock,
         )
     settings = {"app_id": app.app_id, "user": {"user_id": "v"}, "url": "https://a.test/"}
     (popped,) = ok(widget(client, "/widget/ping", settings))["messages"]

@@ -13,8 +13,9 @@ from marshmallow import Schema, fields, validate
 from commands.apps import recent_app
 from commands.companies import SaveCompany, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
+from commands.handling import handle
 from commands.schemas import ApiCompanySchema, ApiUserSchema, refuse_nul
-from commands.users import delete_user, find_named_user, save_user
+from commands.users import DeleteUser, delete_user, find_named_user, save_user
 from domain.user import User
 from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user
@@ -107,7 +108,7 @@ def post_user() -> ResponseReturnValue:
     cmd = USER_IN.load(body())
     cmd = replace(cmd, app_id=g.app_id)
     s = services()
-    saved = save_user(cmd, s.store, s.clock, s.locate)
+    saved = handle(save_user, cmd, s.store, s.clock, s.locate)
     read_your_writes(saved.position)
     with s.engine.connect() as conn:
         row = find_user(conn, g.app_id, now=services().clock.now(), id=saved.user.id.hex)
@@ -132,7 +133,7 @@ def remove_user(public_id: str) -> ResponseReturnValue:
         row = find_user(conn, g.app_id, now=services().clock.now(), id=public_id)
     if row is None:
         raise UserNotFound(f"id {public_id!r}")
-    saved = delete_user(g.app_id, public_id, s.store, s.clock)
+    saved = handle(delete_user, DeleteUser(g.app_id, public_id), s.store, s.clock)
     read_your_writes(saved.position)
     return jsonify(USER_OUT.dump(row))
 
@@ -144,7 +145,7 @@ def remove_user(public_id: str) -> ResponseReturnValue:
 def post_company() -> ResponseReturnValue:
     s = services()
     given = COMPANY_IN.load(body())
-    saved = save_company(SaveCompany(g.app_id, given), s.store, s.clock)
+    saved = handle(save_company, SaveCompany(g.app_id, given), s.store, s.clock)
     read_your_writes(saved.position)
     with s.engine.connect() as conn:
         row = find_company(conn, g.app_id, id=saved.company.id.hex)

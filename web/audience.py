@@ -16,18 +16,20 @@ from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, select
 
 from commands.audience_schemas import EventSchema, TagSchema, UserSearchArgs
 from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
-from commands.tags import delete_tag, save_tag, tag_users
+from commands.handling import handle
+from commands.tags import DeleteTag, TagUsers, delete_tag, save_tag, tag_users
 from commands.tracking import track_event
 from domain.filters import Filter, Group, parse_condition
 from projections.tables import company_tags, tags, user_companies, user_tags, users
+from queries.audience.choice import ListUsers, list_users
+from queries.audience.sql import matching_ids
 from queries.companies import find_company
-from queries.filters import matching_ids, user_filter
 from queries.segments import definitions
-from queries.users import Cursor, Listing, find_user, search_users
+from queries.users import Cursor, Listing, find_user
 from web.api import api, body, read_your_writes, services
 from web.schemas import UserSchema
 
@@ -64,36 +66,17 @@ def _audience(args: dict[str, Any]) -> Filter:
     return conditions[0] if len(conditions) == 1 else Group("all", tuple(conditions))
 
 
-def _search(extra: ColumnElement[bool] | None = None) -> Listing:
+def _asked(args: dict[str, Any], **more: Any) -> ListUsers:
+    return ListUsers(g.app_id, _audience(args), args["sort"], args["order"], **more)
+
+
+def _search(among: ColumnElement[bool] | None = None) -> Listing:
     args = SEARCH.load(request.args)
     after = Cursor.decode(args["after"]) if "after" in args else None
-    now = services().clock.now()
-    audience = _audience(args)
-    with services().engine.connect() as conn:
-        lookup = definitions(conn, g.app_id)
-        where = user_filter(audience, conn.dialect.name, now, lookup, g.app_id)
-        total, chosen = None, None
-        if extra is None:  # a company's users: SQL lists and counts them (they are few)
-            first = (args["sort"], args["order"] == "desc", args["per_page"] + 1)
-            found = services().indexes.search(
-                conn, g.app_id, audience, now, lookup, None if after else first
-            )
-            if found is not None:
-                total, chosen = found
-        else:
-            where = and_(where, extra)
-        return search_users(
-            conn,
-            g.app_id,
-            where,
-            now,
-            args["sort"],
-            args["order"],
-            args["per_page"],
-            after,
-            total,
-            chosen,
-        )
+    s = services()
+    asked = _asked(args, per_page=args["per_page"], after=after, among=among)
+    with s.engine.connect() as conn:
+        return list_users(conn, asked, s.clock.now(), definitions(conn, g.app_id), s.indexes)
 
 
 def _listing(found: Listing, endpoint: str, **values: Any) -> dict[str, Any]:
@@ -170,6 +153,7 @@ def export_users() -> ResponseReturnValue:
     """Every user of a filtered list as CSV, streamed page by page (any size of list)."""
     args = SEARCH.load(request.args)
     app_id, s = g.app_id, services()
+    every = _asked(args, per_page=EXPORT_PAGE, count=False)
 
     def lines() -> Iterator[str]:
         out = io.StringIO()
@@ -177,14 +161,11 @@ def export_users() -> ResponseReturnValue:
         writer.writerow(CSV_COLUMNS)
         after: Cursor | None = None
         while True:
-            now = s.clock.now()
+            # count=False: the file does not say how many; counting each page would be waste
+            asked = replace(every, after=after)
             with s.engine.connect() as conn:
                 lookup = definitions(conn, app_id)
-                where = user_filter(_audience(args), conn.dialect.name, now, lookup, app_id)
-                # total=0: the file does not say how many; counting each page would be waste
-                found = search_users(
-                    conn, app_id, where, now, args["sort"], args["order"], EXPORT_PAGE, after, 0
-                )
+                found = list_users(conn, asked, s.clock.now(), lookup, None)
             for row in found.items:
                 writer.writerow(_csv_row(row))
             yield out.getvalue()
@@ -210,13 +191,13 @@ def _tag(tag_id: str, name: str) -> dict[str, str]:
 def post_tag() -> ResponseReturnValue:
     cmd, audience = TAG_IN.load(body())
     s = services()
-    saved = save_tag(replace(cmd, app_id=g.app_id), s.store, s.clock)
+    saved = handle(save_tag, replace(cmd, app_id=g.app_id), s.store, s.clock)
     position = saved.position
     if audience is not None:
         with s.engine.connect() as conn:
             lookup = definitions(conn, g.app_id)
             ids = matching_ids(conn, g.app_id, audience, s.clock.now(), lookup)
-        position = max(position, tag_users(s.store, g.app_id, saved.id, ids))
+        position = max(position, tag_users(TagUsers(g.app_id, saved.id, ids), s.store, s.clock))
     read_your_writes(position)
     return jsonify(_tag(saved.id, saved.name))
 
@@ -247,7 +228,7 @@ def remove_tag(tag_id: str) -> ResponseReturnValue:
                 select(company_tags.c.company_id).where(company_tags.c.tag_id == tag_id)
             ).scalars()
         )
-    position = delete_tag(s.store, g.app_id, tag_id, s.clock, user_ids, company_ids)
+    position = delete_tag(DeleteTag(g.app_id, tag_id, user_ids, company_ids), s.store, s.clock)
     read_your_writes(position)
     return jsonify(_tag(tag_id, name))
 
@@ -260,5 +241,5 @@ def post_event() -> ResponseReturnValue:
     """Record something a user did (Intercom 1.x answers 202 with no body)."""
     cmd = replace(EVENT_IN.load(body()), app_id=g.app_id)
     s = services()
-    read_your_writes(track_event(cmd, s.store, s.clock))
+    read_your_writes(handle(track_event, cmd, s.store, s.clock))
     return "", 202

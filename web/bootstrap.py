@@ -21,7 +21,7 @@ from projections.runner import Projection, Runner
 from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
 from projections.users import UsersProjection
-from queries.audience_index import AudienceIndexes
+from queries.audience.lifecycle import AudienceIndexes
 from web.config import Config
 from workers.jobs import Jobs, make_broker
 from workers.sweep import Sweeper

@@ -18,14 +18,18 @@ from marshmallow import ValidationError
 from commands.apps import (
     AddAdmin,
     CreateApp,
+    SetInboxStyle,
     SetSecureMode,
     add_admin,
     create_app,
     load_app,
+    set_inbox_style,
     set_secure_mode,
 )
 from commands.clock import SystemClock
+from commands.conversations import SetDefaultAssignee, set_default_assignee
 from commands.errors import CommandError
+from commands.handling import handle
 from commands.schemas import AdminCreateSchema, AppCreateSchema
 from commands.store import Parley
 from domain.errors import InvalidValue
@@ -83,7 +87,7 @@ def app_create(name: str) -> None:
     checked(AppCreateSchema(), {"name": name})
     settings = config()
     store = Parley(settings.database_url)
-    created = create_app(CreateApp(name), store, SystemClock())
+    created = handle(create_app, CreateApp(name), store, SystemClock())
     incoming = settings.incoming_address(created.app_id)
     click.echo(json.dumps({**created.__dict__, "incoming_email": incoming}))
 
@@ -95,7 +99,7 @@ def app_secure_mode(app_id: str, state: str) -> None:
     """Turn secure mode on or off for APP_ID."""
     store = Parley(config().database_url)
     try:
-        set_secure_mode(SetSecureMode(app_id, state == "on"), store)
+        handle(set_secure_mode, SetSecureMode(app_id, state == "on"), store, SystemClock())
     except CommandError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"secure mode {state} for {app_id}")
@@ -106,11 +110,10 @@ def app_secure_mode(app_id: str, state: str) -> None:
 @click.argument("admin_id")
 def app_assign_to(app_id: str, admin_id: str) -> None:
     """New conversations from users go to ADMIN_ID (`none`: they stay unassigned)."""
-    from commands.conversations import set_default_assignee
-
     store = Parley(config().database_url)
     try:
-        set_default_assignee(store, app_id, None if admin_id == "none" else admin_id)
+        assignee = SetDefaultAssignee(app_id, None if admin_id == "none" else admin_id)
+        handle(set_default_assignee, assignee, store, SystemClock())
     except (CommandError, InvalidValue) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"new conversations in {app_id} go to {admin_id}")
@@ -126,12 +129,10 @@ def app_inbox(
     app_id: str, style: str, colour: str | None, selector: str | None, no_count: bool
 ) -> None:
     """How the widget shows the inbox: none (default), simple or advanced; prints it as JSON."""
-    from commands.apps import SetInboxStyle, set_inbox_style
-
     store = Parley(config().database_url)
     cmd = SetInboxStyle(app_id, style, colour=colour, selector=selector, count=not no_count)
     try:
-        setting = set_inbox_style(cmd, store)
+        setting = handle(set_inbox_style, cmd, store, SystemClock())
     except (CommandError, InvalidValue) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(setting))
@@ -151,7 +152,7 @@ def admin_create(app_id: str, email: str, name: str) -> None:
     checked(AdminCreateSchema(), {"app_id": app_id, "email": email, "name": name})
     store = Parley(config().database_url)
     try:
-        admin = add_admin(AddAdmin(app_id, email, name), store)
+        admin = handle(add_admin, AddAdmin(app_id, email, name), store, SystemClock())
     except CommandError as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(admin))
@@ -354,8 +355,9 @@ def demo() -> None:
         except CommandError:
             details = None
     if details is None:
-        created = create_app(CreateApp("Demo app"), store, SystemClock())
-        admin = add_admin(AddAdmin(created.app_id, "admin@example.com", "Demo Admin"), store)
+        created = handle(create_app, CreateApp("Demo app"), store, SystemClock())
+        demo_admin = AddAdmin(created.app_id, "admin@example.com", "Demo Admin")
+        admin = handle(add_admin, demo_admin, store, SystemClock())
         details = {**created.__dict__, "admin": admin}
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps(details, indent=2))

@@ -32,7 +32,7 @@ class Config:
     inbound_max_bytes: int = 25 * 1024 * 1024  # a whole incoming email
     attachment_max_bytes: int = 10 * 1024 * 1024  # each attachment kept
     # Apps with at least this many users count filters with an in-memory index (per web
-    # process); None: never (queries/audience_index.py).
+    # process); None: never (queries/audience/).
     audience_index_min_users: int | None = 100_000
 
     @property

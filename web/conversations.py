@@ -15,6 +15,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from commands.apps import recent_app
 from commands.conversations import (
+    MarkRead,
+    Reply,
+    SetNotifications,
+    StartConversation,
     check_admin,
     load_conversation,
     mark_read,
@@ -22,6 +26,7 @@ from commands.conversations import (
     set_notifications,
     start_by_user,
 )
+from commands.handling import handle
 from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Attachment, Conversation
@@ -87,7 +92,8 @@ def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
     s = services()
     who = loaded["sender"]
     user = named_user(who)
-    conversation = start_by_user(s.store, user, loaded["body"], s.clock)  # the team is told
+    started = StartConversation(g.app_id, user.id.hex, loaded["body"])
+    conversation = handle(start_by_user, started, s.store, s.clock)  # the team is told
     return jsonify(
         {
             "type": "user_message",
@@ -187,16 +193,15 @@ def get_conversation(conversation_id: str) -> ResponseReturnValue:
 def post_reply(conversation_id: str) -> ResponseReturnValue:
     loaded = REPLY.load(body())
     s = services()
-    reply(
-        s.store,
+    command = Reply(
         g.app_id,
         conversation_id,
         _author(loaded),
         loaded["message_type"],
-        s.clock,
         body=loaded["body"],
         assignee=loaded["assignee_id"],
     )
+    handle(reply, command, s.store, s.clock)
     # Emails to the team, or to a user who reads by email, follow (workers/reactions.py).
     conversation = load_conversation(s.store, g.app_id, conversation_id)
     return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
@@ -208,7 +213,7 @@ def put_conversation(conversation_id: str) -> ResponseReturnValue:
     loaded = READ.load(body())
     s = services()
     reader = _author(loaded)
-    conversation = mark_read(s.store, g.app_id, conversation_id, reader, s.clock)
+    conversation = handle(mark_read, MarkRead(g.app_id, conversation_id, reader), s.store, s.clock)
     return jsonify(conversation_out(conversation, for_user=reader["type"] == "user"))
 
 
@@ -256,7 +261,8 @@ def put_admin(admin_id: str) -> ResponseReturnValue:
     messages: every one, those in conversations assigned to or started by them, or none)."""
     loaded = ADMIN_IN.load(body())
     s = services()
-    admin = set_notifications(s.store, g.app_id, admin_id, loaded["notifications"])
+    setting = SetNotifications(g.app_id, admin_id, loaded["notifications"])
+    admin = handle(set_notifications, setting, s.store, s.clock)
     return jsonify({"type": "admin", **admin})
 
 

@@ -17,6 +17,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 from commands.apps import recent_app
 from commands.audience_schemas import FilterField
 from commands.auto_messages import (
+    ComposeAutoMessage,
+    EditMessage,
+    SendInApp,
+    StopMessage,
     compose_auto_message,
     edit_message,
     live_messages,
@@ -25,6 +29,7 @@ from commands.auto_messages import (
     stop_message,
 )
 from commands.errors import MessageNotFound
+from commands.handling import handle
 from commands.schemas import Timestamp
 from domain.content import shows_something
 from domain.filters import EVERYONE, to_json
@@ -127,7 +132,7 @@ def post_message() -> ResponseReturnValue:
             message = compose()
             s.store.save_all(message)  # claimed and sent by the reactions
         else:
-            message = send_in_app(s.store, compose, user, s.clock)
+            message = handle(send_in_app, SendInApp(user.id.hex), s.store, s.clock, compose=compose)
     else:
         raise ValidationError(
             {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
@@ -270,8 +275,7 @@ def post_auto_message() -> ResponseReturnValue:
     given: dict[str, Any] = AUTO_IN.load(body())
     s = services()
     sender = _admin(given["sender"])
-    message = compose_auto_message(
-        s.store,
+    composed = ComposeAutoMessage(
         app_id=g.app_id,
         message_type=given["message_type"],
         admin_id=sender["id"],
@@ -280,11 +284,11 @@ def post_auto_message() -> ResponseReturnValue:
         markup=given["markup"],
         style=TEMPLATES[given["template"]] if given["message_type"] == "email" else None,
         custom_keys=_app_keys(),
-        at=s.clock.now(),
         audience=to_json(given["filter"]),
         url_pattern=given["url"],
         stop_at=given["stop_at"],
     )
+    message = handle(compose_auto_message, composed, s.store, s.clock)
     # An auto email goes to those who match now (the reactions), later ones (the sweep).
     return jsonify(_auto(message))
 
@@ -338,7 +342,8 @@ def put_auto_message(message_id: str) -> ResponseReturnValue:
     """New content (a new version); who, where and until when cannot change."""
     content = CONTENT_IN.load(body())
     s = services()
-    message = edit_message(s.store, g.app_id, _hex(message_id), content, _app_keys(), s.clock)
+    edited = EditMessage(g.app_id, _hex(message_id), content, _app_keys())
+    message = handle(edit_message, edited, s.store, s.clock)
     return jsonify(_auto(message))
 
 
@@ -348,7 +353,7 @@ def post_stop(message_id: str) -> ResponseReturnValue:
     """Shown to no one else: an auto message stops matching, a manual in-app message is
     withdrawn from users who have not come back yet. A sent email cannot be stopped."""
     s = services()
-    message = stop_message(s.store, g.app_id, _hex(message_id), s.clock)
+    message = handle(stop_message, StopMessage(g.app_id, _hex(message_id)), s.store, s.clock)
     return jsonify({**_auto(message), "kind": message.kind})
 
 

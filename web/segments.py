@@ -12,7 +12,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from commands.apps import recent_app
 from commands.audience_schemas import FilterField
 from commands.errors import SegmentNotFound
-from commands.segments import SaveSegment, delete_segment, save_segment
+from commands.handling import handle
+from commands.segments import DeleteSegment, SaveSegment, delete_segment, save_segment
 from queries.conversations import admin_counts, inbox_counts
 from queries.counts import app_counts, company_counts, user_counts
 from queries.segments import find_segment, list_segments, segment_size
@@ -66,7 +67,7 @@ def post_segment() -> ResponseReturnValue:
         raise ValidationError(missing)
     s = services()
     cmd = SaveSegment(g.app_id, given["name"], given["filter"])
-    saved = save_segment(cmd, s.store, s.clock)
+    saved = handle(save_segment, cmd, s.store, s.clock)
     read_your_writes(saved.position)
     return _show(saved.id)
 
@@ -88,7 +89,7 @@ def put_segment(segment_id: str) -> ResponseReturnValue:
     given = SEGMENT_IN.load(body())
     s = services()
     cmd = SaveSegment(g.app_id, given.get("name"), given.get("filter"), id=segment_id)
-    saved = save_segment(cmd, s.store, s.clock)
+    saved = handle(save_segment, cmd, s.store, s.clock)
     read_your_writes(saved.position)
     return _show(segment_id)
 
@@ -100,7 +101,7 @@ def remove_segment(segment_id: str) -> ResponseReturnValue:
         row = find_segment(conn, g.app_id, segment_id)
     if row is None:
         raise SegmentNotFound(f"segment {segment_id!r}")
-    position = delete_segment(g.app_id, segment_id, s.store, s.clock)
+    position = handle(delete_segment, DeleteSegment(g.app_id, segment_id), s.store, s.clock)
     read_your_writes(position)
     return jsonify(_segment(row))
 

@@ -14,8 +14,9 @@ import logging
 from flask import Blueprint, Response, redirect
 from flask.typing import ResponseReturnValue
 
-from commands.delivery import record_click, record_open
+from commands.delivery import Engagement, record_engagement
 from commands.errors import MessageNotFound
+from commands.handling import handle
 from commands.tokens import read_tracking_token
 from web import context
 from web.bootstrap import Services
@@ -37,7 +38,7 @@ def _read(token: str) -> tuple[Services, str, str, str | None]:
 def opened(token: str) -> ResponseReturnValue:
     services, message_id, user_key, _url = _read(token)
     try:
-        record_open(services.store, message_id, user_key, services.clock)
+        handle(record_engagement, Engagement(message_id, user_key), services.store, services.clock)
     except Exception:
         log.exception("could not record an open of message %s", message_id)
     response = Response(PIXEL, mimetype="image/gif")
@@ -51,7 +52,8 @@ def clicked(token: str) -> ResponseReturnValue:
     if url is None or not url.lower().startswith(("http://", "https://")):
         raise MessageNotFound("this link")
     try:
-        record_click(services.store, message_id, user_key, url, services.clock)
+        clicked = Engagement(message_id, user_key, url)
+        handle(record_engagement, clicked, services.store, services.clock)
     except Exception:
         log.exception("could not record a click in message %s", message_id)
     return redirect(url, code=302)

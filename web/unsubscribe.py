@@ -10,8 +10,9 @@ from flask import Blueprint, render_template_string
 from flask.typing import ResponseReturnValue
 
 from commands.errors import UserNotFound
+from commands.handling import handle
 from commands.tokens import read_unsubscribe_token
-from commands.users import unsubscribe_by_link
+from commands.users import UnsubscribeByLink, unsubscribe_by_link
 from web import context
 
 unsubscribe = Blueprint("unsubscribe", __name__)
@@ -42,5 +43,6 @@ def confirm(token: str) -> ResponseReturnValue:
 def unsubscribed(token: str) -> ResponseReturnValue:
     app_id, user_key, message_id = _target(token)
     services = context.services()
-    unsubscribe_by_link(services.store, app_id, user_key, services.clock, message_id)
+    by_link = UnsubscribeByLink(app_id, user_key, message_id)
+    handle(unsubscribe_by_link, by_link, services.store, services.clock)
     return render_template_string(PAGE, done=True)

@@ -20,7 +20,16 @@ from marshmallow import Schema, ValidationError, fields, validate
 from commands.apps import check_snippet_user, recent_app
 from commands.audience_schemas import WidgetClickSchema, WidgetEventSchema, WidgetViewSchema
 from commands.auto_messages import shown
-from commands.conversations import load_conversation, mark_read, reply, start_by_user
+from commands.conversations import (
+    MarkRead,
+    Reply,
+    StartConversation,
+    load_conversation,
+    mark_read,
+    reply,
+    start_by_user,
+)
+from commands.handling import handle
 from commands.schemas import Identifier, PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, find_named_user, record_ping
@@ -109,7 +118,7 @@ def ping() -> ResponseReturnValue:
         user_agent=request.headers.get("User-Agent"),
     )
     services = context.services()
-    saved = record_ping(cmd, services.store, services.clock, services.locate)
+    saved = handle(record_ping, cmd, services.store, services.clock, services.locate)
     # Inbox messages only land in the user's inbox; the others pop up too.
     messages = [shown(m, saved.user) for m in saved.messages if m.message_type != "inbox"]
     answer: dict[str, Any] = {
@@ -131,7 +140,7 @@ def track() -> ResponseReturnValue:
     data = snippet_json()
     refuse_nul(data)
     services = context.services()
-    track_event(EVENT.load(data), services.store, services.clock, from_snippet=True)
+    handle(track_event, EVENT.load(data), services.store, services.clock, from_snippet=True)
     return jsonify({"type": "event"}), 202
 
 
@@ -142,13 +151,13 @@ def view() -> ResponseReturnValue:
     data = snippet_json()
     services = context.services()
     seen = VIEW.load(data)
-    user = record_view(seen, services.store, services.clock)
+    user = handle(record_view, seen, services.store, services.clock)
     services.runner.wait_for(services.store.head(), timeout=1.0)  # the ping opened it just now
     with services.engine.connect() as conn:
         opened = message_conversation(conn, seen.app_id, user.id.hex, seen.message_id)
     if opened is not None:
         reader = {"type": "user", "id": user.id.hex}
-        mark_read(services.store, seen.app_id, opened, reader, services.clock)
+        handle(mark_read, MarkRead(seen.app_id, opened, reader), services.store, services.clock)
     return jsonify({"type": "view"}), 202
 
 
@@ -157,7 +166,7 @@ def click() -> ResponseReturnValue:
     """A link in an in-app message was followed by the booted user."""
     data = snippet_json()
     services = context.services()
-    record_click(CLICK.load(data), services.store, services.clock)
+    handle(record_click, CLICK.load(data), services.store, services.clock)
     return jsonify({"type": "click"}), 202
 
 
@@ -271,7 +280,8 @@ def user_inbox() -> ResponseReturnValue:
 def user_writes_in() -> ResponseReturnValue:
     """The user starts a conversation from the message box; the team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
-    conversation = start_by_user(services.store, user, loaded["body"], services.clock, via="widget")
+    started = StartConversation(user.app_id, user.id.hex, loaded["body"], via="widget")
+    conversation = handle(start_by_user, started, services.store, services.clock)
     return jsonify(for_user(services, conversation))
 
 
@@ -280,7 +290,8 @@ def user_reads(conversation_id: str) -> ResponseReturnValue:
     """One of the user's conversations (comments only), now marked read by them."""
     services, user, _ = snippet_user(USER)
     reader = {"type": "user", "id": user.id.hex}
-    conversation = mark_read(services.store, user.app_id, conversation_id, reader, services.clock)
+    read = MarkRead(user.app_id, conversation_id, reader)
+    conversation = handle(mark_read, read, services.store, services.clock)
     return jsonify(for_user(services, conversation))
 
 
@@ -289,15 +300,7 @@ def user_replies(conversation_id: str) -> ResponseReturnValue:
     """The user's comment in one of their conversations; the team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     author = {"type": "user", "id": user.id.hex}
-    reply(
-        services.store,
-        user.app_id,
-        conversation_id,
-        author,
-        "comment",
-        services.clock,
-        body=loaded["body"],
-        via="widget",
-    )
+    comment = Reply(user.app_id, conversation_id, author, "comment", loaded["body"], via="widget")
+    handle(reply, comment, services.store, services.clock)
     conversation = load_conversation(services.store, user.app_id, conversation_id)
     return jsonify(for_user(services, conversation))

@@ -12,13 +12,19 @@ from uuid import UUID
 
 from sqlalchemy import Connection, exists
 
-from commands.auto_messages import audience_of, queue_in_app
+from commands.auto_messages import (
+    MarkDispatched,
+    QueueInApp,
+    audience_of,
+    mark_dispatched,
+    queue_in_app,
+)
 from commands.delivery import claim_emails
-from commands.store import retry_on_conflict
+from commands.handling import handle
 from domain.filters import Filter, parse_filter
 from domain.messages import Message
 from projections.tables import deliveries, users
-from queries.filters import matching_query
+from queries.audience.sql import matching_query
 from queries.segments import definitions
 from workers.services import Services
 
@@ -42,8 +48,10 @@ def fan_out(services: Services, message: Message) -> int:
         claim_emails(services.store, message, keys, services.clock)
     else:
         for key in keys:
-            queue_in_app(services.store, message, UUID(hex=key), services.clock)
-    _dispatched(services, message.message_id, len(keys))
+            queued = QueueInApp(message.message_id, key)
+            handle(queue_in_app, queued, services.store, services.clock)
+    dispatched = MarkDispatched(message.message_id, len(keys))
+    handle(mark_dispatched, dispatched, services.store, services.clock)
     return len(keys)
 
 
@@ -86,13 +94,3 @@ def _audience(
         for n in range(0, len(listed), IN_ONE_QUERY)
         for key in conn.execute(query.where(users.c.id.in_(listed[n : n + IN_ONE_QUERY]))).scalars()
     ]
-
-
-def _dispatched(services: Services, message_id: str, recipients: int) -> None:
-    def attempt() -> None:
-        message = services.store.get_as(Message, UUID(hex=message_id))
-        if message is not None:
-            message.dispatch(recipients, services.clock.now())
-            services.store.save_all(message)
-
-    retry_on_conflict(attempt)
