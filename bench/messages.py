@@ -40,7 +40,7 @@ from commands.apps import AddAdmin, CreateApp, add_admin, create_app
 from commands.auto_messages import ComposeAutoMessage, compose_auto_message
 from commands.clock import SystemClock
 from commands.delivery import deliver_email, email_composer
-from commands.email import Sender
+from commands.email import Mailing, Sender
 from commands.mail import Smtp
 from commands.store import Parley
 from commands.users import Ping, UserInput, record_ping
@@ -179,9 +179,8 @@ def email_rate(url: str, emails: int) -> float:
             audience={"all": []},
         )
         store.save_all(message)
-        composer = email_composer(
-            store, "bench", "https://parley.example", lambda _m: Sender("Ann Admin", "ann@acme.io")
-        )
+        mailing = Mailing("https://parley.example", "bench", "parley.localhost")
+        composer = email_composer(store, mailing, lambda _m: Sender("Ann Admin", "ann@acme.io"))
         transport = Smtp(f"smtp://127.0.0.1:{controller.port}")
         started = time.perf_counter()
         for key in keys:

@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from commands.clock import Clock
-from commands.email import Sender, build_email, thread_for, tracking_for
+from commands.email import Mailing, Sender, build_email, thread_for, tracking_for
 from commands.handling import handle
 from commands.mail import MailRefused, Transport
 from commands.store import Parley
@@ -218,16 +218,11 @@ def record_engagement(cmd: Engagement, store: Parley, clock: Clock) -> bool:
     return True
 
 
-def email_composer(
-    store: Parley,
-    secret_key: str,
-    base_url: str,
-    sender: Callable[[Message], Sender],
-    inbound_domain: str = "parley.localhost",
-) -> Compose:
+def email_composer(store: Parley, mailing: Mailing, sender: Callable[[Message], Sender]) -> Compose:
     """Build a user's email for a message version: their values in the variables, the
     app's unsubscribe link on bulk (filter or all-users) messages, a Reply-To address that
     threads the user's reply into the conversation the email opens."""
+    secret_key, base_url = mailing.secret_key, mailing.base_url
 
     def compose(message: Message, user: User, version: int) -> EmailMessage:
         written = message.versions[version]
@@ -249,7 +244,7 @@ def email_composer(
             tracking=tracking_for(secret_key, base_url, message.message_id, user.id.hex),
             thread=thread_for(
                 secret_key,
-                inbound_domain,
+                mailing.inbound_domain,
                 message.app_id,
                 emailed_conversation_id(message.message_id, user.id.hex),
                 "u",

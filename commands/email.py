@@ -43,6 +43,15 @@ body { font-family: Arial, sans-serif; color: #222222; }
 
 
 @dataclass(frozen=True)
+class Mailing:
+    """What links and reply addresses in teammates' and users' emails are made of."""
+
+    base_url: str
+    secret_key: str
+    inbound_domain: str
+
+
+@dataclass(frozen=True)
 class Sender:
     name: str
     email: str

@@ -20,7 +20,7 @@ from uuid import UUID
 from commands.apps import recent_app
 from commands.clock import Clock
 from commands.conversations import load_conversation
-from commands.email import Thread, apply_thread, thread_for
+from commands.email import Mailing, Thread, apply_thread, thread_for
 from commands.handling import handle
 from commands.mail import Transport
 from commands.store import Parley
@@ -30,15 +30,6 @@ from domain.user import User
 
 START = "start"  # the part id for the user's opening message
 USER = "user"  # who `Conversation.notify` records for an email to the user
-
-
-@dataclass(frozen=True)
-class Mailing:
-    """What links and reply addresses in teammates' and users' emails are made of."""
-
-    base_url: str
-    secret_key: str
-    inbound_domain: str
 
 
 @dataclass(frozen=True)

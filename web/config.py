@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+
+from commands.email import Mailing
+from commands.mime import Limits
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,18 @@ class Config:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @cached_property
+    def mailing(self) -> Mailing:
+        """What links and reply addresses in emails are made of (commands and workers)."""
+        return Mailing(self.base_url, self.secret_key, self.inbound_domain)
+
+    @cached_property
+    def inbound(self) -> Limits:
+        """How email comes in: the apps' domain, the tokens' key and the size limits."""
+        return Limits(
+            self.inbound_domain, self.secret_key, self.inbound_max_bytes, self.attachment_max_bytes
+        )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:

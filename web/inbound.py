@@ -23,13 +23,12 @@ from commands.tokens import file_token, read_file_token
 from domain.conversations import Attachment
 from web.api import api, read_your_writes, services
 from web.errors import NotFound, error_list
-from workers.inbound import limits_for
 
 
 @api.post("/email/inbound")
 def post_inbound_email() -> ResponseReturnValue:
     s = services()
-    limits = limits_for(s)
+    limits = s.config.inbound
     if (request.content_length or 0) > limits.max_bytes:
         return error_list(
             413,

@@ -16,20 +16,10 @@ from aiosmtpd.controller import Controller
 from commands.apps import recent_app
 from commands.errors import AppNotFound
 from commands.inbound import app_of, receive
-from commands.mime import Limits, Refused
+from commands.mime import Refused
 from workers.services import Services
 
 log = logging.getLogger("parley.inbound")
-
-
-def limits_for(services: Services) -> Limits:
-    config = services.config
-    return Limits(
-        domain=config.inbound_domain,
-        secret_key=config.secret_key,
-        max_bytes=config.inbound_max_bytes,
-        attachment_max_bytes=config.attachment_max_bytes,
-    )
 
 
 def _reply_line(code: int, reason: str) -> str:
@@ -43,7 +33,7 @@ class InboundHandler:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.limits = limits_for(services)
+        self.limits = services.config.inbound
 
     def _known(self, address: str) -> bool:
         target = app_of(address, self.limits.domain)
@@ -104,8 +94,8 @@ def start_server(
         InboundHandler(services),
         hostname=host or config.inbound_host,
         port=config.inbound_port if port is None else port,
-        data_size_limit=config.inbound_max_bytes,
-        server_hostname=config.inbound_domain,
+        data_size_limit=config.inbound.max_bytes,
+        server_hostname=config.inbound.domain,
     )
     controller.start()
     return controller

@@ -24,7 +24,7 @@ from commands.apps import recent_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
-from commands.notifications import Mailing, email_user, notify_admins
+from commands.notifications import email_user, notify_admins
 from domain.messages import Message
 from domain.user import User
 from workers.services import Services
@@ -53,13 +53,7 @@ class Jobs:
         self._stops: list[Callable[[], object]] = []
         self._starting = threading.Lock()
         config = services.config
-        self._compose = email_composer(
-            services.store,
-            config.secret_key,
-            config.base_url,
-            self._sender,
-            config.inbound_domain,
-        )
+        self._compose = email_composer(services.store, config.mailing, self._sender)
         self._transport = transport(config.smtp_url, config.outbox_dir)
         self.send_email = dramatiq.actor(
             broker=broker,
@@ -76,7 +70,7 @@ class Jobs:
         self.email_reply = dramatiq.actor(
             broker=broker, actor_name="email_reply", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._email_user)
-        self._mailing = Mailing(config.base_url, config.secret_key, config.inbound_domain)
+        self._mailing = config.mailing
 
     def preview_email(self, message: Message, user: User) -> EmailMessage:
         """The email this message's current version makes for this user, as a worker would

@@ -10,7 +10,7 @@ PostgreSQL spends 100-300 ms on two cores however the tables are indexed (bench/
 while the first page, read off the sort order's index, is fast. This index keeps what filters
 test as numpy columns, one slot per user, and counts with a few vector operations. It gives
 the same answers as `domain.matching` (the rules are listed there) and as `sql`;
-tests/test_audience_index.py holds it to both.
+tests/integration/test_audience_index.py holds it to both.
 
 It follows the projections rather than the events: each use first re-reads the users (and
 companies) whose events the projections applied since it last looked, found by the positions

@@ -1,6 +1,6 @@
 """Which evaluator answers a user list: the app's audience index when it has one that can
 evaluate the filter (the count, and for rare matches the first page's ids), else SQL. Both
-give the same answers (tests/test_audience_index.py); the index is only faster."""
+give the same answers (tests/integration/test_audience_index.py); the index is only faster."""
 
 from __future__ import annotations
 

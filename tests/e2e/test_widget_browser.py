@@ -53,7 +53,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000
-SNIPPET = Path(__file__).resolve().parents[1] / "web" / "static" / "snippet.html"
+SNIPPET = Path(__file__).resolve().parents[2] / "web" / "static" / "snippet.html"
 
 # Installed before any page script: keeps every ping outcome widget.js reports.
 RECORD_PINGS = """

@@ -12,8 +12,8 @@ from commands.apps import AddAdmin, CreatedApp, add_admin
 from domain.identity import user_id_key
 from domain.messages import Message
 from domain.user import User
+from tests.e2e.test_auto_messages import boot
 from tests.helpers import post, settle
-from tests.test_auto_messages import boot
 from web.bootstrap import Services
 from workers.fan_out import fan_out
 
@@ -129,7 +129,7 @@ def test_bad_in_app_messages_are_refused(
 def test_every_message_a_user_gets_lands_in_their_inbox_and_replies_count(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
-    from tests.test_auto_messages import auto
+    from tests.e2e.test_auto_messages import auto
 
     message_id = message_to_john(client, auth, app, services)["id"]
     quiet = auto(

@@ -14,7 +14,7 @@ from commands.clock import ManualClock
 from domain.delivery import SENDING, UNCERTAIN, Delivery, delivery_key
 from domain.messages import Message
 from tests.helpers import ping, post, settle
-from tests.test_delivery import news
+from tests.integration.test_delivery import news
 from web.bootstrap import Services
 from workers.jobs import Jobs
 from workers.reactions import follow

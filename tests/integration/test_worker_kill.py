@@ -28,9 +28,9 @@ from commands.apps import CreateApp, create_app
 from commands.clock import ManualClock
 from domain.delivery import SENT, UNCERTAIN, Delivery, delivery_key
 from projections.tables import deliveries
+from tests.e2e.test_cli import PARLEY
 from tests.helpers import free_port, ping
-from tests.test_cli import PARLEY
-from tests.test_delivery import news
+from tests.integration.test_delivery import news
 from web.bootstrap import Services
 from workers.jobs import Jobs
 from workers.reactions import follow

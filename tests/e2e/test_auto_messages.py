@@ -20,7 +20,7 @@ from domain.identity import user_id_key
 from domain.messages import Message
 from domain.user import User
 from tests.helpers import ping
-from tests.test_store import together
+from tests.integration.test_store import together
 from web.bootstrap import Services
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}

@@ -11,7 +11,7 @@ import pytest
 
 from commands.apps import CreatedApp
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
-from commands.email import Sender
+from commands.email import Mailing, Sender
 from commands.mail import Outbox, Smtp
 from domain.delivery import DEFERRED, SENT, UNCERTAIN, Delivery
 from domain.messages import Message
@@ -44,7 +44,8 @@ def news(services: Services, app_id: str, recipients: list[str] | None) -> Messa
 
 
 def send(services: Services, message: Message, user_key: str, port: int, bulk: bool) -> str:
-    composer = email_composer(services.store, "s3cret", "https://parley.example", lambda _m: ANN)
+    mailing = Mailing("https://parley.example", "s3cret", "parley.localhost")
+    composer = email_composer(services.store, mailing, lambda _m: ANN)
     return deliver_email(
         message.id.hex,
         user_key,

@@ -45,9 +45,8 @@ from domain.errors import InvalidValue
 from domain.identity import user_id_key
 from domain.user import User
 from queries.conversations import Inbox, inbox
-from tests import test_widget_browser as harness
-from tests.helpers import ping, post, settle
-from tests.test_widget_browser import (
+from tests.e2e import test_widget_browser as harness
+from tests.e2e.test_widget_browser import (
     TIMEOUT_MS,
     CustomerSite,
     Parley,
@@ -57,6 +56,7 @@ from tests.test_widget_browser import (
     settings_block,
     snippet,
 )
+from tests.helpers import ping, post, settle
 from web.bootstrap import Services
 from web.cli import cli
 
@@ -389,7 +389,7 @@ def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(
 
 # --- in the browser -------------------------------------------------------------------------
 
-# The browser half runs on the harness of tests/test_widget_browser.py (its fixtures too).
+# The browser half runs on the harness of tests/e2e/test_widget_browser.py (its fixtures too).
 browser, site, open_tab = harness.browser, harness.site, harness.open_tab
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import update
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.conversations import SetDefaultAssignee, set_default_assignee
 from projections.tables import positions
+from tests.e2e.test_conversations import write_in
 from tests.helpers import ping, post, settle
-from tests.test_conversations import write_in
-from tests.test_delivery import news
+from tests.integration.test_delivery import news
 from web.bootstrap import Services
 from workers.jobs import Jobs
 from workers.reactions import follow, followers

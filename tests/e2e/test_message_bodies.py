@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from domain.identity import user_id_key
 from domain.user import User
+from tests.e2e.test_auto_messages import PRO, auto, boot
+from tests.e2e.test_in_app_messages import in_app, stats
 from tests.helpers import post
-from tests.test_auto_messages import PRO, auto, boot
-from tests.test_in_app_messages import in_app, stats
 from web.bootstrap import Services
 
 NOTHING_LEFT = ["<svg><g/></svg>", "<input type=checkbox checked>"]

@@ -1,4 +1,4 @@
-"""Real reply emails from three public reply parsers' test suites (tests/corpora/email-replies,
+"""Real reply emails from three public reply parsers' test suites (tests/e2e/corpora/email-replies,
 a copy of the workplace's shared/corpora/email-replies with its NOTICE),
 each posted to `POST /email/inbound` as a new sender's email and read back from the inbox: the
 words the project's test calls the reply are there, quoted history and signatures are not."""

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from flask.testing import FlaskClient
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
+from tests.e2e.test_messages_api import email_to
 from tests.helpers import ping, post, settle
-from tests.test_messages_api import email_to
 from web.bootstrap import Services
 
 LINK = "https://docs.acme.io/start?step=1&lang=en"
