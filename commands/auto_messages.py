@@ -101,8 +101,9 @@ def compose_auto_message(cmd: ComposeAutoMessage, store: Parley, clock: Clock) -
 
 def queue_in_app(cmd: QueueInApp, store: Parley, clock: Clock) -> bool:
     """A popup waits on the user for their next visit; an inbox message lands in their inbox
-    at once (idempotent: a job that runs twice sends once)."""
-    message = store.get_as(Message, UUID(hex=cmd.message_id))
+    at once (idempotent: a job that runs twice sends once). The message is read as the
+    fan-out's other users see it (at most 2 s old: no query per user)."""
+    message = store.recent(Message, UUID(hex=cmd.message_id))
     user = store.get_as(User, UUID(hex=cmd.user_key))
     if message is None or user is None or user.deleted:
         return False
