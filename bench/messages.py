@@ -209,7 +209,7 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
     section(f"3. A sweep with nothing due: 20 live auto emails, {users:,} users")
     from dramatiq.brokers.stub import StubBroker
 
-    from bench import audience
+    from bench import population as people
     from commands.clock import ManualClock
     from projections.db import make_engine
     from projections.tables import deliveries
@@ -221,18 +221,18 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
     from workers.sweep import Sweeper
 
     engine = make_engine(url)
-    population = audience.build_population(users)
-    audience.load(engine, population)
+    population = people.build_population(users)
+    people.load(engine, population)
     tag_ids = {t["name"]: t["id"] for t in population.tags}
     segment_ids = {s["name"]: s["id"] for s in population.segments}
-    written = list(audience.filters(tag_ids, segment_ids).values())
-    services = bootstrap(Config(database_url=url, secret_key="bench"), ManualClock(audience.NOW))
+    written = list(people.filters(tag_ids, segment_ids).values())
+    services = bootstrap(Config(database_url=url, secret_key="bench"), ManualClock(people.NOW))
     try:
         sent: list[dict[str, Any]] = []
         for n in range(20):
             message = compose_auto_message(
                 ComposeAutoMessage(
-                    app_id=audience.APP,
+                    app_id=people.APP,
                     message_type="email",
                     admin_id="1",
                     subject=f"Auto email {n}",
@@ -249,11 +249,11 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
                 f = user_filter(
                     parse_filter(message.audience or {}),
                     "postgresql",
-                    audience.NOW,
-                    definitions(conn, audience.APP),
-                    audience.APP,
+                    people.NOW,
+                    definitions(conn, people.APP),
+                    people.APP,
                 )
-                query = select(users_table.c.id).where(users_table.c.app_id == audience.APP, f)
+                query = select(users_table.c.id).where(users_table.c.app_id == people.APP, f)
                 sent += [
                     {
                         "id": uuid.uuid4().hex,
@@ -263,7 +263,7 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
                         "state": "sent",
                         "attempts": 1,
                         "last_error": None,
-                        "updated_at": audience.NOW_S,
+                        "updated_at": people.NOW_S,
                     }
                     for key in conn.execute(query).scalars()
                 ]
@@ -294,11 +294,11 @@ def sweep_cost(url: str, users: int, runs: int) -> tuple[float, float, float, in
 
         # The population went straight into the projections; the pings need its app.
         services.store.save_all(
-            App(app_id=audience.APP, name="Bench", api_key_hash="-", secret="-", at=clock.now())
+            App(app_id=people.APP, name="Bench", api_key_hash="-", secret="-", at=clock.now())
         )
         for k in range(1000):
             record_ping(
-                Ping(app_id=audience.APP, user=UserInput(user_id=f"visitor{k}"), url=PAGE),
+                Ping(app_id=people.APP, user=UserInput(user_id=f"visitor{k}"), url=PAGE),
                 services.store,
                 clock,
             )
