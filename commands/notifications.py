@@ -43,15 +43,23 @@ class Notifying:
     recipients: list[str] | None = None
 
 
-def record_notifying(cmd: Notifying, store: Parley, clock: Clock) -> tuple[Conversation, list[str]]:
-    """The conversation and those of the recipients not emailed about the part before."""
+@dataclass(frozen=True)
+class Recorded:
+    """The conversation, the recipients not emailed about the part before (to email now), and
+    the teammates as read when they were picked (whom those ids name)."""
+
+    conversation: Conversation
+    fresh: list[str]
+    admins: dict[str, dict[str, str]]
+
+
+def record_notifying(cmd: Notifying, store: Parley, clock: Clock) -> Recorded:
     conversation = load_conversation(store, cmd.app_id, cmd.conversation_id)
-    recipients = cmd.recipients
-    if recipients is None:
-        recipients = to_notify(recent_app(store, cmd.app_id).admins, conversation)
+    admins = recent_app(store, cmd.app_id).admins
+    recipients = to_notify(admins, conversation) if cmd.recipients is None else cmd.recipients
     fresh = conversation.notify(cmd.part_id, recipients, clock.now())
     store.save_all(conversation)
-    return conversation, fresh
+    return Recorded(conversation, fresh, admins)
 
 
 def notify_admins(
@@ -66,8 +74,8 @@ def notify_admins(
     """Email the teammates who want it about one user message; how many were sent. Each
     can answer by replying to the email (its Reply-To names them and the conversation)."""
     app = recent_app(store, app_id)
-    notifying = Notifying(app_id, conversation_id, part_id)
-    conversation, admin_ids = handle(record_notifying, notifying, store, clock)
+    recorded = handle(record_notifying, Notifying(app_id, conversation_id, part_id), store, clock)
+    conversation, admin_ids = recorded.conversation, recorded.fresh
     if part_id == START:
         text = conversation.body
     else:
@@ -75,7 +83,7 @@ def notify_admins(
     user = store.get_as(User, UUID(hex=conversation.user_key))
     who = (user.name or user.email or user.user_id or "A user") if user else "A user"
     for admin_id in admin_ids:
-        admin = app.admins[admin_id]
+        admin = recorded.admins[admin_id]  # as picked (`app` may be an older copy)
         thread = thread_for(
             mailing.secret_key,
             mailing.inbound_domain,
@@ -128,7 +136,7 @@ def email_user(
     message.set_content(f"{text}\n\n--\nReply to this email to answer {app.name}.\n")
     message.add_alternative(conversation_html(text), subtype="html")
     notifying = Notifying(app_id, conversation_id, part_id, [USER])
-    if not handle(record_notifying, notifying, store, clock)[1]:
+    if not handle(record_notifying, notifying, store, clock).fresh:
         return False  # sent (or being sent) already
     transport.send(message)
     return True

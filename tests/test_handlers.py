@@ -62,13 +62,25 @@ def direct_calls(names: set[str]) -> list[str]:
                 for alias in node.names
                 if alias.name in names
             }
-            found += [
-                f"{path.relative_to(ROOT)}:{node.lineno} {node.func.id}"
+            modules = {
+                alias.asname or alias.name
                 for node in ast.walk(tree)
-                if isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in imported
-            ]
+                if isinstance(node, ast.ImportFrom) and node.module == "commands"
+                for alias in node.names
+            }
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                called = node.func
+                direct = isinstance(called, ast.Name) and called.id in imported
+                through_module = (
+                    isinstance(called, ast.Attribute)
+                    and called.attr in names
+                    and isinstance(called.value, ast.Name)
+                    and called.value.id in modules
+                )
+                if direct or through_module:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(called)}")
     return found
 
 
