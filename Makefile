@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The dashboard's front-end files, from the npm registry as package-lock.json pins them.
+VENDOR := web/static/vendor
+ASSETS := $(VENDOR)/.installed
 
-.PHONY: run test lint typecheck bench install clean
+.PHONY: run test lint typecheck bench install assets clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,9 +15,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(ASSETS): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-sse/dist/sse.min.js $(VENDOR)/
+	touch $(ASSETS)
 
-run: $(STAMP)
+assets: $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
+
+run: $(STAMP) $(ASSETS)
 	$(BIN)/parley migrate
 	$(BIN)/parley demo
 	$(BIN)/parley serve
@@ -26,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy domain commands projections queries web workers migrations tests bench
 
-test: lint typecheck
+test: $(ASSETS) lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -37,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reactions
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info node_modules $(VENDOR)

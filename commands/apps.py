@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from commands.clock import Clock
 from commands.errors import AdminExists, AppNotFound, InvalidUserHash
 from commands.store import Parley
+from domain.account import Account
 from domain.app import App, hash_api_key
 from domain.errors import MissingUserIdentifier
-from domain.identity import app_key
+from domain.identity import account_key, app_key
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -84,13 +85,16 @@ def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
 
 
 def add_admin(cmd: AddAdmin, store: Parley, clock: Clock) -> dict[str, str]:
-    """A teammate who can use the dashboard and inbox."""
+    """A teammate who can use the dashboard and inbox; their account (one per email, across
+    apps) records that they are one of this app's, in the same append."""
     app = load_app(store, cmd.app_id)
     if app.admin_with_email(cmd.email) is not None:
         raise AdminExists(cmd.email)
     admin_id = str(len(app.admins) + 1)
     app.add_admin(admin_id=admin_id, email=cmd.email, name=cmd.name)
-    store.save_all(app)
+    account = store.get_as(Account, account_key(cmd.email)) or Account(email=cmd.email)
+    account.join(cmd.app_id, admin_id)
+    store.save_all(app, account)
     return app.admins[admin_id]
 
 

@@ -21,3 +21,8 @@ def email_key(app_id: str, email: str) -> UUID:
 
 def company_key(app_id: str, company_id: str) -> UUID:
     return uuid5(NAMESPACE, f"{app_id}/company/{company_id}")
+
+
+def account_key(email: str) -> UUID:
+    """A teammate's sign-in, one per email address across every app."""
+    return uuid5(NAMESPACE, f"account/{email.strip().lower()}")

@@ -12,6 +12,9 @@ from projections.runner import tracked_positions
 from web import audience, conversations, errors, inbound, messages, segments
 from web.bootstrap import Services, bootstrap, jobs_for
 from web.config import Config
+from web.dashboard import dashboard
+from web.dashboard.blueprint import csrf
+from web.signin_limits import SignInLimits
 from web.tracking import tracking
 from web.unsubscribe import unsubscribe
 from web.widget import widget
@@ -47,6 +50,15 @@ def create_app(
     app = Flask(__name__)
     app.extensions["parley_followers"] = running
     app.config["SECRET_KEY"] = config.secret_key
+    # The dashboard's session cookie; CSRF is checked on the dashboard's forms only (the REST
+    # API authenticates each request, the widget's snippet has no cookie).
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = config.base_url.startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = 14 * 86_400
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid as long as the session
+    app.extensions["parley_signin_limits"] = SignInLimits(config.redis_url)
+    csrf.init_app(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["parley"] = services
     app.extensions["parley_jobs"] = jobs
@@ -56,6 +68,7 @@ def create_app(
         )
     errors.register(app)
     app.register_blueprint(widget)
+    app.register_blueprint(dashboard)
     app.register_blueprint(unsubscribe)
     app.register_blueprint(tracking)
     app.register_blueprint(inbound.files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import sys
 import threading
@@ -13,50 +14,34 @@ from string import Template
 from typing import Any
 
 import click
-from marshmallow import ValidationError
 
+from commands.accounts import SetPassword, set_password
 from commands.apps import (
     AddAdmin,
     CreateApp,
-    SetInboxStyle,
-    SetSecureMode,
     add_admin,
     create_app,
     load_app,
-    set_inbox_style,
-    set_secure_mode,
 )
 from commands.clock import SystemClock
-from commands.conversations import SetDefaultAssignee, set_default_assignee
 from commands.errors import CommandError
 from commands.handling import handle
-from commands.schemas import AdminCreateSchema, AppCreateSchema
 from commands.store import Parley
-from domain.errors import InvalidValue
 from projections.db import make_engine
 from projections.rebuild import rebuild
 from queries.history import Window, app_history, app_ids
 from web.bootstrap import Services, all_projections, bootstrap, jobs_for, migrate, start_sweep
-from web.config import Config
-from web.errors import flatten
+from web.cli_apps import admin_group, app_group, config
 from workers.reactions import follow
-
-
-def config() -> Config:
-    return Config.from_env()
-
-
-def checked(schema: Any, data: dict[str, Any]) -> Any:
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        reasons = "; ".join(f"{field}: {reason}" for field, reason in flatten(error.messages))
-        raise click.UsageError(reasons) from None
 
 
 @click.group()
 def cli() -> None:
     """Parley: self-hosted customer messaging."""
+
+
+cli.add_command(app_group)
+cli.add_command(admin_group)
 
 
 @cli.command("migrate")
@@ -72,90 +57,6 @@ def serve_cmd() -> None:
     from web.serve import serve
 
     serve(config())
-
-
-@cli.group("app")
-def app_group() -> None:
-    """Apps (workspaces)."""
-
-
-@app_group.command("create")
-@click.argument("name")
-def app_create(name: str) -> None:
-    """Create an app; prints JSON with app_id, api_key and secret (shown only once) and the
-    app's incoming email address."""
-    checked(AppCreateSchema(), {"name": name})
-    settings = config()
-    store = Parley(settings.database_url)
-    created = handle(create_app, CreateApp(name), store, SystemClock())
-    incoming = settings.incoming_address(created.app_id)
-    click.echo(json.dumps({**created.__dict__, "incoming_email": incoming}))
-
-
-@app_group.command("secure-mode")
-@click.argument("app_id")
-@click.argument("state", type=click.Choice(["on", "off"]))
-def app_secure_mode(app_id: str, state: str) -> None:
-    """Turn secure mode on or off for APP_ID."""
-    store = Parley(config().database_url)
-    try:
-        handle(set_secure_mode, SetSecureMode(app_id, state == "on"), store, SystemClock())
-    except CommandError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"secure mode {state} for {app_id}")
-
-
-@app_group.command("assign-to")
-@click.argument("app_id")
-@click.argument("admin_id")
-def app_assign_to(app_id: str, admin_id: str) -> None:
-    """New conversations from users go to ADMIN_ID (`none`: they stay unassigned)."""
-    store = Parley(config().database_url)
-    try:
-        assignee = SetDefaultAssignee(app_id, None if admin_id == "none" else admin_id)
-        handle(set_default_assignee, assignee, store, SystemClock())
-    except (CommandError, InvalidValue) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"new conversations in {app_id} go to {admin_id}")
-
-
-@app_group.command("inbox")
-@click.argument("app_id")
-@click.argument("style", type=click.Choice(["none", "simple", "advanced"]))
-@click.option("--colour", help="simple: the button's colour, #rgb or #rrggbb")
-@click.option("--selector", help="advanced: CSS selector of your inbox link(s)")
-@click.option("--no-count", is_flag=True, help="advanced: leave out the unread count")
-def app_inbox(
-    app_id: str, style: str, colour: str | None, selector: str | None, no_count: bool
-) -> None:
-    """How the widget shows the inbox: none (default), simple or advanced; prints it as JSON."""
-    store = Parley(config().database_url)
-    cmd = SetInboxStyle(app_id, style, colour=colour, selector=selector, count=not no_count)
-    try:
-        setting = handle(set_inbox_style, cmd, store, SystemClock())
-    except (CommandError, InvalidValue) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(setting))
-
-
-@cli.group("admin")
-def admin_group() -> None:
-    """Admins (teammates)."""
-
-
-@admin_group.command("create")
-@click.option("--app", "app_id", required=True)
-@click.option("--email", required=True)
-@click.option("--name", required=True)
-def admin_create(app_id: str, email: str, name: str) -> None:
-    """Add a teammate to an app; prints the admin as JSON."""
-    checked(AdminCreateSchema(), {"app_id": app_id, "email": email, "name": name})
-    store = Parley(config().database_url)
-    try:
-        admin = handle(add_admin, AddAdmin(app_id, email, name), store, SystemClock())
-    except CommandError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(admin))
 
 
 @cli.group("projections")
@@ -359,6 +260,12 @@ def demo() -> None:
         demo_admin = AddAdmin(created.app_id, "admin@example.com", "Demo Admin")
         admin = handle(add_admin, demo_admin, store, SystemClock())
         details = {**created.__dict__, "admin": admin}
+    if "password" not in details:  # the teammate's dashboard password (kept with the keys)
+        details["password"] = secrets.token_urlsafe(12)
+        email = details["admin"]["email"]
+        memberships = {details["app_id"]: details["admin"]["id"]}
+        cmd = SetPassword(email, details["password"], memberships)
+        handle(set_password, cmd, store, SystemClock())
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps(details, indent=2))
         saved.chmod(0o600)
@@ -380,6 +287,7 @@ Parley demo app
   API key:  {api_key}
   secret:   {secret}   (secure mode HMAC key; secure mode is off)
   admin:    {admin_email}
+  dashboard: {base}/signin   (email {admin_email}, password {password})
   incoming email: {incoming}   (forward support mail here; `parley inbound` receives it)
 
 REST API:  curl -u {app_id}:{api_key} {base}/users

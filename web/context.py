@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app
 
 from web.bootstrap import Services
+from web.signin_limits import SignInLimits
 from workers.jobs import Jobs
 
 
@@ -16,4 +17,9 @@ def services() -> Services:
 
 def jobs() -> Jobs:
     found: Jobs = current_app.extensions["parley_jobs"]
+    return found
+
+
+def signin_limits() -> SignInLimits:
+    found: SignInLimits = current_app.extensions["parley_signin_limits"]
     return found

@@ -19,10 +19,18 @@ from projections.tables import users
 PARLEY = str(Path(sys.executable).parent / "parley")
 
 
-def run(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    database_url: str, *args: str, cwd: Path, given: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
-        [PARLEY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        [PARLEY, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=given if given is not None else "",
     )
 
 
@@ -65,6 +73,37 @@ def test_apps_admins_and_secure_mode_from_the_command_line(
         assert app.name == "Acme Inc" and app.secure_mode and app.default_assignee == "1"
         assert app.accepts_api_key(keys["api_key"])
         assert [a["email"] for a in app.admins.values()] == ["ops@acme.test"]
+    finally:
+        store.close()
+
+
+def test_a_teammates_dashboard_password_from_standard_input(
+    database_url: str, tmp_path: Path
+) -> None:
+    from commands.accounts import signed_in
+
+    assert run(database_url, "migrate", cwd=tmp_path).returncode == 0
+    first = json.loads(run(database_url, "app", "create", "Acme", cwd=tmp_path).stdout)
+    second = json.loads(run(database_url, "app", "create", "Globex", cwd=tmp_path).stdout)
+    for keys in (first, second):
+        assert (
+            add_admin(database_url, keys["app_id"], "Ops@acme.test", "Ops", tmp_path).returncode
+            == 0
+        )
+    short = run(database_url, "admin", "password", "ops@acme.test", cwd=tmp_path, given="short\n")
+    assert short.returncode != 0 and "at least 10 characters" in short.stderr
+    nobody = run(database_url, "admin", "password", "x@y.z", cwd=tmp_path, given="long enough pw\n")
+    assert nobody.returncode != 0 and "no app has a teammate" in nobody.stderr
+    done = run(
+        database_url, "admin", "password", "ops@acme.test", cwd=tmp_path, given="long enough pw\n"
+    )
+    assert done.returncode == 0 and "2 app(s)" in done.stdout, done.stderr
+    store = Parley(database_url)
+    try:
+        account = signed_in(store, "OPS@acme.test", "long enough pw")
+        assert account is not None
+        assert set(account.apps) == {first["app_id"], second["app_id"]}
+        assert signed_in(store, "ops@acme.test", "long enough pw!") is None
     finally:
         store.close()
 

@@ -1,0 +1,137 @@
+"""The dashboard's doors (issue 14): a teammate signs in with email and password, sees only
+the apps they belong to, every form needs its CSRF token, failed sign-ins are limited, and the
+user list shows the app's users, escaped, with the exact total."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from commands.accounts import SetPassword, set_password
+from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
+from tests.helpers import ping, settle
+from web.bootstrap import Services
+
+PASSWORD = "correct horse battery"
+
+
+def teammate(services: Services, app_id: str, email: str = "ann@acme.io") -> None:
+    add_admin(AddAdmin(app_id, email, "Ann Admin"), services.store, services.clock)
+    set_password(SetPassword(email, PASSWORD), services.store, services.clock)
+
+
+def token(client: FlaskClient, path: str = "/signin") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str, **more: str) -> Any:
+    form = {"email": email, "password": password, "csrf_token": token(client), **more}
+    return client.post("/signin", data=form)
+
+
+def test_a_page_asked_for_signed_out_comes_back_after_signing_in(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    asked = f"/apps/{app.app_id}/users?sort=email&order=asc"
+    went = client.get(asked)
+    assert went.status_code == 302 and "/signin?next=" in went.headers["Location"]
+    signed = sign_in(client, "ann@acme.io", PASSWORD, next=asked)
+    assert signed.status_code == 302 and signed.headers["Location"] == asked
+    page = client.get(asked)
+    assert page.status_code == 200 and "Ann Admin" in page.get_data(as_text=True)
+    for header in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"):
+        assert header in page.headers
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    wrong = sign_in(client, "ann@acme.io", "not the password")
+    nobody = sign_in(client, "nobody@acme.io", PASSWORD)
+    assert wrong.status_code == nobody.status_code == 401
+    message = "That email and password do not match."
+    assert message in wrong.get_data(as_text=True) and message in nobody.get_data(as_text=True)
+    assert client.get(f"/apps/{app.app_id}/users").status_code == 302  # still signed out
+
+
+def test_another_apps_pages_are_not_found(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    other = create_app(CreateApp("Other"), services.store, services.clock)
+    add_admin(AddAdmin(other.app_id, "bob@other.io", "Bob"), services.store, services.clock)
+    ping(services, other.app_id, {"user_id": "secret", "email": "secret@other.io"})
+    sign_in(client, "ann@acme.io", PASSWORD)
+    theirs = client.get(f"/apps/{other.app_id}/users")
+    assert theirs.status_code == 404
+    assert "secret@other.io" not in theirs.get_data(as_text=True)
+    assert client.get("/apps/nosuchapp/users").status_code == 404
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    refused = client.post("/signin", data={"email": "ann@acme.io", "password": PASSWORD})
+    assert refused.status_code == 400
+    assert client.get(f"/apps/{app.app_id}/users").status_code == 302
+    sign_in(client, "ann@acme.io", PASSWORD)
+    assert client.post("/signout").status_code == 400  # no token: still signed in
+    assert client.get(f"/apps/{app.app_id}/users").status_code == 200
+
+
+def test_failed_sign_ins_are_limited_then_a_wait_is_given(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    for _ in range(10):
+        assert sign_in(client, "ann@acme.io", "guess guess guess").status_code == 401
+    limited = sign_in(client, "ann@acme.io", PASSWORD)  # even the right one, for now
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert "Too many attempts" in limited.get_data(as_text=True)
+
+
+def test_a_new_password_ends_the_other_sessions(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    other = client.application.test_client()
+    sign_in(client, "ann@acme.io", PASSWORD)
+    sign_in(other, "ann@acme.io", PASSWORD)
+    account_page = f"/apps/{app.app_id}/account"
+    form = {
+        "current": PASSWORD,
+        "password": "a new long password",
+        "again": "a new long password",
+        "csrf_token": token(client, account_page),
+    }
+    changed = client.post(account_page, data=form)
+    assert changed.status_code == 200 and "Your password is changed" in changed.get_data(True)
+    assert client.get(f"/apps/{app.app_id}/users").status_code == 200
+    assert other.get(f"/apps/{app.app_id}/users").status_code == 302
+    assert sign_in(other, "ann@acme.io", PASSWORD).status_code == 401
+
+
+def test_the_user_list_shows_every_user_escaped_with_the_total(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    for n in range(3):
+        ping(services, app.app_id, {"user_id": f"u{n}", "name": f"<img src=x onerror=alert({n})>"})
+    settle(client.application)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    page = client.get(f"/apps/{app.app_id}/users").get_data(as_text=True)
+    assert "3 users in all" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(0)&gt;" in page
+    bad = client.get(f"/apps/{app.app_id}/users", query_string={"filter": "{not json"})
+    assert bad.status_code == 400 and "This filter cannot be used" in bad.get_data(as_text=True)

@@ -1,0 +1,14 @@
+"""The team's dashboard (issue 14): server-rendered pages under /apps/<app_id>/..., signed-in
+teammates only. Forms call the same command handlers as the REST API, through `handle`; what
+follows a write is the reactions' (workers/reactions.py), never a view's.
+
+`blueprint.py`: the blueprint, its security headers and CSRF check. `account.py`: signing in
+and out, sessions, who may see which app. `users.py`: the user list.
+"""
+
+from __future__ import annotations
+
+from web.dashboard import account, users
+from web.dashboard.blueprint import dashboard
+
+__all__ = ["account", "dashboard", "users"]
