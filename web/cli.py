@@ -267,8 +267,9 @@ def demo() -> None:
         cmd = SetPassword(email, details["password"], memberships)
         handle(set_password, cmd, store, SystemClock())
         saved.parent.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(details, indent=2))
+        saved.touch(mode=0o600)  # readable by its owner only, before the secrets go in
         saved.chmod(0o600)
+        saved.write_text(json.dumps(details, indent=2))
     base = f"http://{cfg.host}:{cfg.port}"
     click.echo(
         DEMO_TEXT.format(
@@ -283,11 +284,12 @@ def demo() -> None:
 
 DEMO_TEXT = """
 Parley demo app
-  app_id:   {app_id}
-  API key:  {api_key}
-  secret:   {secret}   (secure mode HMAC key; secure mode is off)
-  admin:    {admin_email}
-  dashboard: {base}/signin   (email {admin_email}, password {password})
+  app_id:    {app_id}
+  API key:   {api_key}
+  secret:    {secret}   (secure mode HMAC key; secure mode is off)
+  admin:     {admin_email}
+  dashboard: {base}/signin   (email {admin_email}, password {password},
+             as `parley demo` set it)
   incoming email: {incoming}   (forward support mail here; `parley inbound` receives it)
 
 REST API:  curl -u {app_id}:{api_key} {base}/users

@@ -1,5 +1,10 @@
-"""Failed sign-ins are limited per address and per client IP (a moving window, by the `limits`
-library): in Redis when REDIS_URL is set, so that every web process counts together."""
+"""Sign-in attempts are limited per address and per client IP (a moving window, by the
+`limits` library), in Redis when REDIS_URL is set, so that every web process counts together.
+
+Each attempt is counted before its password is checked (the count and the check of the limit
+are one step in the storage), so attempts sent side by side cannot slip past it; a successful
+sign-in clears its address's count. An address under attack is refused for at most a minute
+after the attacker stops: the price of the per-address limit the issue asks for."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import time
 
 from limits import parse, storage, strategies
 
-FAILURES = parse("10/minute")
+ATTEMPTS = parse("10/minute")
 
 
 class SignInLimits:
@@ -16,15 +21,15 @@ class SignInLimits:
         where = redis_url or "memory://"
         self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(where))
 
-    def wait(self, email: str, ip: str) -> int:
-        """Seconds before another try from this address or IP (0: go ahead)."""
+    def attempt(self, email: str, ip: str) -> int:
+        """Count an attempt; the seconds to wait before another one (0: go ahead)."""
+        keys = (("email", email), ("ip", ip))
+        refused = [key for key in keys if not self._limiter.hit(ATTEMPTS, "signin", *key)]
         waits = [
-            self._limiter.get_window_stats(FAILURES, "signin", kind, key).reset_time - time.time()
-            for kind, key in (("email", email), ("ip", ip))
-            if not self._limiter.test(FAILURES, "signin", kind, key)
+            self._limiter.get_window_stats(ATTEMPTS, "signin", *key).reset_time - time.time()
+            for key in refused
         ]
         return max((max(1, math.ceil(w)) for w in waits), default=0)
 
-    def failed(self, email: str, ip: str) -> None:
-        self._limiter.hit(FAILURES, "signin", "email", email)
-        self._limiter.hit(FAILURES, "signin", "ip", ip)
+    def succeeded(self, email: str) -> None:
+        self._limiter.clear(ATTEMPTS, "signin", "email", email)

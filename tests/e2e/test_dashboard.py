@@ -85,7 +85,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
     assert refused.status_code == 400
     assert client.get(f"/apps/{app.app_id}/users").status_code == 302
     sign_in(client, "ann@acme.io", PASSWORD)
-    assert client.post("/signout").status_code == 400  # no token: still signed in
+    assert client.post("/signout").status_code == 302  # no token: nothing done
     assert client.get(f"/apps/{app.app_id}/users").status_code == 200
 
 
@@ -134,4 +134,47 @@ def test_the_user_list_shows_every_user_escaped_with_the_total(
     assert "3 users in all" in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(0)&gt;" in page
     bad = client.get(f"/apps/{app.app_id}/users", query_string={"filter": "{not json"})
-    assert bad.status_code == 400 and "This filter cannot be used" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "This list cannot be shown" in bad.get_data(as_text=True)
+
+
+def test_odd_urls_and_stale_forms_get_pages_not_errors(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    users = f"/apps/{app.app_id}/users"
+    shared = client.get(users, query_string={"filter": "", "utm_source": "mail", "fbclid": "x"})
+    assert shared.status_code == 200 and "in all" in shared.get_data(as_text=True)
+    cut = client.get(users, query_string={"after": "garbage"})
+    assert cut.status_code == 400 and "This list cannot be shown" in cut.get_data(as_text=True)
+    missing = client.get("/apps/nosuchapp/users")
+    assert missing.status_code == 404 and "This page does not exist" in missing.get_data(True)
+    assert missing.headers["Content-Type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in missing.headers["Content-Security-Policy"]
+    ended = client.application.test_client()
+    stale = token(ended)
+    expired = ended.post(
+        "/signin", data={"email": "a@b.c", "password": "x", "csrf_token": stale[::-1]}
+    )
+    assert expired.status_code == 400
+    assert "Please sign in again" in expired.get_data(as_text=True)
+
+
+def test_attempts_sent_side_by_side_do_not_pass_the_limit(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    teammate(services, app.app_id)
+    tokens = []
+    clients = [client.application.test_client() for _ in range(16)]
+    for each in clients:
+        tokens.append(token(each))
+
+    def guess(n: int) -> int:
+        form = {"email": "ann@acme.io", "password": f"guess {n} guess", "csrf_token": tokens[n]}
+        return int(clients[n].post("/signin", data=form).status_code)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(guess, range(16)))
+    assert answers.count(401) == 10 and answers.count(429) == 6

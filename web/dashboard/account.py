@@ -96,17 +96,17 @@ def signin() -> ResponseReturnValue:
     password = request.form.get("password", "")[:1024]
     ip = request.remote_addr or "unknown"
     limits = signin_limits()
-    wait = limits.wait(email, ip)
+    wait = limits.attempt(email, ip)
     if wait:
         error = f"Too many attempts. Try again in {wait} seconds."
         page = render_template("dashboard/signin.html", next=target, email=email, error=error)
         return page, 429, {"Retry-After": str(wait)}
     account = signed_in(services().store, email, password) if email and password else None
     if account is None or not account.apps:
-        limits.failed(email, ip)
         error = "That email and password do not match."  # never says which one was wrong
         page = render_template("dashboard/signin.html", next=target, email=email, error=error)
         return page, 401
+    limits.succeeded(email)
     session.clear()
     session["account"] = account.email
     session["generation"] = account.generation
@@ -126,9 +126,12 @@ def own_account(app_id: str) -> ResponseReturnValue:
     who = teammate_of(app_id)
     error, done = None, False
     if request.method == "POST":
-        current = request.form.get("current", "")
+        current = request.form.get("current", "")[:1024]
         new, again = request.form.get("password", ""), request.form.get("again", "")
-        if signed_in(services().store, who.account.email, current) is None:
+        wait = signin_limits().attempt(who.account.email, request.remote_addr or "unknown")
+        if wait:
+            error = f"Too many attempts. Try again in {wait} seconds."
+        elif signed_in(services().store, who.account.email, current) is None:
             error = "Your current password is not right."
         elif new != again:
             error = "The two new passwords differ."

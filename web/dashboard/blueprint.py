@@ -4,8 +4,10 @@ scripts, refuses framing, keeps the referrer to this site and is never cached; e
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
-from flask_wtf.csrf import CSRFProtect
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import NotFound
 
 dashboard = Blueprint("dashboard", __name__)
 csrf = CSRFProtect()  # checks only what `protect` below asks it to (WTF_CSRF_CHECK_DEFAULT off)
@@ -31,3 +33,20 @@ def secure(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@dashboard.errorhandler(NotFound)
+def not_found(_error: NotFound) -> ResponseReturnValue:
+    """Another app's page, or one that does not exist: the same page either way."""
+    return render_template("dashboard/missing.html"), 404
+
+
+@dashboard.errorhandler(CSRFError)
+def stale_form(_error: CSRFError) -> ResponseReturnValue:
+    """A form without its token, or from a session that has ended (signed out in another
+    tab, or the cookie gone): nothing is done; signing out is done already; else sign in."""
+    if request.endpoint == "dashboard.signout":
+        return redirect(url_for("dashboard.signin"))
+    note = "Your session had ended, so nothing was done. Please sign in again."
+    page = render_template("dashboard/signin.html", next=None, email="", error=note)
+    return page, 400

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from commands.audience_schemas import UserSearchArgs
+from domain.errors import InvalidValue
 from domain.filters import EVERYONE, Filter
 from queries.audience.choice import ListUsers, list_users
 from queries.segments import definitions
@@ -22,6 +23,8 @@ from web.dashboard.blueprint import dashboard
 from web.errors import flatten
 
 SEARCH = UserSearchArgs()
+# What the list's URL may say; anything else (utm_source, fbclid, …) is left alone.
+LIST_ARGS = ("filter", "sort", "order", "after")
 PER_PAGE = 50
 # What the table shows, and which of its columns sort the list.
 COLUMNS = [
@@ -62,7 +65,8 @@ def user_list(app_id: str) -> ResponseReturnValue:
     problem, found = None, None
     args: dict[str, Any] = {}
     try:
-        args = SEARCH.load({k: v for k, v in request.args.items() if k != "page"})
+        asked_for = {k: v for k, v in request.args.items() if k in LIST_ARGS and v.strip()}
+        args = SEARCH.load(asked_for)
         audience: Filter = args.get("filter", EVERYONE)
         after = Cursor.decode(args["after"]) if "after" in args else None
         asked = ListUsers(app_id, audience, args["sort"], args["order"], PER_PAGE, after)
@@ -70,6 +74,8 @@ def user_list(app_id: str) -> ResponseReturnValue:
             found = list_users(conn, asked, now, definitions(conn, app_id), s.indexes)
     except ValidationError as error:
         problem = "; ".join(f"{field}: {reason}" for field, reason in flatten(error.messages))
+    except InvalidValue as invalid:  # a cursor that was edited or cut
+        problem = f"{invalid.field}: {invalid.reason}"
     status = 400 if problem else 200
     page = render_template(
         "dashboard/users.html",
@@ -79,7 +85,7 @@ def user_list(app_id: str) -> ResponseReturnValue:
         columns=COLUMNS,
         sort=args.get("sort", "created_at"),
         order=args.get("order", "desc"),
-        filter_text=request.args.get("filter", ""),
+        filter_text=request.args.get("filter", "").strip(),
         sort_url=lambda column: _sort_url(app_id, column, args),
         next_url=_next_url(app_id, found),
         when=lambda seconds: when(seconds, now),
