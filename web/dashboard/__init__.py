@@ -3,12 +3,13 @@ teammates only. Forms call the same command handlers as the REST API, through `h
 follows a write is the reactions' (workers/reactions.py), never a view's.
 
 `blueprint.py`: the blueprint, its security headers and CSRF check. `account.py`: signing in
-and out, sessions, who may see which app. `users.py`: the user list.
+and out, sessions, who may see which app. `users.py`: the user list; `profile.py`: a
+user's profile.
 """
 
 from __future__ import annotations
 
-from web.dashboard import account, users
+from web.dashboard import account, profile, users
 from web.dashboard.blueprint import dashboard
 
-__all__ = ["account", "dashboard", "users"]
+__all__ = ["account", "dashboard", "profile", "users"]

@@ -1,0 +1,107 @@
+"""A user's profile (seed: "User data", "Relationship", "Tags"): every attribute the projections
+hold, custom data with its types, companies, tags, segments, the relationship score with its
+two halves, tracked events and the user's conversations. Reached from the list, or by the
+seed's deep links `/apps/<app_id>/users/show?email=...` and `?user_id=...`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from domain.relationship import relationship_half
+from projections.tables import user_events
+from queries.conversations import Inbox, inbox
+from queries.users import find_user
+from web.context import services
+from web.dashboard.account import teammate_of
+from web.dashboard.blueprint import dashboard
+from web.dashboard.users import when
+
+
+def kind_of(value: Any) -> str:
+    """A custom value's type as the filter bar names it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if value is None:
+        return "empty"
+    return "text"
+
+
+def _shown(value: Any) -> str:
+    """A custom value as it was sent: true/false for booleans, as JSON writes them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "—" if value is None else str(value)
+
+
+def local_time(timezone: str | None, now: datetime) -> str | None:
+    """The user's local time now, from the time zone their browser reported."""
+    if not timezone:
+        return None
+    try:
+        return now.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@dashboard.get("/apps/<app_id>/users/show")
+def deep_link(app_id: str) -> ResponseReturnValue:
+    """The seed's deep links: a user by email or by user_id, for links from your own tools."""
+    teammate_of(app_id)
+    email, user_id = request.args.get("email"), request.args.get("user_id")
+    if not email and not user_id:
+        abort(404)
+    s = services()
+    with s.engine.connect() as conn:
+        row = find_user(conn, app_id, now=s.clock.now(), email=email, user_id=user_id)
+    if row is None:
+        abort(404)
+    return redirect(url_for("dashboard.profile", app_id=app_id, user_key=row["id"]))
+
+
+@dashboard.get("/apps/<app_id>/users/<user_key>")
+def profile(app_id: str, user_key: str) -> ResponseReturnValue:
+    who = teammate_of(app_id)
+    s = services()
+    now = s.clock.now()
+    moment = int(now.timestamp())
+    with s.engine.connect() as conn:
+        row = find_user(conn, app_id, now=now, id=user_key)
+        if row is None:
+            abort(404)
+        e = user_events.c
+        tracked = conn.execute(
+            select(e.name, e.count, e.first_at, e.last_at)
+            .where(e.user_id == row["id"])
+            .order_by(e.last_at.desc())
+        ).all()
+        talks = inbox(conn, Inbox(app_id=app_id, user_key=row["id"], per_page=10))
+    halves = {
+        "sent": relationship_half(row["last_message_sent_at"], moment),
+        "received": relationship_half(row["last_message_received_at"], moment),
+    }
+    custom = sorted((row.get("custom_attributes") or {}).items())
+    shown = [(key, _shown(value), kind_of(value)) for key, value in custom]
+    return render_template(
+        "dashboard/profile.html",
+        who=who,
+        user=row,
+        custom=shown,
+        tracked=tracked,
+        talks=talks,
+        halves=halves,
+        local=local_time(row.get("timezone"), now),
+        when=lambda seconds: when(seconds, now),
+        exact=lambda seconds: (
+            datetime.fromtimestamp(seconds, UTC).strftime("%d %b %Y, %H:%M UTC")
+            if seconds is not None
+            else ""
+        ),
+    )
