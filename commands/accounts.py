@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,9 +15,14 @@ from domain.account import Account, check_password
 from domain.identity import account_key
 
 HASHER = PasswordHasher()
-# Checked when no account has the address, so that a wrong address takes as long as a wrong
-# password and the answer never says which it was.
-_NOBODY = HASHER.hash("not anyone's password")
+
+
+@cache
+def _nobody() -> str:
+    """Checked when no account has the address, so that a wrong address takes as long as a
+    wrong password and the answer never says which it was (made on first use: a hash costs
+    64 MiB and tens of milliseconds, which no process should pay at start-up)."""
+    return HASHER.hash("not anyone's password")
 
 
 class NotATeammate(CommandError):
@@ -51,7 +57,7 @@ def signed_in(store: Parley, email: str, password: str) -> Account | None:
     account = store.get_as(Account, account_key(email))
     stored = account.password_hash if account is not None else None
     try:
-        HASHER.verify(stored or _NOBODY, password)
+        HASHER.verify(stored or _nobody(), password)
     except (VerificationError, InvalidHashError):
         return None
     return account if stored is not None else None

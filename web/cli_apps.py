@@ -30,7 +30,7 @@ from commands.store import Parley
 from domain.errors import InvalidValue
 from queries.history import app_ids
 from web.config import Config
-from web.errors import flatten
+from web.errors import explained
 
 
 def config() -> Config:
@@ -41,8 +41,7 @@ def checked(schema: Any, data: dict[str, Any]) -> Any:
     try:
         return schema.load(data)
     except ValidationError as error:
-        reasons = "; ".join(f"{field}: {reason}" for field, reason in flatten(error.messages))
-        raise click.UsageError(reasons) from None
+        raise click.UsageError(explained(error.messages)) from None
 
 
 @click.group("app")

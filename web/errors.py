@@ -54,6 +54,11 @@ def flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(messages))]
 
 
+def explained(messages: Any) -> str:
+    """Marshmallow's messages in one line a person reads: "field: reason; other: reason"."""
+    return "; ".join(f"{field}: {reason}" for field, reason in flatten(messages))
+
+
 def _invalid(field: str, reason: str) -> dict[str, str]:
     return {"code": "parameter_invalid", "field": field, "message": f"{field}: {reason}"}
 

@@ -24,7 +24,7 @@ from domain.app import App
 from domain.errors import InvalidValue
 from domain.identity import account_key
 from web.context import services, signin_limits
-from web.dashboard.blueprint import dashboard
+from web.dashboard.blueprint import dashboard, signin_page
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def signin() -> ResponseReturnValue:
     if request.method == "GET":
         if current_account() is not None:
             return redirect(target or url_for("dashboard.home"))
-        return render_template("dashboard/signin.html", next=target, email="", error=None)
+        return signin_page(target=target)
     email = request.form.get("email", "").strip().lower()[:255]
     password = request.form.get("password", "")[:1024]
     ip = request.remote_addr or "unknown"
@@ -99,13 +99,11 @@ def signin() -> ResponseReturnValue:
     wait = limits.attempt(email, ip)
     if wait:
         error = f"Too many attempts. Try again in {wait} seconds."
-        page = render_template("dashboard/signin.html", next=target, email=email, error=error)
-        return page, 429, {"Retry-After": str(wait)}
+        return signin_page(error, email, target), 429, {"Retry-After": str(wait)}
     account = signed_in(services().store, email, password) if email and password else None
     if account is None or not account.apps:
         error = "That email and password do not match."  # never says which one was wrong
-        page = render_template("dashboard/signin.html", next=target, email=email, error=error)
-        return page, 401
+        return signin_page(error, email, target), 401
     limits.succeeded(email)
     session.clear()
     session["account"] = account.email

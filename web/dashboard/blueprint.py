@@ -47,6 +47,9 @@ def stale_form(_error: CSRFError) -> ResponseReturnValue:
     tab, or the cookie gone): nothing is done; signing out is done already; else sign in."""
     if request.endpoint == "dashboard.signout":
         return redirect(url_for("dashboard.signin"))
-    note = "Your session had ended, so nothing was done. Please sign in again."
-    page = render_template("dashboard/signin.html", next=None, email="", error=note)
-    return page, 400
+    return signin_page("Your session had ended, so nothing was done. Please sign in again."), 400
+
+
+def signin_page(error: str | None = None, email: str = "", target: str | None = None) -> str:
+    """The sign-in form, with what went wrong, the address typed and where to go after."""
+    return render_template("dashboard/signin.html", next=target, email=email, error=error)

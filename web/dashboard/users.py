@@ -20,7 +20,7 @@ from queries.users import Cursor, Listing
 from web.context import services
 from web.dashboard.account import teammate_of
 from web.dashboard.blueprint import dashboard
-from web.errors import flatten
+from web.errors import explained
 
 SEARCH = UserSearchArgs()
 # What the list's URL may say; anything else (utm_source, fbclid, …) is left alone.
@@ -73,7 +73,7 @@ def user_list(app_id: str) -> ResponseReturnValue:
         with s.engine.connect() as conn:
             found = list_users(conn, asked, now, definitions(conn, app_id), s.indexes)
     except ValidationError as error:
-        problem = "; ".join(f"{field}: {reason}" for field, reason in flatten(error.messages))
+        problem = explained(error.messages)
     except InvalidValue as invalid:  # a cursor that was edited or cut
         problem = f"{invalid.field}: {invalid.reason}"
     status = 400 if problem else 200
