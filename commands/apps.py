@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Any
 
 from commands.clock import Clock
 from commands.errors import AdminExists, AppNotFound, InvalidUserHash
@@ -13,6 +14,7 @@ from domain.account import Account
 from domain.app import App, hash_api_key
 from domain.errors import MissingUserIdentifier
 from domain.identity import account_key, app_key
+from domain.segments import Segments
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -66,8 +68,17 @@ def recent_app(store: Parley, app_id: str) -> App:
     return app
 
 
+# Intercom's three segments every app starts with (teammates may rename or delete them).
+DEFAULT_SEGMENTS: list[tuple[str, dict[str, Any]]] = [
+    ("New", {"attribute": "signed_up_at", "operator": "less_than_days_ago", "value": 7}),
+    ("Active", {"attribute": "last_seen_at", "operator": "less_than_days_ago", "value": 30}),
+    ("Slipping away", {"attribute": "last_seen_at", "operator": "more_than_days_ago", "value": 30}),
+]
+
+
 def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
-    """A new workspace with a fresh app_id, REST API key (stored hashed) and secure-mode secret.
+    """A new workspace with a fresh app_id, REST API key (stored hashed), secure-mode secret
+    and the three default segments.
     A clash of random app_ids surfaces as a conflict on the deterministic id: `handle` draws
     again."""
     app_id = "".join(secrets.choice(APP_ID_ALPHABET) for _ in range(8))
@@ -80,7 +91,10 @@ def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
         secret=secret,
         at=clock.now(),
     )
-    store.save_all(app)
+    segments = Segments(app_id=app_id)
+    for name, definition in DEFAULT_SEGMENTS:
+        segments.create(name, definition, clock.now())
+    store.save_all(app, segments)
     return CreatedApp(app_id=app_id, api_key=api_key, secret=secret)
 
 

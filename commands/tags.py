@@ -177,8 +177,19 @@ class TagUsers:
 def tag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
     """Several transactions: called directly, not through `handle`."""
     live_tag(store, cmd.app_id, cmd.tag_id)
-    tag_id = cmd.tag_id
-    return change_many(store, clock, User, cmd.user_ids, lambda user: user.tag(tag_id))
+    app_id, tag_id = cmd.app_id, cmd.tag_id
+    return change_many(
+        store, clock, User, cmd.user_ids, lambda u: u.tag(tag_id) if u.app_id == app_id else None
+    )
+
+
+def untag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
+    """The tag comes off these users. Several transactions: called directly."""
+    live_tag(store, cmd.app_id, cmd.tag_id)
+    app_id, tag_id = cmd.app_id, cmd.tag_id
+    return change_many(
+        store, clock, User, cmd.user_ids, lambda u: u.untag(tag_id) if u.app_id == app_id else None
+    )
 
 
 @dataclass(frozen=True)

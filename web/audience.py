@@ -152,8 +152,13 @@ def _csv_row(row: dict[str, Any]) -> list[Any]:
 def export_users() -> ResponseReturnValue:
     """Every user of a filtered list as CSV, streamed page by page (any size of list)."""
     args = SEARCH.load(request.args)
-    app_id, s = g.app_id, services()
-    every = _asked(args, per_page=EXPORT_PAGE, count=False)
+    return csv_export(_asked(args, per_page=EXPORT_PAGE, count=False))
+
+
+def csv_export(every: ListUsers, filename: str = "users.csv") -> Response:
+    """The users a listing names, every page of it, as a CSV download (the REST API's
+    export and the dashboard's)."""
+    s = services()
 
     def lines() -> Iterator[str]:
         out = io.StringIO()
@@ -162,9 +167,9 @@ def export_users() -> ResponseReturnValue:
         after: Cursor | None = None
         while True:
             # count=False: the file does not say how many; counting each page would be waste
-            asked = replace(every, after=after)
+            asked = replace(every, after=after, per_page=EXPORT_PAGE, count=False)
             with s.engine.connect() as conn:
-                lookup = definitions(conn, app_id)
+                lookup = definitions(conn, every.app_id)
                 found = list_users(conn, asked, s.clock.now(), lookup, None)
             for row in found.items:
                 writer.writerow(_csv_row(row))
@@ -176,7 +181,7 @@ def export_users() -> ResponseReturnValue:
             after = found.next
 
     response = Response(stream_with_context(lines()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 

@@ -63,16 +63,23 @@ def test_membership_follows_the_users_without_any_rebuild(
     assert counted.get_json()["count"] == 1
 
 
-def test_a_time_based_segment_changes_as_the_clock_moves(
+def test_a_new_app_starts_with_the_three_default_segments_which_follow_the_clock(
     client: FlaskClient, auth: dict[str, str], services: Services
 ) -> None:
     post(client, "/users", auth, {"user_id": "ann", "update_last_request_at": True})
-    inactive = {"attribute": "last_seen_at", "operator": "more_than_days_ago", "value": 30}
-    segment = post(client, "/segments", auth, {"name": "Slipping away", "filter": inactive})
-    url = f"/users?segment_id={segment.get_json()['id']}"
-    assert listed(client, auth, url) == []
+    post(client, "/users", auth, {"user_id": "bob", "signed_up_at": 1})  # never seen
+    found = client.get("/segments", headers=auth).get_json()["segments"]
+    ids = {s["name"]: s["id"] for s in found}
+    assert sorted(ids) == ["Active", "New", "Slipping away"]
+
+    def members(name: str) -> list[str]:
+        return listed(client, auth, f"/users?segment_id={ids[name]}")
+
+    assert members("Active") == ["ann"] and members("Slipping away") == []
     services.clock.advance(days=31)  # type: ignore[attr-defined]
-    assert listed(client, auth, url) == ["ann"]
+    assert members("Active") == [] and members("Slipping away") == ["ann"]
+    # Defaults are the team's to delete, as any segment.
+    assert client.delete(f"/segments/{ids['New']}", headers=auth).status_code == 200
 
 
 def test_segments_list_rename_refilter_and_delete(
@@ -84,7 +91,7 @@ def test_segments_list_rename_refilter_and_delete(
     power = post(client, "/segments", auth, {"name": "Power", "filter": nested}).get_json()
     assert listed(client, auth, f"/users?segment_id={power['id']}") == ["ann"]
     names = [s["name"] for s in client.get("/segments", headers=auth).get_json()["segments"]]
-    assert names == ["Power", "Pro"]
+    assert names == ["Active", "New", "Power", "Pro", "Slipping away"]
     renamed = client.put(f"/segments/{pro['id']}", json={"name": "Pro plan"}, headers=auth)
     assert renamed.get_json()["name"] == "Pro plan"
     refiltered = client.put(
@@ -99,7 +106,8 @@ def test_segments_list_rename_refilter_and_delete(
     assert "used by Power" in in_use.get_json()["errors"][0]["message"]
     assert client.delete(f"/segments/{power['id']}", headers=auth).status_code == 200
     assert client.delete(f"/segments/{pro['id']}", headers=auth).status_code == 200
-    assert client.get("/segments", headers=auth).get_json()["segments"] == []
+    left = client.get("/segments", headers=auth).get_json()["segments"]
+    assert [s["name"] for s in left] == ["Active", "New", "Slipping away"]  # the defaults
     assert client.get(f"/segments/{pro['id']}", headers=auth).status_code == 404
 
 
@@ -153,18 +161,25 @@ def test_counts_in_the_intercom_shape(
     assert counts() == {
         "type": "count",
         "company": {"count": 2},
-        "segment": {"count": 1},
+        "segment": {"count": 4},  # the three defaults and Pro
         "tag": {"count": 3},
         "user": {"count": 3},
     }
     assert counts("?type=user&count=tag")["user"]["tag"] == [{"Big": 0}, {"PDF": 1}, {"Unused": 0}]
-    assert counts("?type=user&count=segment")["user"]["segment"] == [{"Pro": 2}]
+    # Users made by the REST API were never seen, and have no signup date here.
+    assert counts("?type=user&count=segment")["user"]["segment"] == [
+        {"Active": 0},
+        {"New": 0},
+        {"Pro": 2},
+        {"Slipping away": 0},
+    ]
     assert counts("?type=company&count=tag")["company"]["tag"] == [
         {"Big": 1},
         {"PDF": 0},
         {"Unused": 0},
     ]
-    assert counts("?type=company&count=segment")["company"]["segment"] == [{"Pro": 1}]
+    company_segments = counts("?type=company&count=segment")["company"]["segment"]
+    assert {"Pro": 1} in company_segments and {"New": 0} in company_segments
     assert counts("?type=company&count=user")["company"]["user"] == [{"Free Co": 1}, {"Pro Co": 2}]
     assert client.get("/counts?type=user", headers=auth).status_code == 400
     company = client.get("/companies?company_id=co-pro", headers=auth).get_json()

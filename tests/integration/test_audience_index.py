@@ -271,4 +271,4 @@ def test_get_users_counts_with_the_index_once_it_is_built(
     shown = client.get(f"/segments/{segment['id']}?include_count=true", headers=auth)
     assert shown.get_json()["count"] == 4
     counts = client.get("/counts?type=user&count=segment", headers=auth).get_json()
-    assert counts["user"]["segment"] == [{"Pro": 4}]
+    assert {"Pro": 4} in counts["user"]["segment"]  # beside the three default segments

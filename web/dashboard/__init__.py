@@ -9,7 +9,14 @@ user's profile.
 
 from __future__ import annotations
 
-from web.dashboard import account, profile, users
+# Each module adds its pages to the blueprint when imported.
+from web.dashboard import (
+    account,  # noqa: F401
+    bulk,  # noqa: F401
+    profile,  # noqa: F401
+    tags,  # noqa: F401
+    users,  # noqa: F401
+)
 from web.dashboard.blueprint import dashboard
 
-__all__ = ["account", "dashboard", "profile", "users"]
+__all__ = ["dashboard"]
