@@ -63,3 +63,82 @@ def test_a_teammate_signs_in_by_keyboard_and_sorts_the_user_list(
 def _note(problems: list[str], message: ConsoleMessage) -> None:
     if message.type in ("error", "warning"):
         problems.append(message.text)
+
+
+def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged(
+    browser: Browser, tmp_path: Path, clock: ManualClock
+) -> None:
+    with served_parley(tmp_path, clock, live=True) as parley:
+        s, app_id = parley.services, parley.app.app_id
+        add_admin(AddAdmin(app_id, "ann@acme.io", "Ann Admin"), s.store, clock)
+        set_password(SetPassword("ann@acme.io", PASSWORD), s.store, clock)
+        for name, plan, seats in (
+            ("Abe", "pro", 5),
+            ("Bea", "pro", 50),
+            ("Cleo", "free", 50),
+            ("Dan", "pro", 40),
+        ):
+            email = f"{name.lower()}@example.com" if name != "Dan" else "dan@elsewhere.org"
+            settings = {"user_id": name.lower(), "name": name, "email": email}
+            ping(s, app_id, {**settings, "plan": plan, "seats": seats})
+        s.runner.catch_up()
+        context = browser.new_context()
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: _note(problems, m))
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(f"{parley.url}/signin")
+        page.get_by_label("Email").fill("ann@acme.io")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"**/apps/{app_id}/users")
+        # First condition with the mouse: plan is pro.
+        page.get_by_role("button", name="+ Add condition").click()
+        page.get_by_label("Condition 1: attribute").select_option("custom.plan")
+        page.get_by_label("Condition 1: operator").select_option("is")
+        page.get_by_label("Condition 1: value").fill("pro")
+        # Second by keyboard: Enter on the add button, then Tab from field to field.
+        page.get_by_role("button", name="+ Add condition").focus()
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id").startswith("fb-attr-")
+        page.get_by_label("Condition 2: attribute").select_option("custom.seats")
+        page.get_by_label("Condition 2: attribute").focus()
+        page.keyboard.press("Tab")  # the operator
+        page.get_by_label("Condition 2: operator").select_option("gte")
+        page.keyboard.press("Tab")  # the value
+        page.keyboard.type("10")
+        # Third: email contains example.
+        page.get_by_role("button", name="+ Add condition").click()
+        page.get_by_label("Condition 3: attribute").select_option("email")
+        page.get_by_label("Condition 3: operator").select_option("contains")
+        page.get_by_label("Condition 3: value").fill("example")
+        page.get_by_role("button", name="Apply filter").click()
+        page.wait_for_url("**filter=**")
+        assert page.locator("#total").inner_text() == "1 user matches"
+        assert page.locator("td.name").all_inner_texts() == ["Bea"]
+        # The bar shows the filter it came from, and the URL holds the JSON.
+        assert page.get_by_label("Condition 2: value").input_value() == "10"
+        # Save it as a segment.
+        page.get_by_text("Save as segment").click()
+        page.get_by_label("Segment name").fill("Big pro teams")
+        page.get_by_role("button", name="Save segment").click()
+        page.wait_for_url("**/users?filter=*segment*")
+        assert page.get_by_role("status").first.inner_text() == "Saved the segment “Big pro teams”."
+        side = page.get_by_role("complementary", name="Segments and tags")
+        chosen = side.get_by_role("link", name="Big pro teams")
+        assert chosen.get_attribute("aria-current") == "page"
+        # Tag everyone it matches.
+        page.get_by_label("All 1 user matching").check()
+        page.get_by_label("Tag", exact=True).fill("Upsell")
+        page.get_by_role("button", name="Tag", exact=True).click()
+        page.wait_for_load_state()
+        assert page.get_by_role("status").first.inner_text() == "Tagged 1 user “Upsell”."
+        # A profile from the list, and from a deep link.
+        page.get_by_role("link", name="Bea").click()
+        page.wait_for_url(f"**/apps/{app_id}/users/*")
+        assert page.get_by_role("heading", level=1).inner_text() == "Bea"
+        page.goto(f"{parley.url}/apps/{app_id}/users/show?email=dan@elsewhere.org")
+        assert page.get_by_role("heading", level=1).inner_text() == "Dan"
+        context.close()
+        assert problems == []

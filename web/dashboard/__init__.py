@@ -13,6 +13,7 @@ from __future__ import annotations
 from web.dashboard import (
     account,  # noqa: F401
     bulk,  # noqa: F401
+    companies,  # noqa: F401
     profile,  # noqa: F401
     tags,  # noqa: F401
     users,  # noqa: F401
