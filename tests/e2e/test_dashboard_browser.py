@@ -113,8 +113,11 @@ def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged
         page.get_by_label("Condition 3: attribute").select_option("email")
         page.get_by_label("Condition 3: operator").select_option("contains")
         page.get_by_label("Condition 3: value").fill("example")
+        page.evaluate("window.stayed = true")
         page.get_by_role("button", name="Apply filter").click()
         page.wait_for_url("**filter=**")
+        page.locator("#total", has_text="1 user matches").wait_for()
+        assert page.evaluate("window.stayed") is True  # updated in place by htmx
         assert page.locator("#total").inner_text() == "1 user matches"
         assert page.locator("td.name").all_inner_texts() == ["Bea"]
         # The bar shows the filter it came from, and the URL holds the JSON.
@@ -138,6 +141,14 @@ def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged
         page.get_by_role("link", name="Bea").click()
         page.wait_for_url(f"**/apps/{app_id}/users/*")
         assert page.get_by_role("heading", level=1).inner_text() == "Bea"
+        # A tag added on the profile appears in place (htmx), the page not reloaded.
+        page.evaluate("window.stayed = true")
+        page.get_by_label("Add a tag").fill("Champion")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Remove the tag Champion").wait_for()
+        assert page.evaluate("window.stayed") is True
+        page.get_by_role("button", name="Remove the tag Upsell").click()
+        page.get_by_role("button", name="Remove the tag Upsell").wait_for(state="detached")
         page.goto(f"{parley.url}/apps/{app_id}/users/show?email=dan@elsewhere.org")
         assert page.get_by_role("heading", level=1).inner_text() == "Dan"
         context.close()

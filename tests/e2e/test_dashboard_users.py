@@ -18,7 +18,7 @@ from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
 from commands.tracking import TrackEvent, track_event
 from domain.user import User
 from tests.e2e.test_dashboard import PASSWORD, sign_in, teammate, token
-from tests.helpers import ping
+from tests.helpers import basic, ping
 from web.bootstrap import Services
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}
@@ -284,3 +284,34 @@ def test_tags_and_segments_are_renamed_and_deleted_and_a_used_segment_is_kept(
     gone = form(client, f"{base}/tags", f"{base}/tags/{tag_id.group(1)}/delete")
     assert "Deleted the tag “VIP” (it came off 4 users)." in page(client, gone.headers["Location"])
     assert "VIP" not in page(client, f"{base}/users")
+
+
+def test_a_profile_adds_and_removes_tags_and_unsubscribes_and_deletes_its_user(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    base = signed_in(client, services, app)
+    ann = user_ids(client, base)["Ann Lee"]
+    profile = f"{base}/users/{ann}"
+    added = form(client, profile, f"{profile}/tags", name="<i>VIP</i>")
+    shown = page(client, added.headers["Location"].split("#")[0])
+    assert "Tagged “&lt;i&gt;VIP&lt;/i&gt;”." in shown
+    tag_id = re.search(r"/tags/([0-9a-f]+)/remove", shown)
+    assert tag_id and 'aria-label="Remove the tag &lt;i&gt;VIP&lt;/i&gt;"' in shown
+    removed = form(client, profile, f"{profile}/tags/{tag_id.group(1)}/remove")
+    shown = page(client, removed.headers["Location"].split("#")[0])
+    assert "Took the tag “&lt;i&gt;VIP&lt;/i&gt;” off." in shown and "No tags." in shown
+    unsubscribed = form(client, profile, f"{profile}/subscription", unsubscribed="true")
+    shown = page(client, unsubscribed.headers["Location"])
+    assert "Unsubscribed from emails</span>" in shown and "Resubscribe to bulk email" in shown
+    api = client.get("/users?user_id=ann", headers=basic(app)).get_json()
+    assert api["unsubscribed_from_emails"] is True
+    form(client, profile, f"{profile}/subscription", unsubscribed="false")
+    assert "Unsubscribe from bulk email" in page(client, profile)
+    asked = form(client, profile, f"{base}/users/bulk", action="delete", ids=[ann])
+    assert "Delete 1 user?" in asked.get_data(as_text=True)
+    form(client, profile, f"{base}/users/delete", ids=[ann])
+    assert client.get(profile).status_code == 404
+    # Another app's teammate cannot act on this user.
+    other = create_app(CreateApp("Other"), services.store, services.clock)
+    theirs = f"/apps/{other.app_id}/users/{ann}/tags"
+    assert form(client, f"{base}/users", theirs, name="x").status_code == 404

@@ -15,6 +15,7 @@ from web.dashboard import (
     bulk,  # noqa: F401
     companies,  # noqa: F401
     profile,  # noqa: F401
+    profile_actions,  # noqa: F401
     tags,  # noqa: F401
     users,  # noqa: F401
 )
