@@ -11,8 +11,8 @@ from commands.clock import Clock
 from commands.errors import AdminExists, AppNotFound, InvalidUserHash
 from commands.store import Parley
 from domain.account import Account
-from domain.app import App, hash_api_key
-from domain.errors import MissingUserIdentifier
+from domain.app import App, check_teammate, hash_api_key
+from domain.errors import InvalidValue, MissingUserIdentifier
 from domain.identity import account_key, app_key
 from domain.segments import Segments
 
@@ -36,6 +36,37 @@ class AddAdmin:
     app_id: str
     email: str
     name: str
+
+
+@dataclass(frozen=True)
+class InviteAdmin:
+    """A teammate added from the dashboard (`by`: the teammate adding them), who is emailed
+    an invitation (workers/reactions.py)."""
+
+    app_id: str
+    email: str
+    name: str
+    by: str
+
+
+@dataclass(frozen=True)
+class ResendInvitation:
+    app_id: str
+    admin_id: str
+    by: str
+
+
+@dataclass(frozen=True)
+class RemoveAdmin:
+    app_id: str
+    admin_id: str
+    by: str | None  # the teammate removing them (None: from the command line)
+
+
+@dataclass(frozen=True)
+class RotateApiKey:
+    app_id: str
+    by: str | None
 
 
 @dataclass(frozen=True)
@@ -101,15 +132,77 @@ def create_app(cmd: CreateApp, store: Parley, clock: Clock) -> CreatedApp:
 def add_admin(cmd: AddAdmin, store: Parley, clock: Clock) -> dict[str, str]:
     """A teammate who can use the dashboard and inbox; their account (one per email, across
     apps) records that they are one of this app's, in the same append."""
-    app = load_app(store, cmd.app_id)
-    if app.admin_with_email(cmd.email) is not None:
-        raise AdminExists(cmd.email)
-    admin_id = str(len(app.admins) + 1)
-    app.add_admin(admin_id=admin_id, email=cmd.email, name=cmd.name)
-    account = store.get_as(Account, account_key(cmd.email)) or Account(email=cmd.email)
-    account.join(cmd.app_id, admin_id)
+    app, account, admin = _joined(store, cmd.app_id, cmd.email, cmd.name)
     store.save_all(app, account)
-    return app.admins[admin_id]
+    return admin
+
+
+def invite_admin(cmd: InviteAdmin, store: Parley, clock: Clock) -> dict[str, str]:
+    """As `add_admin`, and an invitation email is due (in the same append)."""
+    check_teammate(cmd.email, cmd.name)
+    app, account, admin = _joined(store, cmd.app_id, cmd.email.strip().lower(), cmd.name.strip())
+    account.invite(cmd.app_id, cmd.by, secrets.token_hex(8))
+    store.save_all(app, account)
+    return admin
+
+
+def _joined(
+    store: Parley, app_id: str, email: str, name: str
+) -> tuple[App, Account, dict[str, str]]:
+    app = load_app(store, app_id)
+    if app.admin_with_email(email) is not None:
+        raise AdminExists(email)
+    admin_id = app.next_admin_id()
+    app.add_admin(admin_id=admin_id, email=email, name=name)
+    account = store.get_as(Account, account_key(email)) or Account(email=email)
+    account.join(app_id, admin_id)
+    return app, account, app.admins[admin_id]
+
+
+def resend_invitation(cmd: ResendInvitation, store: Parley, clock: Clock) -> dict[str, str]:
+    """Another invitation email for a teammate (the links sent before keep working until one
+    of them sets the password)."""
+    app = load_app(store, cmd.app_id)
+    admin = app.admins.get(cmd.admin_id)
+    if admin is None:
+        raise InvalidValue("admin_id", f"no teammate {cmd.admin_id!r} in this app")
+    account = store.get_as(Account, account_key(admin["email"])) or Account(email=admin["email"])
+    account.join(cmd.app_id, cmd.admin_id)  # a teammate added before accounts existed
+    account.invite(cmd.app_id, cmd.by, secrets.token_hex(8))
+    store.save_all(account)
+    return admin
+
+
+def remove_admin(cmd: RemoveAdmin, store: Parley, clock: Clock) -> dict[str, str]:
+    """The teammate leaves the app and their account loses it, in one append: their sessions
+    see no more of it from the next request on."""
+    app = load_app(store, cmd.app_id)
+    app.remove_admin(cmd.admin_id, cmd.by)
+    removed = app.former_admins[cmd.admin_id]
+    account = store.get_as(Account, account_key(removed["email"]))
+    if account is not None and account.apps.get(cmd.app_id) == cmd.admin_id:
+        account.leave(cmd.app_id)
+    store.save_all(app, account)
+    return removed
+
+
+def rotate_api_key(cmd: RotateApiKey, store: Parley, clock: Clock) -> str:
+    """A new REST API key, returned once (only its hash is kept); the old one is refused from
+    now on (see `authorised_app`)."""
+    app = load_app(store, cmd.app_id)
+    api_key = secrets.token_urlsafe(30)
+    app.rotate_api_key(hash_api_key(api_key), cmd.by)
+    store.save_all(app)
+    return api_key
+
+
+def authorised_app(store: Parley, app_id: str, api_key: str) -> App | None:
+    """The app this REST API key opens, or None. Checked against the app as it stands, not a
+    recent copy, so that a rotated key is refused at once in every process (one short query
+    per call); an unknown app_id is answered from the recent copies (no query)."""
+    recent_app(store, app_id)
+    app = load_app(store, app_id)
+    return app if app.accepts_api_key(api_key) else None
 
 
 def set_secure_mode(cmd: SetSecureMode, store: Parley, clock: Clock) -> None:

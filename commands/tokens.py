@@ -1,6 +1,6 @@
 """Every signed token Parley puts in a link or an address, made and read here: unsubscribe
-links, open and click tracking, reply addresses and Message-IDs, attachment links. Each kind
-has its own salt, so one kind can never be read as another."""
+links, open and click tracking, reply addresses and Message-IDs, attachment links, teammates'
+invitations. Each kind has its own salt, so one kind can never be read as another."""
 
 from __future__ import annotations
 
@@ -88,3 +88,27 @@ def read_file_token(secret_key: str, token: str) -> tuple[str, str] | None:
     except (BadSignature, ValueError, TypeError):
         return None
     return str(app_id), str(sha256)
+
+
+INVITATION_DAYS = 7
+
+
+def invitation_token(secret_key: str, email: str, generation: int, issued_at: int) -> str:
+    """The link that lets an invited teammate set their first password: it names their
+    account as it stood (its password generation, so that it works once: setting the
+    password starts the next) and when it was made (it lasts `INVITATION_DAYS`)."""
+    named = [email, generation, issued_at]
+    return str(URLSafeSerializer(secret_key, salt="invitation").dumps(named))
+
+
+def read_invitation_token(secret_key: str, token: str, now: int) -> tuple[str, int] | None:
+    """(email, generation) of a genuine invitation link not yet expired at `now`, else None."""
+    try:
+        email, generation, issued_at = URLSafeSerializer(secret_key, salt="invitation").loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(generation, int) or not isinstance(issued_at, int):
+        return None
+    if not 0 <= now - issued_at <= INVITATION_DAYS * 86400:
+        return None
+    return str(email), generation

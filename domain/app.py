@@ -20,6 +20,8 @@ MAX_SELECTOR = 200
 COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 # A selector goes to document.querySelectorAll on the customer's page: no markup, no newlines.
 SELECTOR_REFUSED = re.compile(r"[<>{}\x00-\x1f\x7f]")
+MAX_TEAMMATE = 255  # characters of a teammate's name, and of their email
+EMAIL = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\".]+")
 
 
 def hash_api_key(api_key: str) -> str:
@@ -30,6 +32,15 @@ def hash_api_key(api_key: str) -> str:
 def user_hash(secret: str, identifier: str) -> str:
     """Secure mode's HMAC-SHA256 over the user_id (else the email), as hex."""
     return hmac.new(secret.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def check_teammate(email: str, name: str) -> None:
+    """A teammate added from the dashboard: a name, and an address an invitation can go to
+    (one @, a dotted domain, no spaces or markup)."""
+    if not name.strip() or len(name) > MAX_TEAMMATE:
+        raise InvalidValue("name", f"give a name of 1 to {MAX_TEAMMATE} characters")
+    if len(email) > MAX_TEAMMATE or not EMAIL.fullmatch(email.strip()):
+        raise InvalidValue("email", "give an email address like ann@example.com")
 
 
 class App(Aggregate):
@@ -49,6 +60,8 @@ class App(Aggregate):
         self.secure_mode = False
         self.default_assignee: str | None = None
         self.admins: dict[str, dict[str, str]] = {}
+        # Removed teammates, still named by the notes, comments and assignments they made.
+        self.former_admins: dict[str, dict[str, str]] = {}
         # Apps created before the setting existed replay this body too: they start at none.
         self.inbox_style = "none"
         self.inbox_colour = DEFAULT_COLOUR
@@ -70,9 +83,40 @@ class App(Aggregate):
     def set_secure_mode(self, on: bool) -> None:
         self.secure_mode = on
 
+    @event("ApiKeyRotated")
+    def rotate_api_key(self, api_key_hash: str, by: str | None) -> None:
+        """A new REST API key (its hash); the one before stops working."""
+        self.api_key_hash = api_key_hash
+
     @event("AdminAdded")
     def add_admin(self, admin_id: str, email: str, name: str) -> None:
         self.admins[admin_id] = {"id": admin_id, "email": email, "name": name}
+
+    def next_admin_id(self) -> str:
+        """Ids are never given twice: a removed teammate's id still names their past work."""
+        taken = [int(i) for i in (*self.admins, *self.former_admins) if i.isdigit()]
+        return str(max(taken, default=0) + 1)
+
+    def remove_admin(self, admin_id: str, by: str | None) -> None:
+        """A teammate leaves the app (`by`: the teammate removing them); what they wrote and
+        did stays, under their name. Nobody removes themselves, and an app keeps one."""
+        if admin_id not in self.admins:
+            raise InvalidValue("admin_id", f"no teammate {admin_id!r} in this app")
+        if admin_id == by:
+            raise InvalidValue("admin_id", "you cannot remove yourself")
+        if len(self.admins) == 1:
+            raise InvalidValue("admin_id", "an app keeps at least one teammate")
+        self._admin_removed(admin_id, by)
+
+    @event("AdminRemoved")
+    def _admin_removed(self, admin_id: str, by: str | None) -> None:
+        self.former_admins[admin_id] = self.admins.pop(admin_id)
+        if self.default_assignee == admin_id:
+            self.default_assignee = None  # new conversations are not handed to nobody
+
+    def teammate(self, admin_id: str) -> dict[str, str] | None:
+        """A teammate by id, removed ones too (for naming who wrote or did something)."""
+        return self.admins.get(admin_id) or self.former_admins.get(admin_id)
 
     def set_notifications(self, admin_id: str, setting: str) -> None:
         """Seed: "Each user controls their own mail notifications": email on every user

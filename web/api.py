@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
-from commands.apps import recent_app
+from commands.apps import authorised_app
 from commands.companies import SaveCompany, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.handling import handle
@@ -44,10 +44,10 @@ def authenticate() -> None:
     if auth is None or not auth.username or not auth.password:
         raise Unauthorized()
     try:
-        app = recent_app(services().store, auth.username)
+        app = authorised_app(services().store, auth.username, auth.password)
     except AppNotFound:
         raise Unauthorized() from None
-    if not app.accepts_api_key(auth.password):
+    if app is None:
         raise Unauthorized()
     g.app_id = app.app_id
 

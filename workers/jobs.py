@@ -20,6 +20,7 @@ from dramatiq import Broker, Worker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
+from commands.accounts import send_invitation
 from commands.apps import recent_app
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
@@ -70,6 +71,9 @@ class Jobs:
         self.email_reply = dramatiq.actor(
             broker=broker, actor_name="email_reply", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._email_user)
+        self.send_invitation = dramatiq.actor(
+            broker=broker, actor_name="send_invitation", queue_name=EMAIL_QUEUE, max_retries=3
+        )(self._send_invitation)
         self._mailing = config.mailing
 
     def preview_email(self, message: Message, user: User) -> EmailMessage:
@@ -104,6 +108,15 @@ class Jobs:
         return email_user(
             s.store, s.clock, self._transport, app_id, conversation_id, part_id, self._mailing
         )
+
+    def _send_invitation(self, email: str, invitation: str) -> bool:
+        s = self.services
+        return send_invitation(s.store, s.clock, self._transport, self._mailing, email, invitation)
+
+    def invite(self, email: str, invitation: str) -> None:
+        """Queue the email inviting a new teammate (commands/accounts.py)."""
+        self._ensure_worker()
+        self.send_invitation.send(email, invitation)
 
     def notify(self, app_id: str, conversation_id: str, part_id: str) -> None:
         """Queue the emails to teammates about a user's message (commands/notifications.py)."""

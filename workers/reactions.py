@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table
 
 from commands.notifications import START
+from domain.account import Account
 from domain.conversations import Conversation
 from domain.delivery import Delivery
 from domain.messages import Message
@@ -38,6 +39,7 @@ STARTED = Conversation.Started
 REPLIED = event_class(Conversation, "Replied")
 CREATED = event_class(Message, "Created")
 CLAIMED = Delivery.Claimed
+INVITED = event_class(Account, "Invited")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,13 @@ def send_claimed(followed: Followed, event: Any) -> None:
         followed.jobs.email(event.message_id, event.user_key, bulk=message.recipients is None)
 
 
+def invite_teammate(followed: Followed, event: Any) -> None:
+    """A teammate added from the dashboard (or asked to be invited again) is emailed."""
+    account = followed.services.store.get_as(Account, event.originator_id)
+    if account is not None and event.invitation in account.invitations:
+        followed.jobs.invite(account.email, event.invitation)
+
+
 def fan_out_message(followed: Followed, event: Any) -> None:
     """A manual message goes to its users; an auto email, first to those who match now."""
     message = followed.services.store.get_as(Message, event.originator_id)
@@ -99,6 +108,7 @@ REACTIONS: dict[type[Any], list[Reaction]] = {
     STARTED: [notify_teammates],
     REPLIED: [notify_teammates, email_the_user],
     CLAIMED: [send_claimed],
+    INVITED: [invite_teammate],
 }
 FAN_OUTS: dict[type[Any], list[Reaction]] = {
     CREATED: [fan_out_message],

@@ -45,3 +45,26 @@ def test_a_password_too_short_or_too_long_is_refused(password: str) -> None:
     with pytest.raises(InvalidValue) as refused:
         check_password(password)
     assert refused.value.field == "password"
+
+
+def test_an_invitation_is_sent_once_and_leaving_the_last_app_ends_sessions_and_links() -> None:
+    account = settled(Account(email="bob@acme.io"))
+    assert isinstance(account, Account)
+    with pytest.raises(InvalidValue):
+        account.invite("app1", by="1", invitation="i1")  # not a teammate of it
+    account.join("app1", "2")
+    account.join("app2", "5")
+    account.invite("app1", by="1", invitation="i1")
+    assert account.invitation_sent("i1") and not account.invitation_sent("i1")
+    assert [name for name, _ in recorded(account)] == [
+        "Joined",
+        "Joined",
+        "Invited",
+        "InvitationSent",
+    ]
+    account.invite("app1", by="1", invitation="i2")
+    account.leave("app1")  # its invitation is no longer due
+    assert account.apps == {"app2": "5"} and account.invitations == {}
+    assert account.generation == 0  # still signed in for app2
+    account.leave("app2")
+    assert account.generation == 1  # no app left: every session and invitation link ends

@@ -53,3 +53,29 @@ def test_teammates_settings_name_an_existing_teammate_and_a_known_value() -> Non
     found = app.admin_with_email("ann@acme.io")
     assert found is not None and found["id"] == "1" and found["notifications"] == "all"
     assert app.admin_with_email("bob@acme.io") is None
+
+
+def test_a_removed_teammate_keeps_their_name_and_id_but_no_place_in_the_app() -> None:
+    app = acme()
+    for n, name in enumerate(("Ann", "Bob", "Cy"), start=1):
+        app.add_admin(str(n), f"{name.lower()}@acme.io", name)
+    app.assign_new_conversations_to("2")
+    settled(app)
+    for refused, field_reason in (
+        (lambda: app.remove_admin("1", by="1"), "you cannot remove yourself"),
+        (lambda: app.remove_admin("9", by="1"), "no teammate '9' in this app"),
+    ):
+        with pytest.raises(InvalidValue) as error:
+            refused()
+        assert error.value.reason == field_reason
+    app.remove_admin("2", by="1")
+    assert recorded(app) == [("AdminRemoved", {"admin_id": "2", "by": "1"})]
+    assert "2" not in app.admins and app.default_assignee is None  # not handed to nobody
+    assert app.teammate("2") == {"id": "2", "email": "bob@acme.io", "name": "Bob"}
+    assert app.admin_with_email("bob@acme.io") is None
+    assert app.next_admin_id() == "4"  # "2" still names Bob's notes: never given again
+    app.remove_admin("3", by=None)
+    with pytest.raises(InvalidValue, match="at least one teammate"):
+        app.remove_admin("1", by=None)
+    app.rotate_api_key(hash_api_key("new"), by="1")
+    assert app.accepts_api_key("new") and not app.accepts_api_key("k")

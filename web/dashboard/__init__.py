@@ -16,6 +16,7 @@ from web.dashboard import (
     companies,  # noqa: F401
     profile,  # noqa: F401
     profile_actions,  # noqa: F401
+    settings,  # noqa: F401
     tags,  # noqa: F401
     users,  # noqa: F401
 )

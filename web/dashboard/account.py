@@ -17,7 +17,8 @@ from flask import abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from commands.accounts import SetPassword, set_password, signed_in
-from commands.apps import recent_app
+from commands.apps import load_app, recent_app
+from commands.conversations import SetNotifications, set_notifications
 from commands.handling import handle
 from domain.account import Account
 from domain.app import App
@@ -120,10 +121,21 @@ def signout() -> ResponseReturnValue:
 
 @dashboard.route("/apps/<app_id>/account", methods=["GET", "POST"])
 def own_account(app_id: str) -> ResponseReturnValue:
-    """The teammate's own account: change their password (the current one first)."""
+    """The teammate's own account: change their password (the current one first), and
+    choose which emails about users' messages they get in this app."""
     who = teammate_of(app_id)
-    error, done = None, False
-    if request.method == "POST":
+    error, done, notified = None, False, None
+    if request.method == "POST" and request.form.get("form") == "notifications":
+        setting = request.form.get("notifications", "")
+        s = services()
+        try:
+            chosen = SetNotifications(app_id, who.admin["id"], setting)
+            handle(set_notifications, chosen, s.store, s.clock)
+        except InvalidValue:
+            error = "Nothing was changed: choose one of the three kinds of email."
+        else:
+            notified = setting
+    elif request.method == "POST":
         current = request.form.get("current", "")[:1024]
         new, again = request.form.get("password", ""), request.form.get("again", "")
         wait = signin_limits().attempt(who.account.email, request.remote_addr or "unknown")
@@ -144,5 +156,15 @@ def own_account(app_id: str) -> ResponseReturnValue:
             else:
                 session["generation"] = changed.generation  # this session goes on; others end
                 done = True
-    status = 400 if error else 200
-    return render_template("dashboard/account.html", who=who, error=error, done=done), status
+    # As it stands now (the recent copy in `who` may be a moment older than a change).
+    admin = load_app(services().store, app_id).admins.get(who.admin["id"], who.admin)
+    shown = render_template(
+        "dashboard/account.html",
+        who=who,
+        error=error,
+        done=done,
+        notified=notified,
+        notifications=admin.get("notifications", "mine"),
+        failed=request.form.get("form", "password") if error else None,
+    )
+    return shown, 400 if error else 200
