@@ -243,8 +243,24 @@ def snippet(base: str, app_id: str) -> str:
 
 
 @cli.command("demo")
-def demo() -> None:
-    """Create (once) a demo app and admin, and print their keys and a snippet to paste."""
+@click.option(
+    "--users",
+    "how_many",
+    type=click.IntRange(40, 5000),
+    default=300,
+    show_default=True,
+    help="How many users the first run seeds the demo app with.",
+)
+def demo(how_many: int) -> None:
+    """Create (once) a demo app and admin, seed it (once) with a few hundred users and their
+    companies, sessions, tags, events and conversations, and print its keys and a snippet."""
+    import time
+    from dataclasses import asdict
+
+    from commands.geoip import Locator
+    from commands.users import nowhere
+    from web.demo_data import seed_demo
+
     cfg = config()
     store = Parley(cfg.database_url)
     saved = Path("var/demo.json")
@@ -260,16 +276,39 @@ def demo() -> None:
         demo_admin = AddAdmin(created.app_id, "admin@example.com", "Demo Admin")
         admin = handle(add_admin, demo_admin, store, SystemClock())
         details = {**created.__dict__, "admin": admin}
+
+    def keep() -> None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.touch(mode=0o600)  # readable by its owner only, before the secrets go in
+        saved.chmod(0o600)
+        saved.write_text(json.dumps(details, indent=2))
+
     if "password" not in details:  # the teammate's dashboard password (kept with the keys)
         details["password"] = secrets.token_urlsafe(12)
         email = details["admin"]["email"]
         memberships = {details["app_id"]: details["admin"]["id"]}
         cmd = SetPassword(email, details["password"], memberships)
         handle(set_password, cmd, store, SystemClock())
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        saved.touch(mode=0o600)  # readable by its owner only, before the secrets go in
-        saved.chmod(0o600)
-        saved.write_text(json.dumps(details, indent=2))
+        keep()
+    if "seeded" not in details:  # the demo's users, companies, conversations: once
+        started = time.monotonic()
+        locate = Locator(cfg.geoip_db) if cfg.geoip_db else nowhere
+        try:
+            seeded = seed_demo(
+                store, details["app_id"], details["admin"]["id"], locate=locate, users=how_many
+            )
+        finally:
+            if isinstance(locate, Locator):
+                locate.close()
+        details["seeded"] = asdict(seeded) if seeded is not None else True
+        keep()
+        if seeded is not None:
+            click.echo(
+                f"seeded the demo app: {seeded.users} users, {seeded.companies} companies, "
+                f"{seeded.conversations} conversations ({time.monotonic() - started:.1f} s)",
+                err=True,
+            )
+    store.close()
     base = f"http://{cfg.host}:{cfg.port}"
     click.echo(
         DEMO_TEXT.format(

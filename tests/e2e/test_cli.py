@@ -152,7 +152,7 @@ def test_demo_creates_one_app_and_prints_it_again_on_every_run(
     database_url: str, tmp_path: Path
 ) -> None:
     assert run(database_url, "migrate", cwd=tmp_path).returncode == 0
-    first = run(database_url, "demo", cwd=tmp_path)
+    first = run(database_url, "demo", "--users", "40", cwd=tmp_path)
     again = run(database_url, "demo", cwd=tmp_path)
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     saved = json.loads((tmp_path / "var" / "demo.json").read_text())
