@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 VENDOR := web/static/vendor
 ASSETS := $(VENDOR)/.installed
 
-.PHONY: run test lint typecheck bench install assets clean
+.PHONY: run test lint typecheck bench install assets screenshots clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.inbox
 	$(BIN)/python -m bench.reactions
+	$(BIN)/python -m bench.dashboard
+	$(BIN)/python -m bench.activity
+
+screenshots: $(STAMP) $(ASSETS)
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info node_modules $(VENDOR)

@@ -49,6 +49,7 @@ class SaveTag:
     id: str | None = None  # an existing tag to rename
     users: list[UserRef] = field(default_factory=list)
     companies: list[CompanyRef] = field(default_factory=list)
+    by: str | None = None  # who tags: "api", or the teammate's admin id (the activity says)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def save_tag(cmd: SaveTag, store: Parley, clock: Clock) -> SavedTag:
     ]
     targets += [(find_company_ref(store, cmd.app_id, ref), ref.untag) for ref in cmd.companies]
     for target, untag in targets:
-        if untag:
+        if isinstance(target, User):
+            (target.untag if untag else target.tag)(tag_id, by=cmd.by)
+        elif untag:
             target.untag(tag_id)
         else:
             target.tag(tag_id)
@@ -172,23 +175,32 @@ class TagUsers:
     app_id: str
     tag_id: str
     user_ids: Sequence[str]
+    by: str | None = None  # "api", or the teammate's admin id
 
 
 def tag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
     """Several transactions: called directly, not through `handle`."""
     live_tag(store, cmd.app_id, cmd.tag_id)
-    app_id, tag_id = cmd.app_id, cmd.tag_id
+    app_id, tag_id, by = cmd.app_id, cmd.tag_id, cmd.by
     return change_many(
-        store, clock, User, cmd.user_ids, lambda u: u.tag(tag_id) if u.app_id == app_id else None
+        store,
+        clock,
+        User,
+        cmd.user_ids,
+        lambda u: u.tag(tag_id, by) if u.app_id == app_id else None,
     )
 
 
 def untag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
     """The tag comes off these users. Several transactions: called directly."""
     live_tag(store, cmd.app_id, cmd.tag_id)
-    app_id, tag_id = cmd.app_id, cmd.tag_id
+    app_id, tag_id, by = cmd.app_id, cmd.tag_id, cmd.by
     return change_many(
-        store, clock, User, cmd.user_ids, lambda u: u.untag(tag_id) if u.app_id == app_id else None
+        store,
+        clock,
+        User,
+        cmd.user_ids,
+        lambda u: u.untag(tag_id, by) if u.app_id == app_id else None,
     )
 
 

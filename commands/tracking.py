@@ -32,5 +32,5 @@ def track_event(cmd: TrackEvent, store: Parley, clock: Clock, from_snippet: bool
         check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
     user = find_named_user(store, cmd.app_id, id=cmd.id, user_id=cmd.user_id, email=cmd.email)
     at = clock.now() if cmd.created_at is None else datetime.fromtimestamp(cmd.created_at, UTC)
-    user.track(cmd.event_name, at, cmd.metadata)
+    user.track(cmd.event_name, at, cmd.metadata, by="snippet" if from_snippet else "api")
     return store.save_all(user)

@@ -145,7 +145,7 @@ def apply_user_input(
             key = email_key(user.app_id, given.email)
             if claim_email and store.find(key) is None:
                 changed.append(Alias(key=key, user=user.id))
-    user.update(attributes, given.custom)
+    user.update(attributes, given.custom, by=by)
     if given.unsubscribed is not None:
         user.set_unsubscribed(given.unsubscribed, by=by)
     for company_input in given.companies:
@@ -154,9 +154,9 @@ def apply_user_input(
             changed.append(company)
         member_of = company_key(user.app_id, company_input.company_id).hex
         if company_input.remove:
-            user.leave_company(member_of)
+            user.leave_company(member_of, by=by)
         else:
-            user.join_company(member_of)
+            user.join_company(member_of, by=by)
     return changed
 
 

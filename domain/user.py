@@ -140,14 +140,20 @@ class User(Aggregate):
 
     # -- attributes -------------------------------------------------------------------
 
-    def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
-        """Change standard and custom attributes; unchanged values record nothing."""
+    def update(
+        self, attributes: dict[str, Any], custom: dict[str, CustomValue], by: str | None = None
+    ) -> None:
+        """Change standard and custom attributes; unchanged values record nothing. `by` is
+        where the values came from (snippet, api, email), for the user's activity; events
+        recorded before it was kept have none."""
         found = changes(self, attributes, self.custom, custom)
         if found is not None:
-            self._updated(*found)
+            self._updated(*found, by=by)
 
     @event("Updated")
-    def _updated(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
+    def _updated(
+        self, attributes: dict[str, Any], custom: dict[str, CustomValue], by: str | None = None
+    ) -> None:
         for key, value in attributes.items():
             setattr(self, key, value)
         self.custom.update(custom)
@@ -167,40 +173,45 @@ class User(Aggregate):
         else:
             self.manual_unsubscribed = unsubscribed
 
-    def join_company(self, company_key: str) -> None:
+    # `by`, here and below, is where a change came from (snippet, api, email, or a
+    # teammate's admin id), for the user's activity; older events have none.
+
+    def join_company(self, company_key: str, by: str | None = None) -> None:
         if company_key not in self.companies:
-            self._joined_company(company_key)
+            self._joined_company(company_key, by=by)
 
     @event("JoinedCompany")
-    def _joined_company(self, company_key: str) -> None:
+    def _joined_company(self, company_key: str, by: str | None = None) -> None:
         self.companies.append(company_key)
 
-    def leave_company(self, company_key: str) -> None:
+    def leave_company(self, company_key: str, by: str | None = None) -> None:
         if company_key in self.companies:
-            self._left_company(company_key)
+            self._left_company(company_key, by=by)
 
     @event("LeftCompany")
-    def _left_company(self, company_key: str) -> None:
+    def _left_company(self, company_key: str, by: str | None = None) -> None:
         self.companies.remove(company_key)
 
-    def tag(self, tag_id: str) -> None:
+    def tag(self, tag_id: str, by: str | None = None) -> None:
         if tag_id not in self.tags:
-            self._tagged(tag_id)
+            self._tagged(tag_id, by=by)
 
     @event("Tagged")
-    def _tagged(self, tag_id: str) -> None:
+    def _tagged(self, tag_id: str, by: str | None = None) -> None:
         self.tags.append(tag_id)
 
-    def untag(self, tag_id: str) -> None:
+    def untag(self, tag_id: str, by: str | None = None) -> None:
         if tag_id in self.tags:
-            self._untagged(tag_id)
+            self._untagged(tag_id, by=by)
 
     @event("Untagged")
-    def _untagged(self, tag_id: str) -> None:
+    def _untagged(self, tag_id: str, by: str | None = None) -> None:
         self.tags.remove(tag_id)
 
     @event("EventTracked")
-    def track(self, name: str, at: datetime, metadata: dict[str, CustomValue]) -> None:
+    def track(
+        self, name: str, at: datetime, metadata: dict[str, CustomValue], by: str | None = None
+    ) -> None:
         """Something the user did in the product ("invited-teammate"), with its details."""
         seconds = int(at.timestamp())
         count_occurrence(self.events.setdefault(name, {"count": 0}), seconds)

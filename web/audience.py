@@ -196,13 +196,14 @@ def _tag(tag_id: str, name: str) -> dict[str, str]:
 def post_tag() -> ResponseReturnValue:
     cmd, audience = TAG_IN.load(body())
     s = services()
-    saved = handle(save_tag, replace(cmd, app_id=g.app_id), s.store, s.clock)
+    saved = handle(save_tag, replace(cmd, app_id=g.app_id, by="api"), s.store, s.clock)
     position = saved.position
     if audience is not None:
         with s.engine.connect() as conn:
             lookup = definitions(conn, g.app_id)
             ids = matching_ids(conn, g.app_id, audience, s.clock.now(), lookup)
-        position = max(position, tag_users(TagUsers(g.app_id, saved.id, ids), s.store, s.clock))
+        every = TagUsers(g.app_id, saved.id, ids, by="api")
+        position = max(position, tag_users(every, s.store, s.clock))
     read_your_writes(position)
     return jsonify(_tag(saved.id, saved.name))
 

@@ -669,7 +669,9 @@ class Demo:
         users: list[UserRef] | None = None,
         companies: list[CompanyRef] | None = None,
     ) -> None:
-        given = SaveTag(self.app_id, name, users=users or [], companies=companies or [])
+        given = SaveTag(
+            self.app_id, name, users=users or [], companies=companies or [], by=self.admin_id
+        )
         handle(save_tag, given, self.store, self.clock)
         self.tagged += 1
 

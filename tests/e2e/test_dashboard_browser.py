@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, ConsoleMessage
 
 from commands.accounts import SetPassword, set_password
-from commands.apps import AddAdmin, add_admin
+from commands.apps import AddAdmin, CreateApp, add_admin, create_app, recent_app
 from commands.clock import ManualClock
 from tests.e2e import test_widget_browser as harness
 from tests.e2e.test_widget_browser import TIMEOUT_MS, served_parley
@@ -151,5 +151,25 @@ def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged
         page.get_by_role("button", name="Remove the tag Upsell").wait_for(state="detached")
         page.goto(f"{parley.url}/apps/{app_id}/users/show?email=dan@elsewhere.org")
         assert page.get_by_role("heading", level=1).inner_text() == "Dan"
-        context.close()
+        # A setting: the inbox style, as the widget will read it.
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+        page.get_by_role("link", name="Inbox").first.click()
+        page.get_by_label("Simple").check()
+        page.get_by_role("button", name="Save inbox style").click()
+        page.get_by_text("Saved: the inbox style is now “simple”.").wait_for()
+        assert recent_app(s.store, app_id).inbox_style == "simple"
         assert problems == []
+        # Another app's page is not found; a form posted without its token changes nothing.
+        other = create_app(CreateApp("Other"), s.store, clock)
+        theirs = page.goto(f"{parley.url}/apps/{other.app_id}/users")
+        assert theirs is not None and theirs.status == 404
+        tokenless = page.request.post(
+            f"{parley.url}/apps/{app_id}/users/bulk", form={"action": "delete", "scope": "all"}
+        )
+        assert tokenless.status == 400
+        page.goto(f"{parley.url}/apps/{app_id}/users")
+        assert page.locator("#total").inner_text() == "4 users in all"
+        context.close()
+        assert problems == [
+            "Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
+        ]

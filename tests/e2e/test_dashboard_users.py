@@ -295,6 +295,7 @@ def test_a_profile_adds_and_removes_tags_and_unsubscribes_and_deletes_its_user(
     added = form(client, profile, f"{profile}/tags", name="<i>VIP</i>")
     shown = page(client, added.headers["Location"].split("#")[0])
     assert "Tagged “&lt;i&gt;VIP&lt;/i&gt;”." in shown
+    assert "Tagged &lt;i&gt;VIP&lt;/i&gt; by Ann Admin" in shown  # its activity says who
     tag_id = re.search(r"/tags/([0-9a-f]+)/remove", shown)
     assert tag_id and 'aria-label="Remove the tag &lt;i&gt;VIP&lt;/i&gt;"' in shown
     removed = form(client, profile, f"{profile}/tags/{tag_id.group(1)}/remove")

@@ -12,6 +12,7 @@ from __future__ import annotations
 # Each module adds its pages to the blueprint when imported.
 from web.dashboard import (
     account,  # noqa: F401
+    activity,  # noqa: F401
     bulk,  # noqa: F401
     companies,  # noqa: F401
     profile,  # noqa: F401

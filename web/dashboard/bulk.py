@@ -94,12 +94,12 @@ def bulk(app_id: str) -> ResponseReturnValue:
             everyone=everyone and audience_of(args) == EVERYONE,
         )
     if action in ("tag", "untag"):
-        return _tagging(app_id, action, ids)
+        return _tagging(app_id, action, ids, who.admin["id"])
     flash("Choose what to do with these users.", "error")
     return _back(app_id)
 
 
-def _tagging(app_id: str, action: str, ids: list[str]) -> Response:
+def _tagging(app_id: str, action: str, ids: list[str], by: str) -> Response:
     name = request.form.get("tag", "").strip()
     if not name or len(name) > MAX_NAME:
         flash(f"Give the tag's name (1 to {MAX_NAME} characters).", "error")
@@ -108,7 +108,8 @@ def _tagging(app_id: str, action: str, ids: list[str]) -> Response:
     if action == "tag":
         saved = handle(save_tag, SaveTag(app_id, name), s.store, s.clock)
         tag_id, tag_name = saved.id, saved.name
-        position = max(saved.position, tag_users(TagUsers(app_id, tag_id, ids), s.store, s.clock))
+        every = TagUsers(app_id, tag_id, ids, by=by)
+        position = max(saved.position, tag_users(every, s.store, s.clock))
         read_your_writes(position)
         flash(f"Tagged {_count(len(ids))} “{tag_name}”.", "ok")
         return _back(app_id)
@@ -119,7 +120,7 @@ def _tagging(app_id: str, action: str, ids: list[str]) -> Response:
     if found is None:
         flash(f"No tag is named “{name}”, so nothing was untagged.", "error")
         return _back(app_id)
-    read_your_writes(untag_users(TagUsers(app_id, found.id, ids), s.store, s.clock))
+    read_your_writes(untag_users(TagUsers(app_id, found.id, ids, by=by), s.store, s.clock))
     flash(f"Took the tag “{found.name}” off {_count(len(ids))}.", "ok")
     return _back(app_id)
 

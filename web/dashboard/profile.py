@@ -19,6 +19,7 @@ from queries.conversations import Inbox, inbox
 from queries.users import find_user
 from web.context import services
 from web.dashboard.account import teammate_of
+from web.dashboard.activity import activity_page
 from web.dashboard.blueprint import dashboard
 from web.dashboard.users import when
 
@@ -83,6 +84,7 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
             .order_by(e.last_at.desc())
         ).all()
         talks = inbox(conn, Inbox(app_id=app_id, user_key=row["id"], per_page=10))
+        recent = activity_page(conn, who, row["id"])
     halves = {
         "sent": relationship_half(row["last_message_sent_at"], moment),
         "received": relationship_half(row["last_message_received_at"], moment),
@@ -96,6 +98,7 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
         custom=shown,
         tracked=tracked,
         talks=talks,
+        activity=recent,
         halves=halves,
         local=local_time(row.get("timezone"), now),
         when=lambda seconds: when(seconds, now),

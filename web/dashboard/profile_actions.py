@@ -29,13 +29,13 @@ def _profile(app_id: str, user_key: str) -> Response:
 
 @dashboard.post("/apps/<app_id>/users/<user_key>/tags")
 def add_tag(app_id: str, user_key: str) -> ResponseReturnValue:
-    teammate_of(app_id)
+    who = teammate_of(app_id)
     name = request.form.get("name", "").strip()
     if not name or len(name) > MAX_NAME:
         flash(f"A tag's name has 1 to {MAX_NAME} characters.", "error")
         return _profile(app_id, user_key)
     s = services()
-    cmd = SaveTag(app_id, name, users=[UserRef(id=user_key)])
+    cmd = SaveTag(app_id, name, users=[UserRef(id=user_key)], by=who.admin["id"])
     try:
         saved = handle(save_tag, cmd, s.store, s.clock)
     except CommandError:
@@ -47,7 +47,7 @@ def add_tag(app_id: str, user_key: str) -> ResponseReturnValue:
 
 @dashboard.post("/apps/<app_id>/users/<user_key>/tags/<tag_id>/remove")
 def remove_user_tag(app_id: str, user_key: str, tag_id: str) -> ResponseReturnValue:
-    teammate_of(app_id)
+    who = teammate_of(app_id)
     s = services()
     with s.engine.connect() as conn:
         name = conn.execute(
@@ -56,7 +56,8 @@ def remove_user_tag(app_id: str, user_key: str, tag_id: str) -> ResponseReturnVa
     if name is None:
         flash("That tag was deleted already.", "error")
         return _profile(app_id, user_key)
-    cmd = SaveTag(app_id, name, id=tag_id, users=[UserRef(id=user_key, untag=True)])
+    untag = [UserRef(id=user_key, untag=True)]
+    cmd = SaveTag(app_id, name, id=tag_id, users=untag, by=who.admin["id"])
     try:
         saved = handle(save_tag, cmd, s.store, s.clock)
     except CommandError:
