@@ -85,7 +85,10 @@ def main() -> int:
         password = re.search(r"password (\S+),", printed)
         if not app_id or not password:
             raise SystemExit(f"parley demo printed no app or password:\n{printed}")
-        server = subprocess.Popen([str(PARLEY), "serve"], cwd=folder, env=env)
+        log = open(Path(folder) / "serve.log", "wb")  # noqa: SIM115 (closed with the server)
+        server = subprocess.Popen(
+            [str(PARLEY), "serve"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(base, server)
@@ -93,6 +96,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
+            log.close()
     return 0
 
 
@@ -123,6 +127,8 @@ def take(base: str, app_id: str, password: str) -> None:
 
         shoot(page, "filter", filtered)
         page.goto(f"{home}/users?sort=last_seen_at&order=desc")
+        page.get_by_role("complementary").get_by_role("link", name="VIP").click()
+        page.wait_for_url("**filter=**")
         page.locator("td.name a").first.click()
         page.wait_for_url(f"{home}/users/*")
         shoot(page, "profile")
@@ -138,7 +144,7 @@ def take(base: str, app_id: str, password: str) -> None:
         page.goto(f"{home}/settings")
         shoot(page, "settings")
         page.goto(f"{home}/settings/inbox")
-        shoot(page, "settings-inbox")
+        shoot(page, "settings-inbox", lambda page: page.get_by_label("Simple").check())
         page.goto(f"{home}/settings/teammates")
         shoot(page, "teammates")
         browser.close()

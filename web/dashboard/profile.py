@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from domain.relationship import relationship_half
+from domain.values import is_date_key
 from projections.tables import user_events
 from queries.conversations import Inbox, inbox
 from queries.users import find_user
@@ -24,8 +25,10 @@ from web.dashboard.blueprint import dashboard
 from web.dashboard.users import when
 
 
-def kind_of(value: Any) -> str:
-    """A custom value's type as the filter bar names it."""
+def kind_of(key: str, value: Any) -> str:
+    """A custom value's type as the filter bar names it (keys ending in _at hold dates)."""
+    if is_date_key(key) and isinstance(value, int | float) and not isinstance(value, bool):
+        return "date"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int | float):
@@ -35,8 +38,11 @@ def kind_of(value: Any) -> str:
     return "text"
 
 
-def _shown(value: Any) -> str:
-    """A custom value as it was sent: true/false for booleans, as JSON writes them."""
+def _shown(key: str, value: Any) -> str:
+    """A custom value as it was sent: true/false for booleans, as JSON writes them; a date
+    as a day and time (UTC)."""
+    if kind_of(key, value) == "date":
+        return datetime.fromtimestamp(value, UTC).strftime("%d %b %Y, %H:%M UTC")
     if isinstance(value, bool):
         return "true" if value else "false"
     return "—" if value is None else str(value)
@@ -90,7 +96,7 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
         "received": relationship_half(row["last_message_received_at"], moment),
     }
     custom = sorted((row.get("custom_attributes") or {}).items())
-    shown = [(key, _shown(value), kind_of(value)) for key, value in custom]
+    shown = [(key, _shown(key, value), kind_of(key, value)) for key, value in custom]
     return render_template(
         "dashboard/profile.html",
         who=who,
