@@ -180,28 +180,23 @@ class TagUsers:
 
 def tag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
     """Several transactions: called directly, not through `handle`."""
-    live_tag(store, cmd.app_id, cmd.tag_id)
-    app_id, tag_id, by = cmd.app_id, cmd.tag_id, cmd.by
-    return change_many(
-        store,
-        clock,
-        User,
-        cmd.user_ids,
-        lambda u: u.tag(tag_id, by) if u.app_id == app_id else None,
-    )
+    return _retag(cmd, store, clock, untag=False)
 
 
 def untag_users(cmd: TagUsers, store: Parley, clock: Clock) -> int:
     """The tag comes off these users. Several transactions: called directly."""
+    return _retag(cmd, store, clock, untag=True)
+
+
+def _retag(cmd: TagUsers, store: Parley, clock: Clock, untag: bool) -> int:
     live_tag(store, cmd.app_id, cmd.tag_id)
     app_id, tag_id, by = cmd.app_id, cmd.tag_id, cmd.by
-    return change_many(
-        store,
-        clock,
-        User,
-        cmd.user_ids,
-        lambda u: u.untag(tag_id, by) if u.app_id == app_id else None,
-    )
+
+    def change(user: User) -> None:
+        if user.app_id == app_id:
+            (user.untag if untag else user.tag)(tag_id, by)
+
+    return change_many(store, clock, User, cmd.user_ids, change)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ from commands.handling import handle
 from commands.tags import DeleteTag, TagUsers, delete_tag, save_tag, tag_users
 from commands.tracking import track_event
 from domain.filters import Filter, Group, parse_condition
-from projections.tables import company_tags, tags, user_companies, user_tags, users
+from projections.tables import tags, user_companies, users
 from queries.audience.choice import ListUsers, list_users
 from queries.audience.sql import matching_ids
 from queries.companies import find_company
 from queries.segments import definitions
+from queries.tags import tag_holders
 from queries.users import Cursor, Listing, find_user
 from web.api import api, body, read_your_writes, services
 from web.schemas import UserSchema
@@ -221,22 +222,13 @@ def get_tags() -> ResponseReturnValue:
 def remove_tag(tag_id: str) -> ResponseReturnValue:
     s = services()
     with s.engine.connect() as conn:
-        name = conn.execute(
-            select(tags.c.name).where(tags.c.id == tag_id, tags.c.app_id == g.app_id)
-        ).scalar()
-        if name is None:
-            raise TagNotFound(f"tag {tag_id!r}")
-        user_ids = list(
-            conn.execute(select(user_tags.c.user_id).where(user_tags.c.tag_id == tag_id)).scalars()
-        )
-        company_ids = list(
-            conn.execute(
-                select(company_tags.c.company_id).where(company_tags.c.tag_id == tag_id)
-            ).scalars()
-        )
-    position = delete_tag(DeleteTag(g.app_id, tag_id, user_ids, company_ids), s.store, s.clock)
+        held = tag_holders(conn, g.app_id, tag_id)
+    if held is None:
+        raise TagNotFound(f"tag {tag_id!r}")
+    cmd = DeleteTag(g.app_id, tag_id, held.user_ids, held.company_ids)
+    position = delete_tag(cmd, s.store, s.clock)
     read_your_writes(position)
-    return jsonify(_tag(tag_id, name))
+    return jsonify(_tag(tag_id, held.name))
 
 
 # -- tracked events -----------------------------------------------------------------------

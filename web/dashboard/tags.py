@@ -14,9 +14,10 @@ from commands.handling import handle
 from commands.segments import DeleteSegment, SaveSegment, delete_segment, save_segment
 from commands.tags import DeleteTag, SaveTag, delete_tag, save_tag
 from domain.errors import InvalidValue
-from projections.tables import company_tags, tags, user_tags
+from projections.tables import tags
 from queries.counts import company_counts, user_counts
 from queries.segments import list_segments
+from queries.tags import tag_holders
 from web.api import read_your_writes
 from web.context import services
 from web.dashboard.account import teammate_of
@@ -102,23 +103,13 @@ def remove_tag(app_id: str, tag_id: str) -> ResponseReturnValue:
     teammate_of(app_id)
     s = services()
     with s.engine.connect() as conn:
-        name = conn.execute(
-            select(tags.c.name).where(tags.c.id == tag_id, tags.c.app_id == app_id)
-        ).scalar()
-        user_ids = list(
-            conn.execute(select(user_tags.c.user_id).where(user_tags.c.tag_id == tag_id)).scalars()
-        )
-        company_ids = list(
-            conn.execute(
-                select(company_tags.c.company_id).where(company_tags.c.tag_id == tag_id)
-            ).scalars()
-        )
-    if name is None:
+        held = tag_holders(conn, app_id, tag_id)
+    if held is None:
         flash("That tag was deleted already.", "error")
         return _here(app_id)
-    cmd = DeleteTag(app_id, tag_id, user_ids, company_ids)
+    cmd = DeleteTag(app_id, tag_id, held.user_ids, held.company_ids)
     read_your_writes(delete_tag(cmd, s.store, s.clock))
-    flash(f"Deleted the tag “{name}” (it came off {len(user_ids):,} users).", "ok")
+    flash(f"Deleted the tag “{held.name}” (it came off {len(held.user_ids):,} users).", "ok")
     return _here(app_id)
 
 
