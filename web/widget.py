@@ -34,6 +34,7 @@ from commands.schemas import Identifier, PingSchema, refuse_nul
 from commands.tracking import track_event
 from commands.users import Ping, find_named_user, record_ping
 from commands.views import record_click, record_view
+from domain.app import App
 from domain.conversations import MAX_BODY, Conversation
 from domain.user import User
 from queries.conversations import Inbox, inbox, message_conversation, unread_by_user
@@ -216,6 +217,11 @@ def listed(
     }
 
 
+def everyone_who_wrote(app: App) -> dict[str, dict[str, str]]:
+    """The app's teammates by id, removed ones too: their past replies keep their names."""
+    return {**app.former_admins, **app.admins}
+
+
 def named(
     author: dict[str, str] | None, admins: dict[str, dict[str, str]]
 ) -> dict[str, Any] | None:
@@ -234,7 +240,7 @@ def named(
 def for_user(services: Services, conversation: Conversation) -> dict[str, Any]:
     """The conversation as its user sees it (comments only), teammates named, with the
     badge's count."""
-    admins = recent_app(services.store, conversation.app_id).admins
+    admins = everyone_who_wrote(recent_app(services.store, conversation.app_id))
     found = conversation_out(conversation, for_user=True)
     found["conversation_message"]["author"] = named(conversation.author, admins)
     for part in found["conversation_parts"]["conversation_parts"]:
@@ -259,7 +265,7 @@ def user_inbox() -> ResponseReturnValue:
     with services.engine.connect() as conn:
         page = inbox(conn, view)
         unread = unread_by_user(conn, user.app_id, user.id.hex)
-    admins = recent_app(services.store, user.app_id).admins
+    admins = everyone_who_wrote(recent_app(services.store, user.app_id))
     conversations = []
     for row in page.conversations:
         found = services.store.get_as(Conversation, UUID(hex=row["id"]))

@@ -27,6 +27,7 @@ from commands.clock import ManualClock
 from commands.store import Parley
 from domain.app import user_hash
 from tests.e2e.test_dashboard import PASSWORD, sign_in, teammate, token
+from tests.e2e.test_widget_inbox import identify, ok, widget
 from tests.helpers import basic, ping, post, settle
 from web.bootstrap import Services
 
@@ -194,6 +195,8 @@ def test_a_removed_teammate_loses_the_app_at_once_and_their_notes_stay(
     note = {"type": "admin", "admin_id": "2", "message_type": "note", "body": "Bob's note"}
     remove = f"/apps/{app.app_id}/settings/teammates/2/remove"
     assert post(client, f"/conversations/{talk}/reply", auth, note).status_code == 200
+    answer = {**note, "message_type": "comment", "body": "Bob's answer"}
+    assert post(client, f"/conversations/{talk}/reply", auth, answer).status_code == 200
     yourself = form(client, f"/apps/{app.app_id}/settings/teammates/1/remove", remove)
     assert yourself.status_code == 400 and "you cannot remove yourself" in yourself.get_data(True)
     assert "loses access at once" in client.get(remove).get_data(as_text=True)
@@ -204,9 +207,13 @@ def test_a_removed_teammate_loses_the_app_at_once_and_their_notes_stay(
     assert bob.get(f"/apps/{other.app_id}/users").status_code == 200  # their other app
     assert "bob@acme.io" not in client.get(f"/apps/{app.app_id}/settings/teammates").get_data(True)
     parts = client.get(f"/conversations/{talk}", headers=auth).get_json()["conversation_parts"]
-    (kept,) = parts["conversation_parts"]
+    kept, _ = parts["conversation_parts"]
     assert kept["author"]["id"] == "2" and "note" in kept["body"]
     assert post(client, f"/conversations/{talk}/reply", auth, note).status_code == 400
+    # What the removed teammate said to the user still carries their name in the widget.
+    read = ok(widget(client, f"/widget/conversations/{talk}/read", identify(app, "j")))
+    (answer,) = read["conversation_parts"]["conversation_parts"]
+    assert answer["author"] == {"type": "admin", "id": "2", "name": "Ann Admin"}
 
 
 def test_each_teammate_chooses_their_own_notifications_on_their_account_page(
