@@ -15,6 +15,7 @@ from web.dashboard import (
     activity,  # noqa: F401
     bulk,  # noqa: F401
     companies,  # noqa: F401
+    conversation,  # noqa: F401
     profile,  # noqa: F401
     profile_actions,  # noqa: F401
     settings,  # noqa: F401
