@@ -57,3 +57,36 @@ def test_a_conversation_reads_in_order_with_its_notes_marked_and_links_from_the_
     add_admin(AddAdmin(other.app_id, "zed@other.io", "Zed"), services.store, services.clock)
     assert client.get(f"/apps/{other.app_id}/inbox/{talk}").status_code == 404
     assert client.get(f"/apps/{app.app_id}/inbox/not-an-id").status_code == 404
+
+
+def test_a_message_page_shows_what_it_says_and_achieved_and_the_activity_links_to_it(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    auth = basic(app)
+    key = ping(services, app.app_id, {"user_id": "jo", "email": "jo@example.com"}).user.id.hex
+    welcome = {
+        "message_type": "email",
+        "subject": "Welcome <aboard>",
+        "body": 'Hi {{ first_name | fallback:"there" }}, **welcome**.',
+        "template": "personal",
+        "from": {"type": "admin", "id": "1"},
+        "to": {"type": "user", "user_id": "jo"},
+    }
+    sent = post(client, "/messages", auth, welcome).get_json()["id"]
+    settle(client.application)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    profile = client.get(f"/apps/{app.app_id}/users/{key}").get_data(as_text=True)
+    # The activity's line links to the conversation a personal email opened, else the message.
+    emailed = re.search(r"Emailed “Welcome &lt;aboard&gt;”.*?href=\"([^\"]+)\"", profile, re.S)
+    assert emailed and client.get(emailed.group(1)).status_code == 200
+    page = client.get(f"/apps/{app.app_id}/messages/{sent}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Welcome &lt;aboard&gt;" in html and ">Sent<" in html
+    assert "Hi there, <strong>welcome</strong>." in html
+    assert "<dt>Emails sent</dt><dd>1</dd>" in html
+    other = create_app(CreateApp("Other"), services.store, services.clock)
+    add_admin(AddAdmin(other.app_id, "zed@other.io", "Zed"), services.store, services.clock)
+    assert client.get(f"/apps/{other.app_id}/messages/{sent}").status_code == 404
+    assert client.get(f"/apps/{app.app_id}/messages/nope").status_code == 404
