@@ -151,7 +151,8 @@ def _email(
     base_url: str,
     thread: Thread,
 ) -> EmailMessage:
-    link = f"{base_url.rstrip('/')}/conversations/{conversation.conversation_id}"
+    # The dashboard's page of the conversation (signed-in teammates of the app only).
+    link = f"{base_url.rstrip('/')}/apps/{conversation.app_id}/inbox/{conversation.conversation_id}"
     message = EmailMessage(policy=policy.default)
     message["Subject"] = f"{who} wrote to {app_name}"
     message["From"] = formataddr(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -63,6 +63,29 @@ def _invalid(field: str, reason: str) -> dict[str, str]:
     return {"code": "parameter_invalid", "field": field, "message": f"{field}: {reason}"}
 
 
+def for_people() -> bool:
+    """Whether the request is a teammate's browser on the dashboard (an HTML answer) rather
+    than a REST or widget client (the JSON error format)."""
+    path = request.path
+    return (
+        request.blueprint == "dashboard"
+        or path in ("/", "/signin", "/signout")
+        or path.startswith(("/apps/", "/invitation/"))
+    )
+
+
+def _page(status: int) -> ResponseReturnValue:
+    if status == 404:
+        return render_template("dashboard/missing.html"), 404
+    if status == 405:
+        title, why = "This page does not do that", "Follow the page's own links and buttons."
+    elif status < 500:
+        title, why = "This request cannot be answered", "Go back and try again."
+    else:
+        title, why = "Something went wrong", "Nothing was lost; try again in a moment."
+    return render_template("dashboard/problem.html", title=title, explanation=why), status
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def validation(error: ValidationError) -> ResponseReturnValue:
@@ -98,6 +121,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(ConversationNotFound)
     @app.errorhandler(NotFound)
     def not_found(error: Exception) -> ResponseReturnValue:
+        if for_people():
+            return _page(404)
         return error_list(404, [{"code": "not_found", "message": str(error) or "not found"}])
 
     @app.errorhandler(AdminExists)
@@ -106,10 +131,14 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
+        if for_people():
+            return _page(error.code or 500)
         code = (error.name or "error").lower().replace(" ", "_")
         return error_list(error.code or 500, [{"code": code, "message": error.description}])
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> ResponseReturnValue:
         app.logger.exception("unexpected error", exc_info=error)
+        if for_people():
+            return _page(500)
         return error_list(500, [{"code": "server_error", "message": "unexpected server error"}])

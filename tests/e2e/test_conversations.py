@@ -235,7 +235,9 @@ def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
     client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
 ) -> None:
     import email
+    import email.policy
     import time
+    from email.message import EmailMessage
     from pathlib import Path
 
     admins(services, app.app_id)  # Ann (1, the default assignee) and Bob (2)
@@ -260,6 +262,11 @@ def test_teammates_get_an_email_when_a_user_writes_as_each_of_them_chose(
     first = arrived()
     assert sorted(str(m["To"]) for m in first) == ["ann@acme.io", "bob@acme.io"]
     assert first[0]["Subject"] == "John Smith wrote to Acme"
+    link = f"/apps/{app.app_id}/inbox/{conversation_id}"  # the dashboard's page
+    parsed = email.message_from_bytes(first[0].as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    plain = parsed.get_body(("plain",))
+    assert plain is not None and link in plain.get_content()
     reply(
         client,
         auth,

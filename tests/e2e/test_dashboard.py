@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from commands.accounts import SetPassword, set_password
 from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
-from tests.helpers import ping, settle
+from tests.helpers import basic, ping, settle
 from web.bootstrap import Services
 
 PASSWORD = "correct horse battery"
@@ -99,6 +99,21 @@ def test_failed_sign_ins_are_limited_then_a_wait_is_given(
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
     assert "Too many attempts" in limited.get_data(as_text=True)
+
+
+def test_an_office_behind_one_ip_signs_in_but_spraying_from_it_is_limited(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    for n in range(12):  # more than an address's 10, all from the test client's one IP
+        teammate(services, app.app_id, f"mate{n}@acme.io")
+        assert (
+            sign_in(client.application.test_client(), f"mate{n}@acme.io", PASSWORD).status_code
+            == 302
+        )
+    answers = [
+        sign_in(client, f"nobody{n}@acme.io", "wrong password!").status_code for n in range(19)
+    ]
+    assert answers == [401] * 18 + [429]  # 30 attempts from the IP in a minute, then a wait
 
 
 def test_a_new_password_ends_the_other_sessions(
@@ -219,3 +234,19 @@ def test_a_profile_shows_the_users_data_and_deep_links_reach_it(
     assert client.get(f"/apps/{app.app_id}/users/not-an-id").status_code == 404
     nobody = client.get(f"/apps/{app.app_id}/users/show", query_string={"email": "no@one.io"})
     assert nobody.status_code == 404
+
+
+def test_unknown_dashboard_addresses_get_its_html_pages_with_its_headers(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    teammate(services, app.app_id)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    for path, status in (
+        (f"/apps/{app.app_id}/nope", 404),
+        (f"/apps/{app.app_id}/settings/nope", 404),
+        (f"/apps/{app.app_id}/tags/nope", 405),
+    ):
+        answer = client.get(path)
+        assert answer.status_code == status and answer.mimetype == "text/html", path
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert client.get("/nope", headers=basic(app)).mimetype == "application/json"  # the API's

@@ -49,15 +49,28 @@ def test_a_teammate_signs_in_by_keyboard_and_sorts_the_user_list(
         )
         page.get_by_role("link", name="Name").click()
         page.wait_for_url("**sort=name**")
-        names = page.locator("td.name").all_inner_texts()
+        names = page.locator("td.name a").all_inner_texts()
         assert names == ["Cleo", "Bea", "Abe"]  # descending first
         page.get_by_role("link", name="Name").click()
         page.wait_for_url("**order=asc**")
-        assert page.locator("td.name").all_inner_texts() == ["Abe", "Bea", "Cleo"]
+        assert page.locator("td.name a").all_inner_texts() == ["Abe", "Bea", "Cleo"]
+        # A filter the server cannot use is explained in place.
+        page.get_by_text("Filter as JSON").click()
+        page.get_by_label("Filter (the JSON of GET /users?filter=)").fill(
+            '{"attribute": "session_count", "operator": "gt", "value": "many"}'
+        )
+        page.get_by_role("button", name="Apply filter").click()
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert "This list cannot be shown" in alert.inner_text()
+        assert "expected a number" in alert.inner_text()
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url("**/signin")
         context.close()
-        assert problems == []
+        expected = (
+            "Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"
+        )
+        assert problems in ([], [expected])
 
 
 def _note(problems: list[str], message: ConsoleMessage) -> None:
@@ -119,7 +132,7 @@ def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged
         page.locator("#total", has_text="1 user matches").wait_for()
         assert page.evaluate("window.stayed") is True  # updated in place by htmx
         assert page.locator("#total").inner_text() == "1 user matches"
-        assert page.locator("td.name").all_inner_texts() == ["Bea"]
+        assert page.locator("td.name a").all_inner_texts() == ["Bea"]
         # The bar shows the filter it came from, and the URL holds the JSON.
         assert page.get_by_label("Condition 2: value").input_value() == "10"
         # Save it as a segment.

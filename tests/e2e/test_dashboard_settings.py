@@ -61,10 +61,13 @@ def test_a_new_api_key_is_shown_once_works_at_once_and_the_old_one_is_refused(
     assert unconfirmed.status_code == 400 and "The key is unchanged" in unconfirmed.get_data(True)
     assert client.get("/users", headers=old).status_code == 200
     rotated = form(client, page, confirm="yes")
-    shown = rotated.get_data(as_text=True)
-    assert rotated.status_code == 200 and "Copy it now" in shown
+    assert rotated.status_code == 302  # and reloading what follows makes no other key
+    head = services.store.head()
+    shown = client.get(rotated.headers["Location"]).get_data(as_text=True)
+    assert "Copy it now" in shown
     (new_key,) = re.findall(r'<code id="api-key">([^<]+)</code>', shown)
     assert new_key not in client.get(page).get_data(as_text=True)  # shown once
+    assert services.store.head() == head
     new = basic(CreatedApp(app.app_id, new_key, app.secret))
     assert client.get("/users", headers=new).status_code == 200
     assert client.get("/users", headers=old).status_code == 401

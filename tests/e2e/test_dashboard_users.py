@@ -316,3 +316,15 @@ def test_a_profile_adds_and_removes_tags_and_unsubscribes_and_deletes_its_user(
     other = create_app(CreateApp("Other"), services.store, services.clock)
     theirs = f"/apps/{other.app_id}/users/{ann}/tags"
     assert form(client, f"{base}/users", theirs, name="x").status_code == 404
+
+
+def test_a_number_too_large_for_any_column_is_explained_not_a_crash(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    base = signed_in(client, services, app)
+    huge = {"attribute": "session_count", "operator": "gt", "value": 10**26}
+    shown = client.get(f"{base}/users", query_string={"filter": json.dumps(huge)})
+    assert shown.status_code == 400
+    assert "numbers in filters go up to" in shown.get_data(as_text=True)
+    api = client.get("/users", query_string={"filter": json.dumps(huge)}, headers=basic(app))
+    assert api.status_code == 400

@@ -9,6 +9,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import NotFound
 
+from web.errors import for_people
+
 dashboard = Blueprint("dashboard", __name__)
 csrf = CSRFProtect()  # checks only what `protect` below asks it to (WTF_CSRF_CHECK_DEFAULT off)
 
@@ -25,8 +27,11 @@ def protect() -> None:
         csrf.protect()
 
 
-@dashboard.after_request
+@dashboard.after_app_request
 def secure(response: Response) -> Response:
+    """On every dashboard answer, its error pages for unknown /apps/... paths included."""
+    if not for_people():
+        return response
     response.headers["Content-Security-Policy"] = POLICY
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, flash, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 import web.dashboard.teammates  # noqa: F401 (the teammates' pages, registered when imported)
@@ -100,7 +100,10 @@ def settings_api(app_id: str) -> ResponseReturnValue:
     """The REST API key: only its hash is kept, so a new one is shown once, when made."""
     who = teammate_of(app_id)
     if request.method == "GET":
-        return page("dashboard/settings_api.html", who)
+        # Made by the POST just before (post, redirect, get: reloading the page shows the key
+        # no more and never makes another); kept in the signed session for that one request.
+        new_key = session.pop("new_api_key", None)
+        return page("dashboard/settings_api.html", who, new_key=new_key)
     if request.form.get("confirm") != "yes":
         error = (
             "The key is unchanged. Tick the box to confirm that the current key may stop "
@@ -109,7 +112,8 @@ def settings_api(app_id: str) -> ResponseReturnValue:
         return page("dashboard/settings_api.html", who, 400, error=error)
     s = services()
     new_key = handle(rotate_api_key, RotateApiKey(app_id, who.admin["id"]), s.store, s.clock)
-    return page("dashboard/settings_api.html", who, new_key=new_key)
+    session["new_api_key"] = new_key
+    return redirect(url_for("dashboard.settings_api", app_id=app_id))
 
 
 def _inbox_page(

@@ -39,14 +39,15 @@ ARGS = ListArgs()
 # What the list's URL may say; anything else (utm_source, fbclid, …) is left alone.
 LIST_ARGS = ("filter", "q", "sort", "order", "after")
 PER_PAGE = 50
-# What the table shows, and which of its columns sort the list.
+# What the table shows, and which of its columns sort the list (the name's cell holds the
+# email too, sorted by its own link in that header).
 COLUMNS = [
     ("name", "Name", "name"),
-    ("email", "Email", "email"),
+    ("created_at", "First seen", "created_at"),
     ("signed_up_at", "Signed up", "signed_up_at"),
     ("last_seen_at", "Last seen", "last_seen_at"),
     ("session_count", "Sessions", "session_count"),
-    ("place", "City", None),
+    ("place", "City", "city"),
     ("relationship_score", "Relationship", "relationship_score"),
 ]
 

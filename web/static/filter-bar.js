@@ -252,6 +252,21 @@
     this.note.textContent = parts.length ? "" : "No conditions: every user. Add one to filter.";
   };
 
+  /* Whether a row can hold the condition's value as written (else the JSON box keeps it). */
+  FilterBar.prototype.fits = function (kind, p) {
+    var v = p.value;
+    if (PRESENCE[p.operator]) { return v === undefined; }
+    if (DAYS[p.operator]) { return typeof v === "number" && Math.floor(v) === v && v >= 0; }
+    if (kind === "number") { return typeof v === "number" && isFinite(v); }
+    if (kind === "boolean") { return typeof v === "boolean"; }
+    if (kind === "date") { return typeof v === "string" && /^\d{4}-\d{2}-\d{2}$/.test(v); }
+    if (kind === "tag" || kind === "segment") {
+      var known = kind === "tag" ? this.catalogue.tags : this.catalogue.segments;
+      return known.some(function (t) { return t.id === v; });
+    }
+    return typeof v === "string";
+  };
+
   /* The JSON box's filter as rows, when it is flat (no group inside a group). */
   FilterBar.prototype.load = function (text) {
     var data;
@@ -268,13 +283,20 @@
     var self = this;
     var flat = parts.every(function (p) {
       return p && typeof p === "object" && typeof p.attribute === "string" && self.learn(p) &&
-        OPERATORS[self.byPath[p.attribute].kind].some(function (o) { return o[0] === p.operator; });
+        OPERATORS[self.byPath[p.attribute].kind].some(function (o) { return o[0] === p.operator; }) &&
+        self.fits(self.byPath[p.attribute].kind, p);
     });
     if (!flat) { return false; }
     this.match.value = mode;
     parts.forEach(function (p) { self.addRow(p); });
     this.note.textContent = parts.length ? "" : "No conditions: every user. Add one to filter.";
     return true;
+  };
+
+  FilterBar.prototype.cannot = function () {
+    this.rows.textContent = "";
+    this.note.textContent = "The bar cannot show this filter (groups inside groups, an operator " +
+      "or value it does not offer, or a tag or segment that is gone): edit it as JSON below.";
   };
 
   function start(root) {
@@ -292,11 +314,11 @@
       json.open = false;
       box.value = original;  // as the URL has it, until a row changes
     } else {
-      bar.rows.textContent = "";
-      bar.note.textContent = "This filter has groups inside groups: edit it as JSON below.";
+      bar.cannot();
     }
     box.addEventListener("change", function () {
-      if (bar.load(box.value)) { bar.sync(); }
+      // What was typed stays as typed; the rows show it when they can.
+      if (!bar.load(box.value)) { bar.cannot(); }
     });
   }
 
