@@ -87,6 +87,9 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
     sign_in(client, "ann@acme.io", PASSWORD)
     assert client.post("/signout").status_code == 302  # no token: nothing done
     assert client.get(f"/apps/{app.app_id}/users").status_code == 200
+    forged = client.post(f"/apps/{app.app_id}/users/bulk", data={"action": "delete"})
+    assert forged.status_code == 400  # signed in still: told the form was stale, not to sign in
+    assert "Nothing was done" in forged.get_data(as_text=True)
 
 
 def test_failed_sign_ins_are_limited_then_a_wait_is_given(

@@ -284,6 +284,9 @@ def test_tags_and_segments_are_renamed_and_deleted_and_a_used_segment_is_kept(
     gone = form(client, f"{base}/tags", f"{base}/tags/{tag_id.group(1)}/delete")
     assert "Deleted the tag “VIP” (it came off 4 users)." in page(client, gone.headers["Location"])
     assert "VIP" not in page(client, f"{base}/users")
+    bookmarked = {"attribute": "tag", "operator": "is", "value": tag_id.group(1)}
+    stale = page(client, f"{base}/users", filter=json.dumps(bookmarked))
+    assert "This filter names a tag that was deleted, so that condition matches no one." in stale
 
 
 def test_a_profile_adds_and_removes_tags_and_unsubscribes_and_deletes_its_user(
@@ -308,8 +311,9 @@ def test_a_profile_adds_and_removes_tags_and_unsubscribes_and_deletes_its_user(
     assert api["unsubscribed_from_emails"] is True
     form(client, profile, f"{profile}/subscription", unsubscribed="false")
     assert "Unsubscribe from bulk email" in page(client, profile)
-    asked = form(client, profile, f"{base}/users/bulk", action="delete", ids=[ann])
+    asked = form(client, profile, f"{base}/users/bulk", action="delete", ids=[ann], back=profile)
     assert "Delete 1 user?" in asked.get_data(as_text=True)
+    assert f'<a href="{profile}">Cancel</a>' in asked.get_data(as_text=True)
     form(client, profile, f"{base}/users/delete", ids=[ann])
     assert client.get(profile).status_code == 404
     # Another app's teammate cannot act on this user.

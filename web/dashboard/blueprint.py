@@ -52,6 +52,16 @@ def stale_form(_error: CSRFError) -> ResponseReturnValue:
     tab, or the cookie gone): nothing is done; signing out is done already; else sign in."""
     if request.endpoint == "dashboard.signout":
         return redirect(url_for("dashboard.signin"))
+    from web.dashboard.account import current_account  # it builds on this module
+
+    if current_account() is not None:  # signed in still: the form itself was stale or forged
+        why = (
+            "The form was sent without its security token, or had been open too long. "
+            "Go back, reload the page and try again."
+        )
+        return render_template(
+            "dashboard/problem.html", title="Nothing was done", explanation=why
+        ), 400
     return signin_page("Your session had ended, so nothing was done. Please sign in again."), 400
 
 

@@ -84,9 +84,12 @@ def bulk(app_id: str) -> ResponseReturnValue:
         return _back(app_id)
     if action == "delete":
         everyone = request.form.get("scope") == "all"
+        back = request.form.get("back", "")
+        profile = f"/apps/{app_id}/users/"
         return render_template(
             "dashboard/confirm_delete.html",
             who=who,
+            back=back if back.startswith(profile) and "//" not in back else None,
             count=len(ids),
             ids=[] if everyone else ids,
             scope="all" if everyone else "selected",

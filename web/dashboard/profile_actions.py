@@ -32,7 +32,7 @@ def add_tag(app_id: str, user_key: str) -> ResponseReturnValue:
     who = teammate_of(app_id)
     name = request.form.get("name", "").strip()
     if not name or len(name) > MAX_NAME:
-        flash(f"A tag's name has 1 to {MAX_NAME} characters.", "error")
+        flash(f"A tag's name has 1 to {MAX_NAME} characters.", "tags-error")
         return _profile(app_id, user_key)
     s = services()
     cmd = SaveTag(app_id, name, users=[UserRef(id=user_key)], by=who.admin["id"])
@@ -41,7 +41,7 @@ def add_tag(app_id: str, user_key: str) -> ResponseReturnValue:
     except CommandError:
         abort(404)  # no such user in this app
     read_your_writes(saved.position)
-    flash(f"Tagged “{saved.name}”.", "ok")
+    flash(f"Tagged “{saved.name}”.", "tags-ok")
     return _profile(app_id, user_key)
 
 
@@ -54,7 +54,7 @@ def remove_user_tag(app_id: str, user_key: str, tag_id: str) -> ResponseReturnVa
             select(tags.c.name).where(tags.c.app_id == app_id, tags.c.id == tag_id)
         ).scalar()
     if name is None:
-        flash("That tag was deleted already.", "error")
+        flash("That tag was deleted already.", "tags-error")
         return _profile(app_id, user_key)
     untag = [UserRef(id=user_key, untag=True)]
     cmd = SaveTag(app_id, name, id=tag_id, users=untag, by=who.admin["id"])
@@ -63,7 +63,7 @@ def remove_user_tag(app_id: str, user_key: str, tag_id: str) -> ResponseReturnVa
     except CommandError:
         abort(404)
     read_your_writes(saved.position)
-    flash(f"Took the tag “{name}” off.", "ok")
+    flash(f"Took the tag “{name}” off.", "tags-ok")
     return _profile(app_id, user_key)
 
 

@@ -18,7 +18,7 @@ from marshmallow import ValidationError, fields, validate
 from commands.audience_schemas import UserSearchArgs
 from commands.preferences import preferences
 from domain.errors import InvalidValue
-from domain.filters import EVERYONE, Filter, Group, parse_filter
+from domain.filters import EVERYONE, Filter, Group, conditions, parse_filter
 from queries.audience.catalogue import Catalogue, catalogue
 from queries.audience.choice import ListUsers, list_users
 from queries.segments import definitions
@@ -137,6 +137,7 @@ def user_list(app_id: str) -> ResponseReturnValue:
     with s.engine.connect() as conn:
         offered = catalogue(conn, app_id)
     picked = preferences(s.store, who.account.email, app_id).columns
+    gone = _gone(shown.args, offered)
     filter_text = request.args.get("filter", "").strip()
     q = request.args.get("q", "").strip()
     page = render_template(
@@ -161,8 +162,27 @@ def user_list(app_id: str) -> ResponseReturnValue:
         custom=_custom_value,
         when=lambda seconds: when(seconds, now),
         messages=get_flashed_messages(with_categories=True),
+        gone=gone,
     )
     return page, 400 if shown.problem else 200
+
+
+def _gone(args: dict[str, Any], offered: Catalogue) -> list[str]:
+    """The tags and segments the filter names that the app no longer has (they match no
+    one: a deleted one's link, bookmarked before)."""
+    if "filter" not in args:
+        return []
+    known = {
+        "tag": {t["id"] for t in offered.tags},
+        "segment": {s["id"] for s in offered.segments},
+    }
+    return sorted(
+        {
+            f"a {c.kind} that was deleted"
+            for c in conditions(args["filter"])
+            if c.kind in known and c.value not in known[c.kind]
+        }
+    )
 
 
 def _offered_columns(offered: Catalogue, picked: list[str]) -> list[str]:
