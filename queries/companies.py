@@ -90,6 +90,7 @@ class CompanyFilter:
     min_spend: float | None = None
     max_spend: float | None = None
     tag_id: str | None = None
+    custom: ColumnElement[bool] | None = None  # a custom-data condition, compiled
 
     @property
     def narrows(self) -> bool:
@@ -125,6 +126,8 @@ def _matching(app_id: str, wanted: CompanyFilter, postgres: bool) -> ColumnEleme
     if wanted.tag_id is not None:
         tagged = company_tags.c
         parts.append(exists().where(tagged.company_id == c.id, tagged.tag_id == wanted.tag_id))
+    if wanted.custom is not None:
+        parts.append(wanted.custom)
     return and_(*parts)
 
 

@@ -122,6 +122,21 @@ def event_names(conn: Connection, app_id: str) -> list[str]:
     return [str(n) for n in conn.execute(query, {"app_id": app_id, "limit": MAX_EVENTS}).scalars()]
 
 
+def company_custom_keys(conn: Connection, app_id: str) -> list[dict[str, str]]:
+    """The companies' custom keys with their types (`company.custom.KEY` paths), from the
+    newest companies."""
+    newest = (
+        select(companies.c.custom_attributes)
+        .where(companies.c.app_id == app_id)
+        .order_by(companies.c.created_at.desc(), companies.c.id.desc())
+        .limit(SAMPLE_COMPANIES)
+    )
+    found: list[dict[str, str]] = _custom(list(conn.execute(newest).scalars()), "company.", "")[
+        "attributes"
+    ]
+    return found
+
+
 def catalogue(conn: Connection, app_id: str) -> Catalogue:
     found = Catalogue()
     found.groups.append(
@@ -148,16 +163,10 @@ def catalogue(conn: Connection, app_id: str) -> Catalogue:
         {"path": f"company.{name}", "label": COMPANY_LABELS.get(name, name), "kind": kind}
         for name, kind in COMPANY_ATTRIBUTES.items()
     ]
-    newest_companies = (
-        select(companies.c.custom_attributes)
-        .where(companies.c.app_id == app_id)
-        .order_by(companies.c.created_at.desc(), companies.c.id.desc())
-        .limit(SAMPLE_COMPANIES)
-    )
-    company_custom = _custom(list(conn.execute(newest_companies).scalars()), "company.", "")
+    company_custom = company_custom_keys(conn, app_id)
     found.groups.append({"label": "Company", "attributes": standard})
-    if company_custom["attributes"]:
-        found.groups.append({"label": "Company data", "attributes": company_custom["attributes"]})
+    if company_custom:
+        found.groups.append({"label": "Company data", "attributes": company_custom})
     events = [
         {"path": f"event.{name}.{part}", "label": f"{name} · {label}", "kind": kind}
         for name in event_names(conn, app_id)

@@ -229,6 +229,16 @@ class Compiler:
         return and_(*bounds)
 
 
+def company_condition(c: Condition, dialect: str, now: datetime) -> ColumnElement[bool]:
+    """One condition on a company's own attributes or custom data (`company.*`), as a WHERE
+    clause on `companies` (the companies list's custom-data filter): the same typing and
+    folding as a user list's `company.` conditions."""
+    compiler = Compiler(dialect, now, no_segments)
+    value = compiler._value(c, companies.c, companies.c.custom_attributes)
+    positive = func.coalesce(compiler._holds(c, value), false())
+    return not_(positive) if c.negated else positive
+
+
 def relationship_expression(postgres: bool, now: datetime) -> ColumnElement[Any]:
     """domain.user.relationship_score in SQL, for filtering and sorting at `now`."""
     largest = func.greatest if postgres else func.max

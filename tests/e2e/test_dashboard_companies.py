@@ -160,3 +160,37 @@ def test_a_company_page_shows_its_users_and_data_escaped(
     assert client.get(f"/apps/{app.app_id}/companies/{their_company['id']}").status_code == 404
     assert client.get(f"/apps/{other.app_id}/companies").status_code == 404
     assert client.get(f"/apps/{app.app_id}/companies/not-a-key").status_code == 404
+
+
+def test_companies_are_filtered_by_their_custom_data_of_each_type(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    auth = basic(app)
+    for company_id, industry, seats, self_serve in [
+        ("1", "Fintech", 40, True),
+        ("2", "fintech", 5, False),
+        ("3", "Retail", 40, True),
+    ]:
+        custom = {"industry": industry, "seats": seats, "self_serve": self_serve}
+        body = {"company_id": company_id, "name": f"Co {company_id}", "custom_attributes": custom}
+        assert post(client, "/companies", auth, body).status_code == 200
+    post(client, "/companies", auth, {"company_id": "4", "name": "Co 4"})
+    signed_in(client, services, app)
+    listed = f"/apps/{app.app_id}/companies"
+
+    def named(**query: str) -> list[str]:
+        answer = client.get(listed, query_string={"sort": "name", "order": "asc", **query})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return names(answer.get_data(as_text=True))
+
+    assert named(custom_key="industry", custom_value="FINTECH") == ["Co 1", "Co 2"]
+    assert named(custom_key="seats", custom_value="40") == ["Co 1", "Co 3"]
+    assert named(custom_key="self_serve", custom_value="false") == ["Co 2"]
+    assert named(custom_key="industry") == ["Co 1", "Co 2", "Co 3"]  # known, any value
+    for query, message in (
+        ({"custom_key": "nope"}, "no company has this custom attribute"),
+        ({"custom_key": "seats", "custom_value": "lots"}, "is not a number"),
+        ({"custom_key": "self_serve", "custom_value": "maybe"}, "write true or false"),
+    ):
+        refused = client.get(listed, query_string=query)
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True)

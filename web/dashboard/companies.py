@@ -13,9 +13,13 @@ from typing import Any
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import ColumnElement
 
 from domain.errors import InvalidValue
+from domain.filters import parse_condition
 from domain.values import is_date_key
+from queries.audience.catalogue import company_custom_keys
+from queries.audience.sql import company_condition
 from queries.companies import (
     COMPANY_SORTS,
     CompanyFilter,
@@ -47,6 +51,8 @@ class CompanyListArgs(Schema):
     min_spend = fields.Float(allow_nan=False)
     max_spend = fields.Float(allow_nan=False)
     tag = fields.String(validate=validate.And(validate.Length(max=64), NO_NUL))
+    custom_key = fields.String(validate=validate.And(validate.Length(max=190), NO_NUL))
+    custom_value = fields.String(validate=validate.And(validate.Length(max=255), NO_NUL))
     sort = fields.String(load_default="created_at", validate=validate.OneOf(COMPANY_SORTS))
     order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
     after = fields.String(validate=validate.Length(max=1000))
@@ -60,7 +66,7 @@ class CompanyListArgs(Schema):
 
 LIST = CompanyListArgs()
 LIST_ARGS = tuple(LIST.fields)
-FILTER_ARGS = ("name", "plan", "min_spend", "max_spend", "tag")
+FILTER_ARGS = ("name", "plan", "min_spend", "max_spend", "tag", "custom_key")
 # How a problem names the field: as the form labels it.
 LABELS = {
     "name": "Name starts with",
@@ -68,6 +74,8 @@ LABELS = {
     "min_spend": "Monthly spend at least",
     "max_spend": "Monthly spend at most",
     "tag": "Tag",
+    "custom_key": "Custom data",
+    "custom_value": "Custom value",
     "sort": "Sort",
     "order": "Order",
     "after": "Page",
@@ -105,14 +113,53 @@ def _explained(messages: Any) -> str:
     return "; ".join(f"{LABELS.get(f, f)}: {reason.rstrip('.')}" for f, reason in found)
 
 
-def _filter_of(args: dict[str, Any]) -> CompanyFilter:
+def _filter_of(
+    args: dict[str, Any], keys: list[dict[str, str]], dialect: str, now: datetime
+) -> CompanyFilter:
     return CompanyFilter(
         name=args.get("name"),
         plan=args.get("plan"),
         min_spend=args.get("min_spend"),
         max_spend=args.get("max_spend"),
         tag_id=args.get("tag"),
+        custom=_custom_condition(args, keys, dialect, now),
     )
+
+
+def _custom_condition(
+    args: dict[str, Any], keys: list[dict[str, str]], dialect: str, now: datetime
+) -> ColumnElement[bool] | None:
+    """ "Custom data KEY is VALUE" (a number equals it, true/false for a yes/no), in the
+    filter language of domain/filters.py; no value: the key is known."""
+    if "custom_key" not in args:
+        return None
+    path = f"company.custom.{args['custom_key']}"
+    kinds = {k["path"]: k["kind"] for k in keys}
+    if path not in kinds:
+        raise ValidationError({"custom_key": ["no company has this custom attribute"]})
+    given = args.get("custom_value")
+    kind = kinds[path]
+    condition: dict[str, Any] = {"attribute": path, "operator": "known"}
+    if given is not None and kind == "number":
+        try:
+            condition = {"attribute": path, "operator": "eq", "value": float(given)}
+        except ValueError:
+            raise ValidationError({"custom_value": [f"{given!r} is not a number"]}) from None
+    elif given is not None and kind == "boolean":
+        if given.lower() not in ("true", "false"):
+            raise ValidationError({"custom_value": ["write true or false"]})
+        condition = {"attribute": path, "operator": "is", "value": given.lower() == "true"}
+    elif given is not None and kind == "date":
+        raise ValidationError(
+            {"custom_value": ["filter dates in the user list's filter bar; here: known only"]}
+        )
+    elif given is not None:
+        condition = {"attribute": path, "operator": "is", "value": given}
+    try:
+        parsed = parse_condition(condition, "custom_value")
+    except InvalidValue as invalid:
+        raise ValidationError({"custom_value": [invalid.reason]}) from None
+    return company_condition(parsed, dialect, now)
 
 
 @dashboard.get("/apps/<app_id>/companies")
@@ -125,12 +172,13 @@ def company_list(app_id: str) -> ResponseReturnValue:
     with s.engine.connect() as conn:
         tag_choices = company_tag_choices(conn, app_id)
         plan_choices = plans(conn, app_id)
+        custom_keys = company_custom_keys(conn, app_id)
         try:
             args = LIST.load(asked)
             if "tag" in args and args["tag"] not in {t["id"] for t in tag_choices}:
                 raise ValidationError({"tag": ["no company has this tag (any more)"]})
             after = Cursor.decode(args["after"]) if "after" in args else None
-            wanted = _filter_of(args)
+            wanted = _filter_of(args, custom_keys, conn.dialect.name, now)
             found = search_companies(
                 conn, app_id, wanted, args["sort"], args["order"], PER_PAGE, after
             )
@@ -151,6 +199,7 @@ def company_list(app_id: str) -> ResponseReturnValue:
         order=order,
         tag_choices=tag_choices,
         plan_choices=plan_choices,
+        custom_keys=custom_keys,
         sort_url=lambda column: _sort_url(app_id, column, sort, order),
         first_url=url_for("dashboard.company_list", app_id=app_id, **_kept(exclude="after")),
         next_url=_next_url(app_id, found),
