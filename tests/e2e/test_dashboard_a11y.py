@@ -18,6 +18,7 @@ from commands.handling import handle
 from commands.tags import SaveTag, UserRef, save_tag
 from commands.tracking import TrackEvent, track_event
 from tests.e2e import test_widget_browser as harness
+from tests.e2e.test_dashboard_browser import sign_in_page
 from tests.e2e.test_widget_browser import TIMEOUT_MS, served_parley
 from tests.helpers import ping
 
@@ -62,10 +63,7 @@ def test_the_main_pages_have_no_serious_or_critical_accessibility_violations(
         page = context.new_page()
         page.goto(f"{parley.url}/signin")
         problems = serious(page)
-        page.get_by_label("Email").fill("ann@acme.io")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"**/apps/{app_id}/users")
+        sign_in_page(page, parley.url, app_id)
         # The filter bar with rows of each kind of value box.
         for attribute in ("custom.plan", "last_seen_at", "tag"):
             page.get_by_role("button", name="+ Add condition").click()

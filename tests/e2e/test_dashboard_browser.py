@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Browser, ConsoleMessage
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from commands.accounts import SetPassword, set_password
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app, recent_app
@@ -73,6 +73,16 @@ def test_a_teammate_signs_in_by_keyboard_and_sorts_the_user_list(
         assert problems in ([], [expected])
 
 
+def sign_in_page(page: Page, base: str, app_id: str, email: str = "ann@acme.io") -> None:
+    """Sign in on the page's sign-in form as a teammate would, landing on the user list."""
+    if not page.url.endswith("/signin"):
+        page.goto(f"{base}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/apps/{app_id}/users")
+
+
 def _note(problems: list[str], message: ConsoleMessage) -> None:
     if message.type in ("error", "warning"):
         problems.append(message.text)
@@ -101,11 +111,7 @@ def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged
         problems: list[str] = []
         page.on("console", lambda m: _note(problems, m))
         page.on("pageerror", lambda error: problems.append(str(error)))
-        page.goto(f"{parley.url}/signin")
-        page.get_by_label("Email").fill("ann@acme.io")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"**/apps/{app_id}/users")
+        sign_in_page(page, parley.url, app_id)
         # First condition with the mouse: plan is pro.
         page.get_by_role("button", name="+ Add condition").click()
         page.get_by_label("Condition 1: attribute").select_option("custom.plan")

@@ -24,6 +24,7 @@ from commands.tags import SaveTag, UserRef, save_tag
 from commands.tracking import TrackEvent, track_event
 from domain.values import CUSTOM_KEY, MAX_STRING
 from tests.e2e import test_widget_browser as harness
+from tests.e2e.test_dashboard_browser import sign_in_page
 from tests.e2e.test_widget_browser import TIMEOUT_MS, served_parley
 from tests.helpers import ping
 
@@ -109,11 +110,7 @@ def test_no_payload_runs_on_the_list_the_filter_bar_a_profile_or_the_companies(
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("dialog", lambda dialog: errors.append("dialog: " + dialog.message))
-        page.goto(f"{parley.url}/signin")
-        page.get_by_label("Email").fill("ann@acme.io")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"**/apps/{app_id}/users")
+        sign_in_page(page, parley.url, app_id)
 
         shown: list[str] = []
         url: str | None = f"{parley.url}/apps/{app_id}/users?sort=name&order=asc"
