@@ -69,10 +69,6 @@ COMPANY_ATTRIBUTES: dict[str, str] = {
 EVENT_FIELDS: dict[str, str] = {"count": NUMBER, "first_at": DATE, "last_at": DATE}
 MAX_EVENT_NAME = 255
 
-# The largest number a condition compares with: exact as a 64-bit float, and within every
-# integer column's range (a larger one could not be bound to SQL at all).
-LARGEST_NUMBER = 2**53
-
 # Each negative operator and the positive one it negates.
 NEGATIONS = {"is_not": "is", "does_not_contain": "contains", "ne": "eq", "unknown": "known"}
 PRESENCE = {"known", "unknown"}
@@ -250,8 +246,6 @@ def _value(kind: str, operator: str, value: Any, field: str) -> Any:
             raise InvalidValue(field, f"expected a number for {operator}")
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidValue(field, "numbers must be finite")
-        if abs(value) > LARGEST_NUMBER:
-            raise InvalidValue(field, f"numbers in filters go up to ±{LARGEST_NUMBER:,}")
         return float(value)
     if kind == BOOLEAN:
         if not isinstance(value, bool):

@@ -51,9 +51,18 @@ SQLITE_TYPES[BOOLEAN] = ("true", "false")
 PG_TYPES = {STRING: "string", NUMBER: "number", DATE: "number", BOOLEAN: "boolean"}
 
 
+# What a 64-bit integer column holds: a bound beyond it cannot even be sent to the database.
+LARGEST_WHOLE = 2**63 - 1
+
+
 def _whole(op: str, value: ColumnElement[Any], bound: float) -> ColumnElement[Any]:
     """The same comparison against a whole-number column, with a whole-number bound: an
-    integer column compared with a float is cast row by row and no index serves it."""
+    integer column compared with a float is cast row by row and no index serves it. A bound
+    past what the column can hold decides alone: every value is below it, or above."""
+    if abs(bound) > LARGEST_WHOLE:
+        above = bound > 0  # the bound lies above every value the column holds
+        holds_all = (op in ("lt", "lte") and above) or (op in ("gt", "gte") and not above)
+        return value.is_not(None) if holds_all else false()
     if op == "eq":
         return value == int(bound) if bound.is_integer() else false()
     if op == "gt":

@@ -125,7 +125,6 @@ def test_any_groups_and_tags() -> None:
         ({"all": [cond("shoe_size", "is", "9")]}, "filter.all[0].attribute", "unknown attribute"),
         ({"any": [{"all": [cond("name", "gt", 3)]}]}, "filter.any[0].all[0].operator", "'gt'"),
         ({"all": [cond("session_count", "gt", "many")]}, "filter.all[0].value", "number"),
-        ({"all": [cond("session_count", "gt", 10**26)]}, "filter.all[0].value", "go up to"),
         ({"all": [cond("last_seen_at", "on", "yesterday")]}, "filter.all[0].value", "YYYY"),
         ({"all": [cond("last_seen_at", "more_than_days_ago", -1)]}, "filter.all[0].value", "days"),
         ({"all": [cond("name", "is", "a\x00b")]}, "filter.all[0].value", "NUL"),
