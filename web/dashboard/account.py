@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 
 from commands.accounts import SetPassword, set_password, signed_in
 from commands.apps import load_app, recent_app
@@ -67,6 +68,24 @@ def teammate_of(app_id: str) -> Teammate:
     if admin is None:
         abort(404)
     return Teammate(account, app, admin, sorted(apps, key=lambda a: a.name.lower()))
+
+
+@dashboard.errorhandler(CSRFError)
+def stale_form(_error: CSRFError) -> ResponseReturnValue:
+    """A form without its token, or from a session that has ended (signed out in another
+    tab, or the cookie gone): nothing is done; signing out is done already; signed in still,
+    the form itself was stale or forged; else sign in."""
+    if request.endpoint == "dashboard.signout":
+        return redirect(url_for("dashboard.signin"))
+    if current_account() is not None:
+        why = (
+            "The form was sent without its security token, or had been open too long. "
+            "Go back, reload the page and try again."
+        )
+        return render_template(
+            "dashboard/problem.html", title="Nothing was done", explanation=why
+        ), 400
+    return signin_page("Your session had ended, so nothing was done. Please sign in again."), 400
 
 
 def _safe_next(target: str | None) -> str | None:

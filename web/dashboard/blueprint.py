@@ -4,9 +4,9 @@ scripts, refuses framing, keeps the referrer to this site and is never cached; e
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import NotFound
 
 from web.errors import for_people
@@ -44,25 +44,6 @@ def secure(response: Response) -> Response:
 def not_found(_error: NotFound) -> ResponseReturnValue:
     """Another app's page, or one that does not exist: the same page either way."""
     return render_template("dashboard/missing.html"), 404
-
-
-@dashboard.errorhandler(CSRFError)
-def stale_form(_error: CSRFError) -> ResponseReturnValue:
-    """A form without its token, or from a session that has ended (signed out in another
-    tab, or the cookie gone): nothing is done; signing out is done already; else sign in."""
-    if request.endpoint == "dashboard.signout":
-        return redirect(url_for("dashboard.signin"))
-    from web.dashboard.account import current_account  # it builds on this module
-
-    if current_account() is not None:  # signed in still: the form itself was stale or forged
-        why = (
-            "The form was sent without its security token, or had been open too long. "
-            "Go back, reload the page and try again."
-        )
-        return render_template(
-            "dashboard/problem.html", title="Nothing was done", explanation=why
-        ), 400
-    return signin_page("Your session had ended, so nothing was done. Please sign in again."), 400
 
 
 def signin_page(error: str | None = None, email: str = "", target: str | None = None) -> str:
