@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
 
 from domain.errors import InvalidValue
 from domain.matching import fold
 from projections.tables import companies, company_tags, tags, user_companies, users
-from queries.users import Cursor, Page, tags_of
+from queries.users import Cursor, Page, keyset_after, tags_of
 
 Row = dict[str, Any]
 
@@ -162,16 +162,6 @@ def _storable(text: str) -> bool:
     return "\x00" not in text
 
 
-def _after(column: Any, cursor: Cursor, descending: bool) -> ColumnElement[bool]:
-    """Rows after the cursor in the order (column NULLS LAST, id): values, then nulls."""
-    key = companies.c.id
-    beyond_id = key < cursor.id if descending else key > cursor.id
-    if cursor.value is None:
-        return and_(column.is_(None), beyond_id)
-    beyond = column < cursor.value if descending else column > cursor.value
-    return or_(beyond, and_(column == cursor.value, beyond_id), column.is_(None))
-
-
 def search_companies(
     conn: Connection,
     app_id: str,
@@ -197,7 +187,7 @@ def search_companies(
         query = select(companies, user_count)
     query = query.where(matching)
     if after is not None:
-        query = query.where(_after(column, _checked(after, sort), descending))
+        query = query.where(keyset_after(column, companies.c.id, _checked(after, sort), descending))
     first = column.desc() if descending else column.asc()
     if sort in NULLABLE_SORTS:
         first = first.nulls_last()

@@ -9,6 +9,12 @@ from sqlalchemy import Connection, select
 from projections.tables import company_tags, tags, user_tags
 
 
+def app_tags(conn: Connection, app_id: str) -> list[dict[str, str]]:
+    """The app's tags by name: id and name."""
+    query = select(tags.c.id, tags.c.name).where(tags.c.app_id == app_id).order_by(tags.c.name)
+    return [{"id": r.id, "name": r.name} for r in conn.execute(query)]
+
+
 @dataclass(frozen=True)
 class Holders:
     """A tag's name and every user and company that has it now."""

@@ -171,9 +171,9 @@ def count_matching(conn: Connection, app_id: str, where: ColumnElement[bool]) ->
     return int(conn.execute(select(func.count()).select_from(users).where(matching)).scalar_one())
 
 
-def _after(column: Any, cursor: Cursor, descending: bool) -> ColumnElement[bool]:
-    """Rows after the cursor in the order (column NULLS LAST, id): values, then nulls."""
-    beyond_id = users.c.id < cursor.id if descending else users.c.id > cursor.id
+def keyset_after(column: Any, key: Any, cursor: Cursor, descending: bool) -> ColumnElement[bool]:
+    """Rows after the cursor in the order (column NULLS LAST, key): values, then nulls."""
+    beyond_id = key < cursor.id if descending else key > cursor.id
     if cursor.value is None:
         return and_(column.is_(None), beyond_id)
     beyond = column < cursor.value if descending else column > cursor.value
@@ -206,7 +206,7 @@ def search_users(
         total = count_matching(conn, app_id, where)
     query = select(users).where(matching)
     if after is not None:
-        query = query.where(_after(column, after, descending))
+        query = query.where(keyset_after(column, users.c.id, after, descending))
     ordered = (
         (column.desc().nulls_last(), users.c.id.desc())
         if descending

@@ -24,12 +24,12 @@ from commands.handling import handle
 from commands.tags import DeleteTag, TagUsers, delete_tag, save_tag, tag_users
 from commands.tracking import track_event
 from domain.filters import Filter, Group, parse_condition
-from projections.tables import tags, user_companies, users
+from projections.tables import user_companies, users
 from queries.audience.choice import ListUsers, list_users
 from queries.audience.sql import matching_ids
 from queries.companies import find_company
 from queries.segments import definitions
-from queries.tags import tag_holders
+from queries.tags import app_tags, tag_holders
 from queries.users import Cursor, Listing, find_user
 from web.api import api, body, read_your_writes, services
 from web.schemas import UserSchema
@@ -212,10 +212,8 @@ def post_tag() -> ResponseReturnValue:
 @api.get("/tags")
 def get_tags() -> ResponseReturnValue:
     with services().engine.connect() as conn:
-        rows = conn.execute(
-            select(tags.c.id, tags.c.name).where(tags.c.app_id == g.app_id).order_by(tags.c.name)
-        ).all()
-    return jsonify({"type": "tag.list", "tags": [_tag(r.id, r.name) for r in rows]})
+        rows = app_tags(conn, g.app_id)
+    return jsonify({"type": "tag.list", "tags": [_tag(r["id"], r["name"]) for r in rows]})
 
 
 @api.delete("/tags/<tag_id>")

@@ -18,7 +18,9 @@ from sqlalchemy import Connection, select, text
 
 from domain.filters import BOOLEAN, COMPANY_ATTRIBUTES, DATE, NUMBER, STRING, USER_ATTRIBUTES
 from domain.values import is_date_key
-from projections.tables import companies, segments, tags, users
+from projections.tables import companies, users
+from queries.segments import list_segments
+from queries.tags import app_tags
 
 SAMPLE_USERS = 2000  # the newest users whose custom keys the filter bar offers
 SAMPLE_COMPANIES = 500
@@ -178,14 +180,6 @@ def catalogue(conn: Connection, app_id: str) -> Catalogue:
     ]
     if events:
         found.groups.append({"label": "Tracked events", "attributes": events})
-    tag_rows = conn.execute(
-        select(tags.c.id, tags.c.name).where(tags.c.app_id == app_id).order_by(tags.c.name)
-    )
-    found.tags = [{"id": r.id, "name": r.name} for r in tag_rows]
-    segment_rows = conn.execute(
-        select(segments.c.id, segments.c.name)
-        .where(segments.c.app_id == app_id)
-        .order_by(segments.c.name)
-    )
-    found.segments = [{"id": r.id, "name": r.name} for r in segment_rows]
+    found.tags = app_tags(conn, app_id)
+    found.segments = [{"id": r["id"], "name": r["name"]} for r in list_segments(conn, app_id)]
     return found

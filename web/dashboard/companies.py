@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement
 
 from domain.errors import InvalidValue
 from domain.filters import parse_condition
-from domain.values import is_date_key
 from queries.audience.catalogue import company_custom_keys
 from queries.audience.sql import company_condition
 from queries.companies import (
@@ -34,6 +33,7 @@ from queries.users import Cursor
 from web.context import services
 from web.dashboard.account import teammate_of
 from web.dashboard.blueprint import dashboard
+from web.dashboard.shown import exact, typed
 from web.dashboard.users import when
 from web.errors import flatten
 
@@ -100,12 +100,6 @@ def money(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-def exact(seconds: int | None) -> str:
-    if seconds is None:
-        return ""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
 def _explained(messages: Any) -> str:
@@ -233,22 +227,6 @@ def _next_url(app_id: str, found: CompanyListing | None) -> str | None:
 
 
 # -- one company -------------------------------------------------------------------------
-
-
-def typed(key: str, value: Any) -> tuple[str, str]:
-    """A custom value as shown, with its type: keys ending in _at hold dates."""
-    if isinstance(value, bool):
-        return ("true" if value else "false"), "boolean"
-    if value is None:
-        return "—", "empty"
-    if isinstance(value, int | float):
-        if is_date_key(key):
-            try:
-                return exact(int(value)), "date"
-            except (OverflowError, OSError, ValueError):
-                return str(value), "number"
-        return f"{value:g}" if isinstance(value, float) else str(value), "number"
-    return str(value), "text"
 
 
 @dashboard.get("/apps/<app_id>/companies/show")

@@ -5,8 +5,7 @@ seed's deep links `/apps/<app_id>/users/show?email=...` and `?user_id=...`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, redirect, render_template, request, url_for
@@ -14,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from domain.relationship import relationship_half
-from domain.values import is_date_key
 from projections.tables import user_events
 from queries.conversations import Inbox, inbox
 from queries.users import find_user
@@ -22,30 +20,8 @@ from web.context import services
 from web.dashboard.account import teammate_of
 from web.dashboard.activity import activity_page
 from web.dashboard.blueprint import dashboard
+from web.dashboard.shown import exact, typed
 from web.dashboard.users import when
-
-
-def kind_of(key: str, value: Any) -> str:
-    """A custom value's type as the filter bar names it (keys ending in _at hold dates)."""
-    if is_date_key(key) and isinstance(value, int | float) and not isinstance(value, bool):
-        return "date"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if value is None:
-        return "empty"
-    return "text"
-
-
-def _shown(key: str, value: Any) -> str:
-    """A custom value as it was sent: true/false for booleans, as JSON writes them; a date
-    as a day and time (UTC)."""
-    if kind_of(key, value) == "date":
-        return datetime.fromtimestamp(value, UTC).strftime("%d %b %Y, %H:%M UTC")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "—" if value is None else str(value)
 
 
 def local_time(timezone: str | None, now: datetime) -> str | None:
@@ -96,7 +72,7 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
         "received": relationship_half(row["last_message_received_at"], moment),
     }
     custom = sorted((row.get("custom_attributes") or {}).items())
-    shown = [(key, _shown(key, value), kind_of(key, value)) for key, value in custom]
+    shown = [(key, *typed(key, value)) for key, value in custom]
     return render_template(
         "dashboard/profile.html",
         who=who,
@@ -108,9 +84,5 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
         halves=halves,
         local=local_time(row.get("timezone"), now),
         when=lambda seconds: when(seconds, now),
-        exact=lambda seconds: (
-            datetime.fromtimestamp(seconds, UTC).strftime("%d %b %Y, %H:%M UTC")
-            if seconds is not None
-            else ""
-        ),
+        exact=exact,
     )

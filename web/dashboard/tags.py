@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from commands.errors import CommandError
@@ -14,10 +13,9 @@ from commands.handling import handle
 from commands.segments import DeleteSegment, SaveSegment, delete_segment, save_segment
 from commands.tags import DeleteTag, SaveTag, delete_tag, save_tag
 from domain.errors import InvalidValue
-from projections.tables import tags
 from queries.counts import company_counts, user_counts
 from queries.segments import list_segments
-from queries.tags import tag_holders
+from queries.tags import app_tags, tag_holders
 from web.api import read_your_writes
 from web.context import services
 from web.dashboard.account import teammate_of
@@ -37,9 +35,7 @@ def tags_and_segments(app_id: str) -> ResponseReturnValue:
     s = services()
     now = s.clock.now()
     with s.engine.connect() as conn:
-        tag_rows = conn.execute(
-            select(tags.c.id, tags.c.name).where(tags.c.app_id == app_id).order_by(tags.c.name)
-        ).all()
+        tag_rows = app_tags(conn, app_id)
         users_per_tag = dict(user_counts(conn, app_id, "tag", now))
         companies_per_tag = dict(company_counts(conn, app_id, "tag", now))
         segment_rows = list_segments(conn, app_id)
@@ -49,11 +45,11 @@ def tags_and_segments(app_id: str) -> ResponseReturnValue:
         who=who,
         tags=[
             {
-                "id": r.id,
-                "name": r.name,
-                "users": users_per_tag.get(r.name, 0),
-                "companies": companies_per_tag.get(r.name, 0),
-                "url": _list_url(app_id, "tag", r.id),
+                "id": r["id"],
+                "name": r["name"],
+                "users": users_per_tag.get(r["name"], 0),
+                "companies": companies_per_tag.get(r["name"], 0),
+                "url": _list_url(app_id, "tag", r["id"]),
             }
             for r in tag_rows
         ],
