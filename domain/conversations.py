@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 PART_TYPES = ("comment", "note", "assignment", "open", "close")
 MAX_BODY = 100_000
 # Where a conversation or part came from: the widget, the REST API, an email (inbound, or a
-# message sent as one), or an in-app message shown to the user.
-CHANNELS = ("widget", "api", "email", "in-app")
+# message sent as one), an in-app message shown to the user, or the team's dashboard.
+CHANNELS = ("widget", "api", "email", "in-app", "dashboard")
 
 Attachment = dict[str, Any]  # {name, content_type, size, sha256}: the bytes are kept apart
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import nh3
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, select
 
 from domain.conversations import Conversation
 from projections.events import event_class
-from projections.tables import conversation_counts, conversations
+from projections.tables import PREVIEW, conversation_counts, conversations
 from projections.upsert import add_to_counts, upsert
 
 STARTED = event_class(Conversation, "Started")
@@ -52,6 +54,8 @@ class ConversationsProjection:
                     "user_unread": not by_user,
                     "admins_read": {} if by_user else {e.author["id"]: 0},
                     "assignee_unread": by_user and e.assignee is not None,
+                    "preview": preview(e.body, e.markup) or _files(e.attachments),
+                    "preview_by": e.author["type"],
                 }
             elif key in rows:
                 _change(rows[key], e)
@@ -88,6 +92,9 @@ def _change(row: dict[str, Any], e: Any) -> None:
             row["open"] = False
         elif kind == "open" or (kind == "comment" and author["type"] == "user"):
             row["open"] = True
+        if kind == "comment" and (part["body"] or part.get("attachments")):
+            row["preview"] = preview(part["body"] or _files(part["attachments"]), "text")
+            row["preview_by"] = author["type"]
         if author["type"] == "user":
             row["user_wrote"] = row["parts"]
             row["user_unread"] = False
@@ -98,6 +105,18 @@ def _change(row: dict[str, Any], e: Any) -> None:
     row["admins_read"] = read
     assignee = row["assignee_id"]
     row["assignee_unread"] = assignee is not None and admin_unread(row, assignee)
+
+
+def preview(body: str, markup: str) -> str:
+    """The first words of a comment as plain text on one line (an HTML message's tags left
+    out), as the inbox list shows them."""
+    text = html.unescape(nh3.clean(body, tags=set())) if markup == "html" else body
+    words = " ".join(text.split())
+    return words if len(words) <= PREVIEW else words[: PREVIEW - 1].rstrip() + "…"
+
+
+def _files(attachments: list[dict[str, Any]]) -> str:
+    return "📎 " + ", ".join(str(a["name"]) for a in attachments) if attachments else ""
 
 
 def admin_unread(row: dict[str, Any], admin_id: str) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import false
 
 metadata = MetaData()
+PREVIEW = 160  # characters of a conversation's latest words the inbox list shows
 
 JSONDoc = JSON().with_variant(JSONB(), "postgresql")
 Seconds = BigInteger().with_variant(Integer(), "sqlite")
@@ -236,6 +237,10 @@ conversations = Table(
     Column("admins_read", JSONDoc, nullable=False),  # admin id -> parts read (-1: none)
     # The assignee has not read what the user wrote (their unread count, `GET /counts`).
     Column("assignee_unread", Boolean, nullable=False, server_default=false()),
+    # The inbox list's line: the first words of the latest comment (or the opening message)
+    # and who wrote it ("user" or "admin").
+    Column("preview", String(PREVIEW)),
+    Column("preview_by", String(8)),
     # Inbox views: all, mine or unassigned; open or closed; newest first.
     Index("conversations_app_open", "app_id", "open", "updated_at", "id"),
     Index("conversations_app_assignee", "app_id", "assignee_id", "open", "updated_at", "id"),

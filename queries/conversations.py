@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Connection, and_, func, or_, select
 
 from domain.errors import InvalidValue
-from projections.conversations import admin_unread
+from projections.conversations import ConversationsProjection, admin_unread
+from projections.log import Log
 from projections.tables import conversation_counts as cc
 from projections.tables import conversations as c
+from projections.tables import positions
 
 
 @dataclass
@@ -41,7 +44,8 @@ def _cursor(text: str) -> tuple[int, str]:
     return int(at), key
 
 
-def inbox(conn: Connection, view: Inbox) -> Page:
+def inbox_rows(conn: Connection, view: Inbox) -> tuple[list[dict[str, Any]], int, str | None]:
+    """The view's page of projection rows, newest first, its total and the next cursor."""
     where = [c.c.app_id == view.app_id]
     if view.open is not None:
         where.append(c.c.open.is_(view.open))
@@ -62,6 +66,12 @@ def inbox(conn: Connection, view: Inbox) -> Page:
     rows = [dict(r) for r in conn.execute(query).mappings()]
     more = len(rows) > view.per_page
     rows = rows[: view.per_page]
+    following = f"{rows[-1]['updated_at']}:{rows[-1]['id']}" if more else None
+    return rows, total, following
+
+
+def inbox(conn: Connection, view: Inbox) -> Page:
+    rows, total, following = inbox_rows(conn, view)
     listed = [
         {
             "type": "conversation",
@@ -76,7 +86,6 @@ def inbox(conn: Connection, view: Inbox) -> Page:
         }
         for r in rows
     ]
-    following = f"{rows[-1]['updated_at']}:{rows[-1]['id']}" if more else None
     return Page(listed, total, following)
 
 
@@ -129,6 +138,24 @@ def admin_counts(conn: Connection, app_id: str) -> dict[str, dict[str, int]]:
     return counted
 
 
+def view_counts(conn: Connection, app_id: str, admin_id: str) -> dict[str, dict[str, int]]:
+    """The dashboard inbox's tabs: for "mine", "unassigned" and "all", how many conversations
+    are open and closed, and (mine) how many open ones hold what this teammate has not read."""
+    counted = {v: {"open": 0, "closed": 0, "unread": 0} for v in ("mine", "unassigned", "all")}
+    for assignee, is_open, unread, n in _counts(conn, app_id):
+        state = "open" if is_open else "closed"
+        views = [
+            "all",
+            "unassigned" if not assignee else None,
+            "mine" if assignee == admin_id else None,
+        ]
+        for v in filter(None, views):
+            counted[v][state] += n
+        if assignee == admin_id and is_open and unread:
+            counted["mine"]["unread"] += n
+    return counted
+
+
 def _counts(conn: Connection, app_id: str) -> list[tuple[str, bool, bool, int]]:
     query = select(cc.c.assignee_id, cc.c.open, cc.c.unread, cc.c.conversations).where(
         cc.c.app_id == app_id, cc.c.conversations != 0
@@ -145,3 +172,41 @@ def message_conversation(
     )
     found = conn.execute(query.limit(1)).scalar()
     return None if found is None else str(found)
+
+
+CONVERSATION_TOPICS = tuple(ConversationsProjection.topics)
+
+
+def projected_position(conn: Connection) -> int:
+    """How far the conversations projection has read the log: the inbox's rows are current
+    up to there."""
+    query = select(positions.c.position).where(positions.c.name == ConversationsProjection.name)
+    return int(conn.execute(query).scalar() or 0)
+
+
+def changed_conversations(
+    conn: Connection, log: Log, after: int, upto: int, app_id: str | None = None
+) -> list[tuple[int, str, str]]:
+    """(log position, app id, conversation id) of each conversation event in (after, upto],
+    in log order; only this app's with `app_id`. Reads the events' ids alone, and each
+    conversation's app off the projection, which holds every conversation up to `upto`."""
+    t = log.table
+    query = (
+        select(t.c.id, log.originator_id_column)
+        .where(t.c.id > after, t.c.id <= upto, t.c.topic.in_(CONVERSATION_TOPICS))
+        .order_by(t.c.id)
+    )
+    found = [(int(at), _hex(key)) for at, key in conn.execute(query)]
+    apps: dict[str, str] = {}
+    keys = sorted({key for _, key in found})
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        where = [c.c.id.in_(chunk)] + ([c.c.app_id == app_id] if app_id is not None else [])
+        apps.update(
+            (str(k), str(a)) for k, a in conn.execute(select(c.c.id, c.c.app_id).where(*where))
+        )
+    return [(at, apps[key], key) for at, key in found if key in apps]
+
+
+def _hex(key: Any) -> str:
+    return key.hex if hasattr(key, "hex") and not isinstance(key, str) else UUID(str(key)).hex

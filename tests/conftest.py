@@ -123,6 +123,7 @@ def client(services: Services) -> Iterator[FlaskClient]:
     for follower in web.extensions["parley_followers"]:
         follower.stop()
     web.extensions["parley_jobs"].stop()
+    web.extensions["parley_live"].stop()
 
 
 @pytest.fixture

@@ -8,12 +8,14 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from projections.log import Log
 from projections.runner import tracked_positions
 from web import audience, conversations, errors, inbound, messages, segments
 from web.bootstrap import Services, bootstrap, jobs_for
 from web.config import Config
 from web.dashboard import dashboard
 from web.dashboard.blueprint import csrf
+from web.live import Feed
 from web.signin_limits import SignInLimits
 from web.tracking import tracking
 from web.unsubscribe import unsubscribe
@@ -62,6 +64,9 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["parley"] = services
     app.extensions["parley_jobs"] = jobs
+    live = Feed(services.engine, Log(services.store), config.live_streams)
+    app.extensions["parley_live"] = live
+    atexit.register(live.stop)
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies

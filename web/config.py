@@ -26,6 +26,7 @@ class Config:
     reactions: str = "inline"  # inline: beside the projections; external: `parley reactions run`
     web_workers: int = 1
     web_threads: int = 8
+    live_streams: int = 64  # open dashboards' streams per web process, on threads of their own
     trusted_proxies: int = 0
     public_url: str = ""  # where links in emails point; default http://HOST:PORT
     email_workers: int = 2
@@ -77,6 +78,7 @@ class Config:
             reactions=reactions,
             web_workers=int(env.get("WEB_WORKERS") or cls.web_workers),
             web_threads=int(env.get("WEB_THREADS") or cls.web_threads),
+            live_streams=int(env.get("LIVE_STREAMS") or cls.live_streams),
             trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
             public_url=env.get("PUBLIC_URL") or "",
             email_workers=int(env.get("EMAIL_WORKERS") or cls.email_workers),

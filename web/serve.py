@@ -92,7 +92,9 @@ def serve(config: Config) -> None:
     options: dict[str, Any] = {
         "bind": f"{config.host}:{config.port}",
         "workers": config.web_workers,
-        "threads": config.web_threads,
+        # Live dashboard streams hold a thread each while open: they get their own, capped
+        # at LIVE_STREAMS by web/live.py, so WEB_THREADS stay free for pings and pages.
+        "threads": config.web_threads + config.live_streams,
         "worker_class": "gthread",
         "accesslog": "-",
         "timeout": 60,

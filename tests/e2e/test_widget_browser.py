@@ -264,6 +264,7 @@ def served_parley(tmp_path: Path, clock: ManualClock, *, live: bool = False) -> 
         for follower in web.extensions["parley_followers"]:
             follower.stop()
         web.extensions["parley_jobs"].stop()
+        web.extensions["parley_live"].stop()
         services.close()
 
 

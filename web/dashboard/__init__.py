@@ -16,10 +16,12 @@ from web.dashboard import (
     bulk,  # noqa: F401
     companies,  # noqa: F401
     conversation,  # noqa: F401
+    inbox,  # noqa: F401
     message,  # noqa: F401
     profile,  # noqa: F401
     profile_actions,  # noqa: F401
     settings,  # noqa: F401
+    stream,  # noqa: F401
     tags,  # noqa: F401
     users,  # noqa: F401
 )
