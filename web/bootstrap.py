@@ -12,6 +12,7 @@ from commands.store import Parley
 from commands.users import Locate, nowhere
 from migrations import upgrade
 from projections.companies import CompaniesProjection
+from projections.conversation_emails import ConversationEmailsProjection
 from projections.conversations import ConversationsProjection
 from projections.db import ensure_sqlite_dir, make_engine
 from projections.log import Log
@@ -36,6 +37,7 @@ def all_projections() -> list[Projection]:
         MessageStatsProjection(),
         MessagesProjection(),
         ConversationsProjection(),
+        ConversationEmailsProjection(),
     ]
 
 

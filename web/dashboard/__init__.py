@@ -16,6 +16,7 @@ from web.dashboard import (
     bulk,  # noqa: F401
     companies,  # noqa: F401
     conversation,  # noqa: F401
+    history,  # noqa: F401
     inbox,  # noqa: F401
     message,  # noqa: F401
     profile,  # noqa: F401
