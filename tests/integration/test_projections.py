@@ -37,6 +37,7 @@ from commands.views import View, record_view
 from domain.delivery import Delivery
 from domain.filters import parse_filter
 from domain.identity import company_key, user_id_key
+from domain.inbound import InboundEmail
 from domain.messages import Message
 from domain.user import User
 from projections.db import make_engine
@@ -166,6 +167,19 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
         MarkRead(app_id, talk.conversation_id, {"type": "user", "id": u3.id.hex}), store, clock
     )
     reply(Reply(app_id, talk.conversation_id, bob, "close"), store, clock)
+    # The email it came in by, as commands/inbound.py records one.
+    inbound = InboundEmail(
+        app_id=app_id,
+        email_id="<1@mail.example>",
+        sender="u3@example.com",
+        subject="Help?",
+        size=120,
+        conversation_id=talk.conversation_id,
+        part_id=None,
+        author=None,
+        at=int(clock.now().timestamp()),
+    )
+    store.save_all(inbound)
 
 
 PRO = {"attribute": "custom.plan", "operator": "is", "value": "pro"}
