@@ -1,6 +1,7 @@
-"""The History tab in headless Chromium: a teammate reads a conversation's trail, finds the
-private note and the assignment with who made them, opens an event's fields, and goes back to
-the conversation by its tab; nothing on the way raises a JavaScript error."""
+"""The History tab in headless Chromium: a teammate opens a conversation, then its History tab,
+finds the private note and the assignment with who made them (and their own read mark),
+opens an event's fields, and goes back by the Conversation tab; the page has no serious or
+critical accessibility violation and nothing on the way raises a JavaScript error."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from commands.clock import ManualClock
 from commands.conversations import Reply, StartConversation, reply, start_by_user
 from commands.handling import handle
 from tests.e2e import test_widget_browser as harness
+from tests.e2e.test_dashboard_a11y import serious
 from tests.e2e.test_dashboard_browser import PASSWORD, sign_in_page
 from tests.e2e.test_widget_browser import TIMEOUT_MS, served_parley
 from tests.helpers import ping
@@ -38,6 +40,9 @@ def test_the_history_tab_lists_the_note_and_the_assignment(
         clock.advance(minutes=1)
         assign = Reply(app_id, talk, ann, "assignment", body="Bob knows exports", assignee="2")
         handle(reply, assign, s.store, clock)
+        jo = {"type": "user", "id": key}
+        asking = Reply(app_id, talk, jo, "comment", body="Any news?", via="widget")
+        handle(reply, asking, s.store, clock)
         s.runner.catch_up()
 
         context = browser.new_context()
@@ -46,11 +51,15 @@ def test_the_history_tab_lists_the_note_and_the_assignment(
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         sign_in_page(page, parley.url, app_id)
-        page.goto(f"{parley.url}/apps/{app_id}/inbox/{talk}/history")
+        page.goto(f"{parley.url}/apps/{app_id}/inbox/{talk}")  # which Ann has now read
         tabs = page.get_by_role("navigation", name="Conversation views")
+        tabs.get_by_role("link", name="History").click()
+        page.wait_for_url(f"**/apps/{app_id}/inbox/{talk}/history")
         expect(tabs.get_by_role("link", name="History")).to_have_attribute("aria-current", "page")
         rows = page.locator("table.trail tbody tr")
-        expect(rows).to_have_count(3)
+        expect(rows).to_have_count(5)
+        expect(rows.last).to_contain_text("Ann Admin (teammate)")
+        expect(rows.last).to_contain_text("Read the conversation up to part 3")
         note = rows.filter(has_text="Added a private note")
         expect(note).to_contain_text("Ann Admin (teammate)")
         expect(note).to_contain_text("VIP, be quick")
@@ -63,6 +72,7 @@ def test_the_history_tab_lists_the_note_and_the_assignment(
         note.get_by_text("Conversation.Replied · fields").click()
         expect(fields).to_be_visible()
         expect(fields).to_contain_text('"part_type": "note"')
+        assert serious(page) == []
         tabs.get_by_role("link", name="Conversation").click()
         page.wait_for_url(f"**/apps/{app_id}/inbox/{talk}")
         context.close()
