@@ -49,6 +49,7 @@ class ComposeAutoMessage:
     audience: dict[str, Any] | None
     url_pattern: str | None = None
     stop_at: int | None = None
+    unsubscribe_link: bool | None = None  # emails: None, as bulk ones, carries one
 
 
 @dataclass(frozen=True)

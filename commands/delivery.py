@@ -220,7 +220,8 @@ def record_engagement(cmd: Engagement, store: Parley, clock: Clock) -> bool:
 
 def email_composer(store: Parley, mailing: Mailing, sender: Callable[[Message], Sender]) -> Compose:
     """Build a user's email for a message version: their values in the variables, the
-    app's unsubscribe link on bulk (filter or all-users) messages, a Reply-To address that
+    app's unsubscribe link where the message asks for one (by default on bulk, filter or
+    all-users, messages), a Reply-To address that
     threads the user's reply into the conversation the email opens."""
     secret_key, base_url = mailing.secret_key, mailing.base_url
 
@@ -230,7 +231,7 @@ def email_composer(store: Parley, mailing: Mailing, sender: Callable[[Message], 
         body = compile_body(written["body"], written["markup"], None)
         subject = compile_body(written["subject"] or "", "markdown", None)
         link = None
-        if message.recipients is None:  # bulk: a filter's users or everyone
+        if message.with_unsubscribe_link:  # as the teammate chose; else bulk ones
             token = unsubscribe_token(secret_key, message.app_id, user.id.hex, message.message_id)
             link = f"{base_url.rstrip('/')}/unsubscribe/{token}"
         return build_email(

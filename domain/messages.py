@@ -10,6 +10,7 @@ each edit is a new version, and copies already delivered keep the version they g
 from __future__ import annotations
 
 import fnmatch
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -25,6 +26,10 @@ TYPES = ("conversation", "announcement", "notification", "inbox", "email")
 MARKUPS = ("markdown", "html")
 STYLES = ("official", "personal")
 MAX_SUBJECT = 255
+MAX_URL_PATTERN = 2048
+# A page's whole address as the widget reports it, `*` standing for any text: it begins
+# with the scheme or with `*`, and holds no space (an address never does).
+URL_PATTERN = re.compile(r"^(https?://|\*)[^\s]*$", re.IGNORECASE)
 
 
 def check_content(
@@ -50,6 +55,20 @@ def check_content(
             raise InvalidValue("subject", "an email needs a subject")
         if style not in STYLES:
             raise InvalidValue("template", f"expected one of {', '.join(STYLES)}")
+
+
+def check_conditions(url_pattern: str | None, stop_at: int | None, at: datetime) -> None:
+    """Refuse a URL restriction no page address could match, and a stop date already past."""
+    if url_pattern is not None and (
+        len(url_pattern) > MAX_URL_PATTERN or not URL_PATTERN.match(url_pattern)
+    ):
+        raise InvalidValue(
+            "url",
+            "a page's whole address, * for any text, without spaces: "
+            "https://app.example.com/billing* or */billing*",
+        )
+    if stop_at is not None and stop_at <= int(at.timestamp()):
+        raise InvalidValue("stop_at", "the stop date has passed already: choose a later one")
 
 
 def _version(
@@ -87,8 +106,10 @@ class Message(Aggregate):
         recipients: list[str] | None = None,
         url_pattern: str | None = None,
         stop_at: int | None = None,
+        unsubscribe_link: bool | None = None,
     ) -> Message:
-        """A new message, refused with the field named if any part of it cannot be sent."""
+        """A new message, refused with the field named if any part of it cannot be sent.
+        `unsubscribe_link`: whether its emails carry one (None: bulk ones do)."""
         if kind not in ("manual", "auto"):
             raise InvalidValue("kind", "expected manual or auto")
         if message_type not in TYPES:
@@ -104,6 +125,7 @@ class Message(Aggregate):
             raise InvalidValue("url", "only auto messages have a URL restriction or stop date")
         if message_type == "email" and url_pattern is not None:
             raise InvalidValue("url", "emails are not shown on pages")
+        check_conditions(url_pattern, stop_at, at)
         return cls(
             app_id=app_id,
             message_id=uuid4().hex,
@@ -115,6 +137,7 @@ class Message(Aggregate):
             url_pattern=url_pattern,
             stop_at=stop_at,
             version=_version(subject, body, markup, style, at),
+            unsubscribe_link=unsubscribe_link if message_type == "email" else None,
         )
 
     @event("Created")
@@ -130,6 +153,7 @@ class Message(Aggregate):
         url_pattern: str | None,
         stop_at: int | None,
         version: dict[str, Any],
+        unsubscribe_link: bool | None = None,  # None in events recorded before the choice
     ) -> None:
         self.app_id = app_id
         self.message_id = message_id
@@ -141,12 +165,20 @@ class Message(Aggregate):
         self.url_pattern = url_pattern
         self.stop_at = stop_at
         self.versions = [version]
+        self.unsubscribe_link = unsubscribe_link
         self.stopped_at: int | None = None
         self.dispatched_at: int | None = None
 
     @property
     def current(self) -> dict[str, Any]:
         return dict(self.versions[-1])
+
+    @property
+    def with_unsubscribe_link(self) -> bool:
+        """Whether its emails carry an unsubscribe link: as chosen, else when bulk."""
+        if self.unsubscribe_link is not None:
+            return self.unsubscribe_link
+        return self.recipients is None
 
     @property
     def is_sent_email(self) -> bool:

@@ -16,6 +16,8 @@ from projections.conversation_emails import ConversationEmailsProjection
 from projections.conversations import ConversationsProjection
 from projections.db import ensure_sqlite_dir, make_engine
 from projections.log import Log
+from projections.message_list import MessageListProjection
+from projections.message_recipients import MessageRecipientsProjection
 from projections.message_stats import MessageStatsProjection
 from projections.messages import MessagesProjection
 from projections.runner import Projection, Runner
@@ -36,6 +38,8 @@ def all_projections() -> list[Projection]:
         SegmentsProjection(),
         MessageStatsProjection(),
         MessagesProjection(),
+        MessageListProjection(),
+        MessageRecipientsProjection(),
         ConversationsProjection(),
         ConversationEmailsProjection(),
     ]

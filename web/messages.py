@@ -19,22 +19,24 @@ from commands.audience_schemas import FilterField
 from commands.auto_messages import (
     ComposeAutoMessage,
     EditMessage,
-    SendInApp,
     StopMessage,
     compose_auto_message,
     edit_message,
     live_messages,
-    send_in_app,
-    shown,
     stop_message,
 )
 from commands.errors import MessageNotFound
 from commands.handling import handle
+from commands.manual_messages import (
+    ComposeManual,
+    compose_manual,
+    fallback_user,
+    preview,
+    send_manual,
+)
 from commands.schemas import Timestamp
-from domain.content import shows_something
 from domain.filters import EVERYONE, to_json
 from domain.messages import Message
-from domain.user import User
 from queries.messages import deliveries_of, stats_of
 from queries.users import custom_keys
 from web.api import api, body, named_user, services
@@ -62,6 +64,8 @@ class AdminMessageSchema(Schema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     template = fields.String(load_default="plain", validate=validate.OneOf(list(TEMPLATES)))
     markup = fields.String(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
+    # An email's unsubscribe link: left out, bulk emails carry one, personal ones do not.
+    unsubscribe_link = fields.Boolean(load_default=None, allow_none=True)
     sender = fields.Nested(PartySchema, data_key="from", required=True)
     to = fields.Nested(PartySchema, required=True)
 
@@ -77,18 +81,17 @@ def _admin(sender: dict[str, Any]) -> dict[str, Any]:
     return sender
 
 
-def _compose(
+def _manual(
     given: dict[str, Any],
-    s: Any,
     admin_id: str,
     audience: dict[str, Any] | None,
     recipients: list[str] | None,
     custom_keys: set[str],
-) -> Message:
+    at_once: bool = False,
+) -> ComposeManual:
     email = given["message_type"] == "email"
-    return Message.compose(
+    return ComposeManual(
         app_id=g.app_id,
-        kind="manual",
         message_type="email" if email else IN_APP[given["message_type"]],
         admin_id=admin_id,
         subject=given["subject"],
@@ -96,9 +99,10 @@ def _compose(
         markup=given["markup"],
         style=TEMPLATES[given["template"]] if email else None,
         custom_keys=custom_keys,
-        at=s.clock.now(),
         audience=audience,
         recipients=recipients,
+        unsubscribe_link=given.get("unsubscribe_link"),
+        at_once=at_once,
     )
 
 
@@ -113,6 +117,7 @@ def post_message() -> ResponseReturnValue:
     chosen = raw.get("to") if isinstance(raw.get("to"), list) else None
     given: dict[str, Any] = MESSAGE_IN.load({**raw, "to": {"type": "user"}} if chosen else raw)
     s = services()
+    run = (s.store, s.clock)
     sender, to = _admin(given["sender"]), given["to"]
     if chosen is not None:
         message = _to_chosen(given, chosen, sender["id"])
@@ -120,19 +125,13 @@ def post_message() -> ResponseReturnValue:
         audience = to_json(to.get("filter", EVERYONE))
         with s.engine.connect() as conn:
             known = custom_keys(conn, g.app_id)
-        message = _compose(given, s, sender["id"], audience, None, known)
-        s.store.save_all(message)  # the fan-out follows (workers/reactions.py)
+        # The fan-out follows (workers/reactions.py).
+        message = handle(send_manual, _manual(given, sender["id"], audience, None, known), *run)
     elif to["type"] == "user":
         user = named_user(to)
-
-        def compose() -> Message:
-            return _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
-
-        if given["message_type"] == "email":
-            message = compose()
-            s.store.save_all(message)  # claimed and sent by the reactions
-        else:
-            message = handle(send_in_app, SendInApp(user.id.hex), s.store, s.clock, compose=compose)
+        # An email is claimed and sent by the reactions; an in-app copy saved with it.
+        cmd = _manual(given, sender["id"], None, [user.id.hex], set(user.custom), at_once=True)
+        message = handle(send_manual, cmd, *run)
     else:
         raise ValidationError(
             {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
@@ -173,9 +172,8 @@ def _to_chosen(given: dict[str, Any], chosen: list[Any], admin_id: str) -> Messa
             keys.append(user.id.hex)
     with s.engine.connect() as conn:
         known = custom_keys(conn, g.app_id)
-    message = _compose(given, s, admin_id, None, keys, known)
-    s.store.save_all(message)  # the fan-out follows (workers/reactions.py)
-    return message
+    # The fan-out follows (workers/reactions.py).
+    return handle(send_manual, _manual(given, admin_id, None, keys, known), s.store, s.clock)
 
 
 @api.post("/messages/preview")
@@ -188,34 +186,18 @@ def preview_message() -> ResponseReturnValue:
     sender, to = _admin(given["sender"]), given["to"]
     if to["type"] == "user":
         user = named_user(to)
-        message = _compose(given, s, sender["id"], None, [user.id.hex], set(user.custom))
+        cmd = _manual(given, sender["id"], None, [user.id.hex], set(user.custom))
     elif to["type"] == "users":
-        user = User(app_id=g.app_id, user_id="preview", email=None, at=s.clock.now())
+        user = fallback_user(g.app_id, s.clock.now())
         with s.engine.connect() as conn:
             known = custom_keys(conn, g.app_id)
-        audience = to_json(to.get("filter", EVERYONE))
-        message = _compose(given, s, sender["id"], audience, None, known)
+        cmd = _manual(given, sender["id"], to_json(to.get("filter", EVERYONE)), None, known)
     else:
         raise ValidationError(
             {"to": ["a user {type: user, id|user_id|email} or users {type: users, filter}"]}
         )
-    if message.message_type != "email":
-        content = shown(message, user)
-        # An empty render is skipped for that user (counted as not shown): say so.
-        empty = not shows_something(content["body"])
-        return jsonify({**content, "type": "message_preview", "empty": empty})
-    built = jobs().preview_email(message, user)
-    parts = {p.get_content_type(): p.get_content() for p in built.walk() if not p.is_multipart()}
-    return jsonify(
-        {
-            "type": "message_preview",
-            "message_type": "email",
-            "from": built["From"],
-            "subject": built["Subject"],
-            "html": parts["text/html"],
-            "text": parts["text/plain"],
-        }
-    )
+    message = compose_manual(cmd, s.clock.now())
+    return jsonify(preview(message, user, jobs().preview_email))
 
 
 # -- auto messages (not in Intercom's 1.x API, which left them to the dashboard) ------------
@@ -234,6 +216,7 @@ class AutoMessageSchema(Schema):
     filter = FilterField(required=True)
     url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2048))
     stop_at = Timestamp(load_default=None, allow_none=True)
+    unsubscribe_link = fields.Boolean(load_default=None, allow_none=True)
 
 
 class ContentSchema(Schema):
@@ -287,6 +270,7 @@ def post_auto_message() -> ResponseReturnValue:
         audience=to_json(given["filter"]),
         url_pattern=given["url"],
         stop_at=given["stop_at"],
+        unsubscribe_link=given["unsubscribe_link"],
     )
     message = handle(compose_auto_message, composed, s.store, s.clock)
     # An auto email goes to those who match now (the reactions), later ones (the sweep).

@@ -15,10 +15,13 @@ from web.dashboard import (
     activity,  # noqa: F401
     bulk,  # noqa: F401
     companies,  # noqa: F401
+    composer,  # noqa: F401
     conversation,  # noqa: F401
     history,  # noqa: F401
     inbox,  # noqa: F401
     message,  # noqa: F401
+    message_actions,  # noqa: F401
+    message_list,  # noqa: F401
     profile,  # noqa: F401
     profile_actions,  # noqa: F401
     settings,  # noqa: F401

@@ -1,25 +1,31 @@
-"""A message, read by the team (`/apps/<app_id>/messages/<id>`, where a user's activity
-links to): what it says (every variable at its fallback), its type, author and state, who it
-is for, and what it achieved so far (the stats projection's counts). Writing, editing and
-stopping messages, and the list of them, come with the dashboard's second part."""
+"""A message, read by the team (`/apps/<app_id>/messages/<id>`, where the list and a user's
+activity link to): what it says now (every variable at its fallback) and its earlier
+versions with their dates, its type, author and state, who it is for (an auto message's
+conditions in words, never editable), what it achieved so far (the stats projection's
+counts), and its recipients page by page with where each stands. Editing and stopping are
+web/dashboard/message_actions.py's."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from flask import abort, render_template
+from flask import abort, get_flashed_messages, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from domain.content import compile_body
 from domain.messages import Message
+from queries.message_list import listed_message, recipients_of
 from queries.messages import stats_of
 from web.context import services
 from web.dashboard.account import teammate_of
+from web.dashboard.audience_words import audience_words, filter_words, names_of
 from web.dashboard.blueprint import dashboard
 from web.dashboard.users import when
 
+PER_PAGE = 50
 # The counts a teammate reads, in the order a message goes through them.
 STATS = [
     ("sent", "Emails sent"),
@@ -40,37 +46,108 @@ def state_of(message: Message, now: datetime) -> str:
     return "live" if message.live(now) else "ended"
 
 
-@dashboard.get("/apps/<app_id>/messages/<message_id>")
-def message(app_id: str, message_id: str) -> ResponseReturnValue:
-    who = teammate_of(app_id)
-    s = services()
+def found_message(app_id: str, message_id: str) -> Message:
+    """The app's message, or 404 (another app's, or none)."""
     try:
         key = UUID(hex=message_id)
     except ValueError:
         abort(404)
-    found = s.store.get_as(Message, key)
+    found = services().store.get_as(Message, key)
     if found is None or found.app_id != app_id:
         abort(404)
+    return found
+
+
+def rendered(version: dict[str, object]) -> Markup:
+    body, _ = compile_body(str(version["body"]), str(version["markup"]), None).render({})
+    return Markup(body)  # sanitised by nh3 when compiled (domain/content.py)
+
+
+def day(seconds: int | None) -> str | None:
+    if not isinstance(seconds, int):
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+STATES = {
+    "queued": "Queued",
+    "claimed": "Queued",
+    "sending": "Sending",
+    "sent": "Sent",
+    "deferred": "Deferred",
+    "uncertain": "Uncertain",
+    "skipped": "Not sent",
+    "waiting": "Waiting for their next visit",
+    "delivered": "Shown",
+    "withdrawn": "Withdrawn",
+    "not shown": "Not shown",
+}
+
+
+def standing(row: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """(state, what the server or Parley said, what the user did since) for one recipient."""
+    state, detail = row["state"], row["detail"] or ""
+    if state == "deferred":
+        tries = row["attempts"]
+        detail = f"the mail server said: {detail} ({tries} attempt{'' if tries == 1 else 's'})"
+    elif state == "uncertain":
+        detail = "cut off while sending; never sent twice"
+    elif state == "withdrawn":
+        detail = "stopped before their visit"
+    elif state == "not shown":
+        detail = "it showed them nothing"
+    did = [
+        word
+        for word, column in (
+            ("viewed", "viewed_at"),
+            ("opened", "opened_at"),
+            ("clicked", "clicked_at"),
+            ("replied", "replied_at"),
+            ("unsubscribed", "unsubscribed_at"),
+        )
+        if row.get(column)
+    ]
+    return STATES.get(state, state.capitalize()), detail, did
+
+
+@dashboard.get("/apps/<app_id>/messages/<message_id>")
+def message(app_id: str, message_id: str) -> ResponseReturnValue:
+    who = teammate_of(app_id)
+    found = found_message(app_id, message_id)
+    s = services()
     now = s.clock.now()
-    current = found.current
-    body, _ = compile_body(current["body"], current["markup"], None).render({})
+    after = request.args.get("after") or None
     with s.engine.connect() as conn:
         counts = stats_of(conn, [found.message_id])[found.message_id]
+        names = names_of(conn, app_id)
+        listed = listed_message(conn, found.message_id)
+        audience = audience_words(conn, app_id, listed, names) if listed else None
+        recipients = recipients_of(conn, found.message_id, PER_PAGE, after)
     author = who.app.teammate(found.admin_id) if found.admin_id else None
+    conditions = filter_words(found.audience, names) if found.audience is not None else None
     return render_template(
         "dashboard/message.html",
         who=who,
         message=found,
-        subject=current["subject"],
-        body=Markup(body),  # sanitised by nh3 when compiled (domain/content.py)
+        subject=found.current["subject"],
+        body=rendered(found.current),
+        earlier=[(day(v["at"]), v["subject"], rendered(v)) for v in found.versions[:-1]][::-1],
+        edited_on=day(found.current["at"]),
         state=state_of(found, now),
         author=author,
+        audience=audience,
+        conditions=conditions,
         stats=[(label, counts.get(name, 0)) for name, label in STATS],
         versions=len(found.versions),
-        stop_at=(
-            datetime.fromtimestamp(found.stop_at, UTC).strftime("%d %b %Y")
-            if isinstance(found.stop_at, int)
-            else None
-        ),
+        stop_at=day(found.stop_at),
+        recipients=recipients,
+        after=after,
+        next_url=url_for(
+            "dashboard.message", app_id=app_id, message_id=message_id, after=recipients.next
+        )
+        if recipients.next
+        else None,
+        flashed=get_flashed_messages(with_categories=True),
+        standing=standing,
         when=lambda seconds: when(seconds, now),
     )

@@ -1,0 +1,39 @@
+/* The composer's "Insert data": the chosen variable, with its fallback, goes in at the cursor
+   of the message box (without this script the button posts the form and the server adds it at
+   the end). Typing then updates the preview through htmx, as any input does. */
+(function () {
+  "use strict";
+
+  function variable(name, fallback) {
+    var text = fallback.replace(/"/g, "");
+    return text ? "{{ " + name + ' | fallback:"' + text + '" }}' : "{{ " + name + " }}";
+  }
+
+  function start() {
+    var button = document.getElementById("insert");
+    var body = document.getElementById("body");
+    var select = document.getElementById("variable");
+    var fallback = document.getElementById("fallback");
+    if (!button || !body || !select || button.dataset.ready) { return; }
+    button.dataset.ready = "1";
+    document.documentElement.classList.add("js");
+    var at = body.value.length;
+    body.addEventListener("blur", function () { at = body.selectionStart; });
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      var text = variable(select.value, fallback.value);
+      var start = document.activeElement === body ? body.selectionStart : at;
+      var end = document.activeElement === body ? body.selectionEnd : at;
+      body.value = body.value.slice(0, start) + text + body.value.slice(end);
+      body.focus();
+      body.selectionStart = body.selectionEnd = at = start + text.length;
+      body.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
