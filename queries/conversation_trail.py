@@ -8,7 +8,7 @@ position) and, for a conversation an emailed message opened, that email's delive
 follows from the message and the user: `delivery_key`). Emails to teammates about a user's
 words and teammates' answers emailed to the user are the conversation's own `Notifying`
 events, recorded before each send. The events come in two reads: the conversation's by its
-id, then the others' by theirs.
+id, then the others' by theirs; the user's name and address come from their aggregate.
 """
 
 from __future__ import annotations
@@ -19,12 +19,18 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import Connection, select
 
 from domain.conversations import Conversation, emailed_conversation_id
 from domain.delivery import delivery_key
-from projections.conversation_emails import RECEIVED_TOPICS, conversation_emails
-from projections.tables import positions, users
+from domain.user import User
+from projections.conversation_emails import (
+    RECEIVED_TOPICS,
+    ConversationEmailsProjection,
+    conversation_emails,
+)
+from projections.tables import positions
 from queries.activity import Events, HistoryStore, Row
 from queries.conversation_words import Context, People, action_of, summary_of
 from queries.history import redact
@@ -74,7 +80,7 @@ def conversation_trail(
     linked = _linked(conn, events, started)
     others = events.rows(t.originator_id.in_(linked), order=t.id) if linked else []
     decoded = [(row, events.event(row)) for row in sorted(own + others, key=lambda r: r[0])]
-    people = People(admins, started.user_key, _user_row(conn, app_id, started.user_key))
+    people = People(admins, started.user_key, _user_of(store, started.user_key))
     context = Context(
         people=people,
         parts={e.part["id"]: row[0] for row, e in decoded if hasattr(e, "part")},
@@ -90,7 +96,8 @@ def _linked(conn: Connection, events: Events, started: Any) -> list[UUID]:
     if message_id and conversation_id == emailed_conversation_id(message_id, started.user_key):
         found.add(delivery_key(message_id, started.user_key, "email"))
     # The index's position first, then its rows: what it committed after is in the log's tail.
-    tracked = select(positions.c.position).where(positions.c.name == conversation_emails.name)
+    index = ConversationEmailsProjection.name
+    tracked = select(positions.c.position).where(positions.c.name == index)
     indexed = int(conn.execute(tracked).scalar() or 0)
     c = conversation_emails.c
     rows = conn.execute(select(c.inbound_id).where(c.conversation_id == conversation_id))
@@ -103,11 +110,16 @@ def _linked(conn: Connection, events: Events, started: Any) -> list[UUID]:
     return sorted(found)
 
 
-def _user_row(conn: Connection, app_id: str, user_key: str) -> Mapping[str, Any] | None:
-    u = users.c
-    query = select(u.name, u.email, u.user_id).where(u.id == user_key, u.app_id == app_id)
-    found = conn.execute(query).mappings().first()
-    return dict(found) if found is not None else None
+def _user_of(store: HistoryStore, user_key: str) -> Mapping[str, Any] | None:
+    """The conversation's user as the store has them now (deleted ones too: the trail is a
+    record), not as a projection may lag behind."""
+    try:
+        user = store.repository.get(UUID(hex=user_key))
+    except AggregateNotFoundError:
+        return None
+    if not isinstance(user, User):
+        return None
+    return {"name": user.name, "email": user.email, "user_id": user.user_id}
 
 
 def _entry(row: Row, event: Any, context: Context) -> dict[str, Any]:

@@ -18,8 +18,8 @@ USER = "user"  # the recipient id of an answer emailed to the user
 
 @dataclass(frozen=True)
 class People:
-    """Whom a trail names: the app's teammates by id (removed ones too) and its user's row
-    in the users projection (None: deleted)."""
+    """Whom a trail names: the app's teammates by id (removed ones too) and the conversation's
+    user (name, email, user_id as the store has them; None: no such user recorded)."""
 
     admins: Mapping[str, Mapping[str, str]]
     user_key: str

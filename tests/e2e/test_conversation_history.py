@@ -16,9 +16,14 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from markupsafe import escape
+from sqlalchemy import select
 
-from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app
+from commands.apps import AddAdmin, CreateApp, CreatedApp, add_admin, create_app, recent_app
 from commands.conversations import SetDefaultAssignee, set_default_assignee
+from commands.inbound import receive
+from commands.mime import Limits
+from projections.conversation_emails import conversation_emails
+from queries.conversation_trail import conversation_trail
 from tests.e2e.test_dashboard import PASSWORD, sign_in, teammate
 from tests.e2e.test_inbound import DOMAIN, header, mail, outbox_mail, webhook
 from tests.e2e.test_widget_inbox import identify, ok, widget
@@ -172,6 +177,35 @@ def test_an_email_conversation_shows_its_message_ids_and_the_answer_emailed_to_t
     assert events[4]["to"] == [
         {"type": "user", "id": events[0]["data"]["user_key"], "email": "jo@example.org"}
     ]
+
+
+def test_the_trail_finds_an_email_the_index_has_not_read_yet(
+    services: Services, app: CreatedApp
+) -> None:
+    """The index of a conversation's emails (a projection) may lag; the log after its
+    position holds the rest, so the trail is whole either way."""
+    s = services
+    limits = Limits(domain=DOMAIN, secret_key="test")
+    sent = mail("jo@example.org", f"{app.app_id}@{DOMAIN}", "Hello?")
+    talk = receive(s.store, s.engine, s.clock, limits, app.app_id, bytes(sent)).conversation_id
+    assert talk is not None
+    recent = recent_app(s.store, app.app_id)
+
+    def trail() -> list[Json]:
+        with s.engine.connect() as conn:
+            found = conversation_trail(
+                s.store, conn, app_id=app.app_id, conversation_id=talk, admins=recent.admins
+            )
+        assert found is not None
+        return found.events
+
+    before = trail()  # nothing projected yet
+    s.runner.catch_up()
+    with s.engine.connect() as conn:
+        assert conn.execute(select(conversation_emails)).all() != []
+    assert trail() == before
+    assert [e["action"] for e in before] == ["started", "email_received"]
+    assert before[1]["data"]["email_id"] == sent["Message-ID"]
 
 
 def test_a_conversation_an_email_opened_shows_its_delivery(
