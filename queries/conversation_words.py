@@ -145,7 +145,11 @@ def _read(e: Any, c: Context) -> str:
 def _received(e: Any, c: Context) -> str:
     subject = f", subject {quoted(e.subject)}" if e.subject else ""
     became = f"posted as {c.part(e.part_id)}" if e.part_id else "which started the conversation"
-    return f"Received an email, Message-ID {e.email_id}{subject} ({e.size:,} bytes), {became}"
+    # An email without a Message-ID is recorded under its SHA-256 (commands/inbound.py).
+    named = (
+        "without a Message-ID" if e.email_id.startswith("<sha256:") else f"Message-ID {e.email_id}"
+    )
+    return f"Received an email, {named}{subject} ({e.size:,} bytes), {became}"
 
 
 def _to_user(c: Context) -> str:
