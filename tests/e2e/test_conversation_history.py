@@ -119,13 +119,15 @@ def test_a_widget_conversation_lists_every_part_read_mark_and_notification_in_or
     page = client.get(f"/apps/{app.app_id}/inbox/{talk}/history")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    rows = re.findall(r"<tr class=\"(\w+)\">(.*?)</tr>", html, re.S)
-    assert [kind for kind, _ in rows] == [a for a, _ in steps(events)]
-    for (_, row), event in zip(rows, events, strict=True):
+    rows = re.findall(r"<tr id=\"event-(\d+)\" class=\"(\w+)\">(.*?)</tr>", html, re.S)
+    assert [(int(at), kind) for at, kind, _ in rows] == [
+        (e["position"], e["action"]) for e in events
+    ]
+    for (_, _, row), event in zip(rows, events, strict=True):
         assert f"#{event['position']}" in row and str(escape(event["actor"]["label"])) in row
         assert str(escape(event["summary"])) in row
         assert f'<time datetime="{event["at"]}">' in row
-    assert "Private note</span>" in rows[2][1] and "VIP, be quick" in rows[2][1]
+    assert "Private note</span>" in rows[2][2] and "VIP, be quick" in rows[2][2]
     assert 'aria-current="page">History</a>' in html
     assert f'href="/apps/{app.app_id}/inbox/{talk}">Conversation</a>' in html
     # Reading the history is no read mark: the trail is unchanged.
