@@ -51,7 +51,13 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
 def shoot(page: Page, name: str, prepare: Callable[[Page], None] | None = None) -> None:
     if prepare:
         prepare(page)
-    page.wait_for_load_state("networkidle")
+    # Each page keeps its live stream open, so the network never goes idle: wait for the
+    # page, and for the navigation's unread count, its last request.
+    page.wait_for_load_state("load")
+    page.wait_for_function(
+        "() => { const link = document.getElementById('inbox-link');"
+        " return !link || link.dataset.unread !== ''; }"
+    )
     target = DOCS / f"dashboard-{name}.png"
     page.screenshot(path=str(target), full_page=False)
     print(f"wrote {target.relative_to(DOCS.parent)}")
@@ -147,6 +153,16 @@ def take(base: str, app_id: str, password: str) -> None:
         shoot(page, "settings-inbox", lambda page: page.get_by_label("Simple").check())
         page.goto(f"{home}/settings/teammates")
         shoot(page, "teammates")
+        page.goto(f"{home}/inbox?view=all")
+        page.locator("#inbox-list a[data-conversation]").first.click()
+        page.wait_for_url(f"{home}/inbox/*")
+        shoot(
+            page,
+            "inbox",
+            lambda page: page.get_by_label("Your reply or note").fill(
+                "Thanks for the details! I've **reset the export** on our side; try again now?"
+            ),
+        )
         browser.close()
 
 

@@ -58,13 +58,12 @@ class Feed:
     def listening(self) -> Iterator[bool]:
         """Count a stream while it lasts; False (nothing counted) when the cap is reached."""
         with self._cond:
-            if self._listening >= self.limit:
+            if self._listening >= self.limit or self.closed:
                 admitted = False
             else:
                 admitted = True
                 self._listening += 1
                 if self._thread is None or not self._thread.is_alive():
-                    self._stopping.clear()
                     self._thread = threading.Thread(target=self._run, name="live", daemon=True)
                     self._thread.start()
         try:
@@ -82,12 +81,16 @@ class Feed:
     def wait(self, app_id: str, after: int, timeout: float) -> Changes | None:
         """This app's changes after `after`, as soon as there are some; None on timeout."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._reached >= 0, timeout):
+            if not self._cond.wait_for(lambda: self._reached >= 0 or self.closed, timeout):
+                return None
+            if self.closed:
                 return None
             behind, upto = after < self._since, self._reached
             if not behind:
-                self._cond.wait_for(lambda: self._of(app_id, after) is not None, timeout)
-                return self._of(app_id, after)
+                self._cond.wait_for(
+                    lambda: self.closed or self._of(app_id, after) is not None, timeout
+                )
+                return None if self.closed else self._of(app_id, after)
         found = self._from_database(app_id, after, upto)  # outside the lock: it takes a while
         return found if found.conversations else Changes(upto, frozenset())
 
@@ -145,8 +148,15 @@ class Feed:
             self._reached = upto
             self._cond.notify_all()
 
+    @property
+    def closed(self) -> bool:
+        return self._stopping.is_set()
+
     def stop(self) -> None:
-        self._stopping.set()
+        """Shutting down: every stream ends now (browsers come back to another process)."""
+        with self._cond:
+            self._stopping.set()
+            self._cond.notify_all()
         thread = self._thread
         if thread is not None:
             thread.join(timeout=5)

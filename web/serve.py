@@ -87,6 +87,18 @@ class ParleyServer(BaseApplication):
         return create_app(replace(self.parley_config, projections="external"))
 
 
+def end_streams_on_exit(worker: Any) -> None:
+    """gunicorn's `post_worker_init`: on SIGTERM, end the worker's live streams first, so its
+    graceful shutdown does not wait for open dashboards (their browsers reconnect)."""
+    graceful = worker.handle_exit
+
+    def handle_exit(signum: int, frame: Any) -> None:
+        worker.wsgi.extensions["parley_live"].stop()
+        graceful(signum, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
+
+
 def serve(config: Config) -> None:
     sidecar = Sidecar() if config.projections == "inline" else None
     options: dict[str, Any] = {
@@ -100,6 +112,7 @@ def serve(config: Config) -> None:
         "timeout": 60,
         "limit_request_line": 8190,  # the most gunicorn allows: room for a ?filter= of ~8 KB
         "graceful_timeout": 20,
+        "post_worker_init": end_streams_on_exit,
     }
     if sidecar is not None:
         options["when_ready"] = lambda _server: sidecar.start()

@@ -43,13 +43,15 @@ def events(live: Feed, app_id: str, after: int) -> Iterator[str]:
     with live.listening() as admitted:
         if not admitted:  # over the cap: what is new now, then come back later
             yield f"retry: {BUSY_RETRY_MS}\n\n"
+            if live.closed:
+                return
             found = live.since(app_id, after)
             if found.conversations:
                 yield message(found)
             return
         yield f"retry: {RETRY_MS}\n\n"
         ends = time.monotonic() + LIFETIME
-        while (left := ends - time.monotonic()) > 0:
+        while (left := ends - time.monotonic()) > 0 and not live.closed:
             changed = live.wait(app_id, after, min(HEARTBEAT, left))
             if changed is None:
                 yield ":\n\n"

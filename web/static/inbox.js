@@ -68,7 +68,7 @@
       n: function () { write("note"); },
       a: function () { var s = document.getElementById("assignee"); if (s) s.focus(); },
       c: function () {
-        var b = document.querySelector("#conversation form.state button");
+        var b = document.querySelector("#conversation form.open-close button");
         if (b) b.click();
       },
       "?": function () { if (dialog) dialog.showModal(); }
@@ -80,6 +80,19 @@
   document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest("form[data-reply]");
     if (form && event.target.name === "mode") describe(form);
+  });
+  // The reply box is kept through the conversation's swaps (hx-preserve: closing or assigning
+  // leaves a draft alone); once what it held is sent, it is emptied.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!from || !from.matches || !from.matches("form[data-reply]")) return;
+    if (event.detail.xhr.status >= 300) return;
+    var box = document.getElementById("reply-body");
+    if (box) { box.value = ""; box.dataset.refocus = "1"; }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var box = document.getElementById("reply-body");
+    if (box && box.dataset.refocus) { delete box.dataset.refocus; box.focus(); }
   });
   document.addEventListener("htmx:afterSettle", showUnread);
   document.addEventListener("DOMContentLoaded", showUnread);
