@@ -238,3 +238,22 @@ def test_the_stream_names_each_change_with_its_position_and_resumes_from_last_ev
 
 def _key(services: Services, app: CreatedApp, user_id: str) -> str:
     return ping(services, app.app_id, {"user_id": user_id}).user.id.hex
+
+
+def test_streams_over_the_cap_are_told_to_come_back_later_and_close(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    _world(client, services, app)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    client.application.extensions["parley_live"].limit = 1
+    held = client.get(f"/apps/{app.app_id}/stream", buffered=False)
+    chunks = iter(held.response)
+    assert next(chunks) in ("retry: 1000\n\n", b"retry: 1000\n\n")  # admitted, and held open
+    over = client.get(f"/apps/{app.app_id}/stream?after=0")
+    said = over.get_data(as_text=True)  # answered at once: it does not wait
+    assert said.startswith("retry: 10000\n\n")
+    assert "event: inbox" in said  # what changed after 0 all the same
+    held.close()
+    again = client.get(f"/apps/{app.app_id}/stream", buffered=False)  # the slot is free again
+    assert next(iter(again.response)) in ("retry: 1000\n\n", b"retry: 1000\n\n")
+    again.close()
