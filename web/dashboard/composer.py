@@ -53,7 +53,10 @@ def composer(app_id: str) -> ResponseReturnValue:
         keys = custom_keys(conn, app_id)
         if do == "insert":
             draft.body += _variable(source.get("variable", ""), source.get("fallback", ""))
-        message, command = composed(draft, app_id, who.admin["id"], keys, now)
+        # Opened just now (from the list or a profile): nothing written yet to refuse.
+        message, command = (
+            composed(draft, app_id, who.admin["id"], keys, now) if do else (None, None)
+        )
         if request.headers.get("HX-Request") and do == "preview":
             shown = _preview(conn, app_id, draft, message)
             return render_template("dashboard/_preview.html", who=who, oob=FIELDS, **shown)

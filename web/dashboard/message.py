@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from domain.content import compile_body
 from domain.messages import Message
+from projections.message_list import title_of
 from queries.message_list import listed_message, recipients_of
 from queries.messages import stats_of
 from web.context import services
@@ -129,7 +130,7 @@ def message(app_id: str, message_id: str) -> ResponseReturnValue:
         "dashboard/message.html",
         who=who,
         message=found,
-        subject=found.current["subject"],
+        subject=title_of(found.current) if found.current["subject"] else None,
         body=rendered(found.current),
         earlier=[(day(v["at"]), v["subject"], rendered(v)) for v in found.versions[:-1]][::-1],
         edited_on=day(found.current["at"]),

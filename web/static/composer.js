@@ -31,6 +31,23 @@
     });
   }
 
+  /* The preview's answer rewrites each field's error box (out of band): the field says
+     whether it is invalid to match. */
+  function marks() {
+    Array.prototype.forEach.call(document.querySelectorAll(".field-error"), function (box) {
+      var field = document.querySelector('[aria-describedby="' + box.id + '"]');
+      if (!field) { return; }
+      if (box.textContent.trim()) {
+        field.setAttribute("aria-invalid", "true");
+        box.setAttribute("role", "alert");
+      } else {
+        field.removeAttribute("aria-invalid");
+        box.removeAttribute("role");
+      }
+    });
+  }
+  document.addEventListener("htmx:afterSettle", marks);
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {
