@@ -337,3 +337,36 @@ def test_another_apps_teammate_gets_404_on_every_message_page(
     mine = f"/apps/{other.app_id}/messages/{message_id}"
     for url in (mine, f"{mine}/edit", f"{mine}/stop"):
         assert client.get(url).status_code == 404, url
+
+
+def test_without_javascript_insert_data_writes_at_the_end_and_the_unsubscribe_box_decides(
+    client: FlaskClient, services: Services, app: CreatedApp, tmp_path: Path
+) -> None:
+    keys = people(services, app.app_id)
+    csrf = signed_in(client, services, app)
+    chosen = {"ids": [keys["ann"], keys["bob"]], "message_type": "email", "subject": "News"}
+    written = compose(
+        client,
+        app.app_id,
+        csrf,
+        **chosen,
+        body="Hello",
+        variable="first_name",
+        fallback='the "team"',
+        do="insert",
+    ).get_data(as_text=True)
+    assert "Hello {{ first_name | fallback:&#34;the team&#34; }}</textarea>" in written
+    # Chosen users get no unsubscribe link unless the box is ticked: here it is.
+    opened = client.post(
+        f"/apps/{app.app_id}/messages/new", data={"csrf_token": csrf, **chosen}
+    ).get_data(as_text=True)
+    assert 'name="unsubscribe_link">' in opened  # unticked for chosen users at first
+    body = {**chosen, "body": "Hello", "unsubscribe_link": "on", "template": "official"}
+    assert compose(client, app.app_id, csrf, **body, do="confirm").status_code == 302
+    settle(client.application)
+    sent = outbox(tmp_path)
+    assert len(sent) == 2
+    for mail in sent:
+        text = mail.get_body(("plain",))
+        assert text is not None and "Unsubscribe: http" in text.get_content()
+        assert mail["List-Unsubscribe"]

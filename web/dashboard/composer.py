@@ -39,6 +39,16 @@ from web.dashboard.blueprint import dashboard
 from web.dashboard.composing import FIELDS, Draft, composed, reach, read_draft
 
 PICKS = 20  # users offered by the preview's picker
+STANDARD_ORDER = (
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "user_id",
+    "company_name",
+    "city",
+    "country",
+)
 
 
 @dashboard.route("/apps/<app_id>/messages/new", methods=["GET", "POST"])
@@ -188,7 +198,8 @@ def _page(
         "draft": draft,
         "reach": reached,
         "conditions": said,
-        "variables": sorted(STANDARD_VARIABLES) + sorted(keys - STANDARD_VARIABLES),
+        "variables": [v for v in STANDARD_ORDER if v in STANDARD_VARIABLES],
+        "custom_variables": sorted(keys - STANDARD_VARIABLES, key=str.casefold),
         "tags": sorted(TAGS),
         "picks": _picks(conn, app_id, draft),
         "status": status,

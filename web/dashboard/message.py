@@ -24,6 +24,7 @@ from web.context import services
 from web.dashboard.account import teammate_of
 from web.dashboard.audience_words import audience_words, filter_words, names_of
 from web.dashboard.blueprint import dashboard
+from web.dashboard.message_list import EMAIL_STATS, IN_APP_STATS
 from web.dashboard.users import when
 
 PER_PAGE = 50
@@ -37,6 +38,14 @@ STATS = [
     ("replied", "Replied"),
     ("unsubscribed", "Unsubscribed"),
 ]
+
+
+def rate(name: str, counts: dict[str, int], message_type: str) -> str:
+    """A count as a share of the emails sent, or of the in-app copies shown."""
+    base = counts.get("sent" if message_type == "email" else "delivered", 0)
+    if name in ("sent", "delivered") or not base:
+        return ""
+    return f"{100 * counts.get(name, 0) / base:.0f}%"
 
 
 def state_of(message: Message, now: datetime) -> str:
@@ -138,7 +147,11 @@ def message(app_id: str, message_id: str) -> ResponseReturnValue:
         author=author,
         audience=audience,
         conditions=conditions,
-        stats=[(label, counts.get(name, 0)) for name, label in STATS],
+        stats=[
+            (label, counts.get(name, 0), rate(name, counts, found.message_type))
+            for name, label in STATS
+            if name in (EMAIL_STATS if found.message_type == "email" else IN_APP_STATS)
+        ],
         versions=len(found.versions),
         stop_at=day(found.stop_at),
         recipients=recipients,
