@@ -15,17 +15,22 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from commands.apps import CreateApp, CreatedApp, create_app
 from commands.clock import ManualClock
+from commands.delivery import DeliveryDeferred, deliver_email, email_composer
+from commands.email import Sender
 from commands.handling import handle
+from commands.mail import MailRefused
 from commands.manual_messages import ComposeManual, send_manual
 from projections.message_list import MessageListProjection, message_list
 from projections.message_recipients import MessageRecipientsProjection, message_recipients
 from projections.rebuild import rebuild
 from tests.e2e.test_dashboard import PASSWORD, sign_in, teammate, token
 from tests.helpers import basic, ping, post, settle
+from web.app import create_app as create_web_app
 from web.bootstrap import Services
 
 PRO = json.dumps({"attribute": "custom.plan", "operator": "is", "value": "pro"})
@@ -122,6 +127,8 @@ def test_an_email_to_a_filtered_list_is_previewed_confirmed_sent_and_listed(
     assert "Hey Ann, news." in api_preview["text"]
     assert 'sandbox=""' in fragment and "Hey Ann, &lt;strong&gt;news&lt;/strong&gt;" in fragment
     assert 'id="error-body" hx-swap-oob="true"' in fragment
+    # The count follows the type: an email reaches only those with an address.
+    assert 'id="reach" hx-swap-oob="true">This will reach <strong>2 users</strong>' in fragment
     # Sending an email asks first; nothing is saved before the confirmation.
     head = services.store.head()
     asked = compose(client, app.app_id, csrf, **mail, do="send").get_data(as_text=True)
@@ -370,3 +377,66 @@ def test_without_javascript_insert_data_writes_at_the_end_and_the_unsubscribe_bo
         text = mail.get_body(("plain",))
         assert text is not None and "Unsubscribe: http" in text.get_content()
         assert mail["List-Unsubscribe"]
+
+
+class Refusing:
+    """A mail server that answers 451 to every recipient."""
+
+    def send(self, message: Any) -> None:
+        raise MailRefused("451 try again later")
+
+
+class CutOff:
+    """A connection lost mid-send: nobody knows whether the email went."""
+
+    def send(self, message: Any) -> None:
+        raise ConnectionResetError("connection lost")
+
+
+def test_a_recipient_deferred_by_the_server_or_cut_off_mid_send_says_so(
+    services: Services, app: CreatedApp
+) -> None:
+    keys = people(services, app.app_id)
+    web = create_web_app(services=services, follow=False)  # no reactions: sends by hand
+    client = web.test_client()
+    try:
+        signed_in(client, services, app)
+        fields: dict[str, Any] = {"app_id": app.app_id, "admin_id": "1", "subject": "News"}
+        fields |= {"body": "Hi", "markup": "markdown", "style": "personal", "custom_keys": set()}
+        cmd = ComposeManual(**fields, message_type="email", recipients=[keys["ann"], keys["bob"]])
+        message = handle(send_manual, cmd, services.store, services.clock)
+        compose = email_composer(
+            services.store, services.config.mailing, lambda _m: Sender("Ann", "ann@acme.io")
+        )
+
+        def send(user: str, transport: Any) -> str:
+            return deliver_email(
+                message.message_id,
+                user,
+                bulk=False,
+                store=services.store,
+                clock=services.clock,
+                transport=transport,
+                compose=compose,
+            )
+
+        with pytest.raises(DeliveryDeferred):
+            send(keys["ann"], Refusing())
+        with pytest.raises(ConnectionResetError):
+            send(keys["bob"], CutOff())
+        again = send(keys["bob"], CutOff())
+        assert again == "uncertain"
+        services.runner.catch_up()
+        page = client.get(f"/apps/{app.app_id}/messages/{message.message_id}").get_data(
+            as_text=True
+        )
+        rows = {
+            re.sub(r"<[^>]+>", " ", row).split()[0]: " ".join(re.sub(r"<[^>]+>", " ", row).split())
+            for row in re.findall(r"<tr>(.*?)</tr>", page.split('id="recipients-title"')[1], re.S)[
+                1:
+            ]
+        }
+        assert "Deferred the mail server said: 451 try again later (1 attempt)" in rows["Ann"]
+        assert "Uncertain cut off while sending; never sent twice" in rows["bob@example.com"]
+    finally:
+        web.extensions["parley_jobs"].stop()

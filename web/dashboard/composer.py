@@ -69,7 +69,12 @@ def composer(app_id: str) -> ResponseReturnValue:
         )
         if request.headers.get("HX-Request") and do == "preview":
             shown = _preview(conn, app_id, draft, message)
-            return render_template("dashboard/_preview.html", who=who, oob=FIELDS, **shown)
+            reached = (
+                reach(conn, app_id, draft.audience, draft.email, now) if draft.audience else None
+            )
+            return render_template(
+                "dashboard/_preview.html", who=who, oob=FIELDS, reach=reached, **shown
+            )
         status = None
         if do == "test" and message is not None:
             status = _test(conn, who, draft, message)
