@@ -440,3 +440,29 @@ def test_a_recipient_deferred_by_the_server_or_cut_off_mid_send_says_so(
         assert "Uncertain cut off while sending; never sent twice" in rows["bob@example.com"]
     finally:
         web.extensions["parley_jobs"].stop()
+
+
+def test_the_list_pages_newest_first_and_names_a_lone_recipient(
+    client: FlaskClient, services: Services, app: CreatedApp, clock: ManualClock
+) -> None:
+    keys = people(services, app.app_id)
+    signed_in(client, services, app)
+    fields: dict[str, Any] = {"app_id": app.app_id, "admin_id": "1", "subject": None}
+    fields |= {"markup": "markdown", "style": None, "custom_keys": set()}
+    for n in range(32):
+        cmd = ComposeManual(
+            **fields, message_type="inbox", body=f"Number {n}", recipients=[keys["ann"]]
+        )
+        handle(send_manual, cmd, services.store, clock)
+        clock.advance(seconds=1)
+    services.runner.catch_up()
+    first = client.get(f"/apps/{app.app_id}/messages").get_data(as_text=True)
+    titles = re.findall(r'<a href="[^"]+/messages/[0-9a-f]{32}"><bdi>([^<]+)</bdi>', first)
+    assert titles == [f"Number {n}" for n in range(31, 1, -1)]  # 30, newest first
+    assert first.count("<bdi>Ann Lee</bdi>") == 30
+    older = re.search(r'<a href="([^"]+)" rel="next">Older</a>', first)
+    assert older
+    second = client.get(html_lib.unescape(older.group(1))).get_data(as_text=True)
+    titles = re.findall(r'<a href="[^"]+/messages/[0-9a-f]{32}"><bdi>([^<]+)</bdi>', second)
+    assert titles == ["Number 1", "Number 0"] and 'rel="next"' not in second
+    assert client.get(f"/apps/{app.app_id}/messages?before=nonsense").status_code == 404

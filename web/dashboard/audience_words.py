@@ -104,19 +104,32 @@ def filter_words(f: dict[str, Any], names: Names, nested: bool = False) -> str:
     return condition_words(f, names)
 
 
+def named(conn: Connection, keys: list[str]) -> dict[str, str]:
+    """Users by key as a list names them: name, else email, else user_id."""
+    if not keys:
+        return {}
+    query = select(users.c.id, users.c.name, users.c.email, users.c.user_id)
+    found = conn.execute(query.where(users.c.id.in_(keys))).all()
+    return {
+        r.id: str(r.name or r.email or r.user_id) for r in found if r.name or r.email or r.user_id
+    }
+
+
 def audience_words(
-    conn: Connection, app_id: str, row: dict[str, Any], names: Names | None = None
+    conn: Connection,
+    app_id: str,
+    row: dict[str, Any],
+    names: Names | None = None,
+    people: dict[str, str] | None = None,
 ) -> str:
-    """A listed message's audience: "Jo Bloggs", "3 chosen users", "Everyone matching …"."""
+    """A listed message's audience: "Jo Bloggs", "3 chosen users", "Everyone matching …"
+    (`people`: the names of the lone recipients of the rows being shown, found at once)."""
     if row.get("chosen") is not None:
-        if row["chosen"] == 1 and row.get("first_recipient"):
-            found = conn.execute(
-                select(users.c.name, users.c.email, users.c.user_id).where(
-                    users.c.id == row["first_recipient"]
-                )
-            ).first()
+        first = row.get("first_recipient")
+        if row["chosen"] == 1 and first:
+            found = (people if people is not None else named(conn, [first])).get(first)
             if found is not None:
-                return str(found.name or found.email or found.user_id or "1 chosen user")
+                return found
         n = row["chosen"]
         return f"{n:,} chosen user{'' if n == 1 else 's'}"
     audience = row.get("audience")

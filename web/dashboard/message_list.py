@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from queries.message_list import app_messages
 from web.context import services
 from web.dashboard.account import Teammate, teammate_of
-from web.dashboard.audience_words import audience_words, names_of
+from web.dashboard.audience_words import Names, audience_words, named, names_of
 from web.dashboard.blueprint import dashboard
 from web.dashboard.users import when
 
@@ -69,7 +69,9 @@ def message_list(app_id: str) -> ResponseReturnValue:
     with s.engine.connect() as conn:
         page = app_messages(conn, app_id, PER_PAGE, _before(request.args.get("before")))
         names = names_of(conn, app_id)
-        rows = [_row(conn, who, r, names, now) for r in page.items]
+        lone = [r["first_recipient"] for r in page.items if r["chosen"] == 1]
+        people = named(conn, [k for k in lone if k])
+        rows = [_row(conn, who, r, names, people, now) for r in page.items]
     following = None
     if page.next is not None:
         at, key = page.next
@@ -83,11 +85,18 @@ def message_list(app_id: str) -> ResponseReturnValue:
     )
 
 
-def _row(conn: Any, who: Teammate, r: dict[str, Any], names: Any, now: datetime) -> dict[str, Any]:
+def _row(
+    conn: Any,
+    who: Teammate,
+    r: dict[str, Any],
+    names: Names,
+    people: dict[str, str],
+    now: datetime,
+) -> dict[str, Any]:
     author = who.app.teammate(r["admin_id"]) if r["admin_id"] else None
     return {
         **r,
-        "audience_words": audience_words(conn, who.app.app_id, r, names),
+        "audience_words": audience_words(conn, who.app.app_id, r, names, people),
         "author": author["name"] if author else "a former teammate",
         "state": listed_state(r, now),
         "cells": stat_cells(r["message_type"], r["stats"]),
