@@ -300,6 +300,13 @@ def test_payloads_in_names_subjects_and_bodies_run_nowhere_in_the_message_pages(
             page.get_by_label("Preview for").fill(f"u{i}@example.com")
             expect(page.locator(".wp-message .message-body")).to_have_text(as_read(every[i]) + "!")
             nothing_ran_here(page)
+        # Payloads written as the body, in HTML, previewed in place.
+        page.get_by_role("radio", name="HTML").check()
+        for payload in every[:40:4]:
+            with page.expect_response(lambda r: r.url.endswith("/messages/new")):
+                page.locator("#body").fill(payload)
+            nothing_ran_here(page)
+        page.locator("#body").fill('{{ name | fallback:"x" }}!')
         page.get_by_role("radio", name="Email").check()
         page.get_by_label("Subject").fill("{{ name }}")
         expect(page.locator(".email-head dd").nth(1)).to_have_text(as_read(every[99]).strip())
