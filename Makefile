@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.audience
 	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.inbox
+	$(BIN)/python -m bench.inbox_page
+	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.reactions
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.activity

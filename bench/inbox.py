@@ -1,8 +1,9 @@
 """Inbox benchmark: `.venv/bin/python -m bench.inbox` (also run by `make bench`).
 
-100,000 conversations of 20 parts each, in one app with 10 teammates and 20,000 users, are
-COPYed into the conversations projection on PostgreSQL (replaying two million events through
-the commands would take most of an hour; the inbox views read only the projection). Then
+100,000 conversations of 20 parts each (with their inbox lines: the latest words and who wrote
+them), in one app with 10 teammates and 20,000 users, are COPYed into the conversations
+projection on PostgreSQL (replaying two million events through the commands would take most
+of an hour; the inbox views read only the projection). Then
 p50/p95 of what `GET /conversations` does for a page of 25 (the page plus `total_count`) for
 each inbox view, and of reading one whole 20-part conversation from the event store.
 Target: every inbox page under 50 ms p95.
@@ -20,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy import Engine
+
 from bench.common import (
     Figure,
     copy_rows,
@@ -36,7 +39,7 @@ from commands.conversations import Reply, StartConversation, load_conversation, 
 from commands.store import Parley
 from commands.users import Ping, UserInput, record_ping
 from migrations import upgrade
-from projections.conversations import admin_unread
+from projections.conversations import admin_unread, preview
 from projections.db import make_engine
 from projections.tables import conversation_counts, conversations
 from queries.conversations import Inbox, admin_counts, inbox, inbox_counts
@@ -45,9 +48,29 @@ APP = "inboxapp"
 ADMINS = [str(n) for n in range(1, 11)]
 TARGET_MS = 50.0
 NOW = 1_790_000_000
+USERS = 20_000
 
 
-def rows(size: int, users: int, seed: int = 11) -> list[dict[str, Any]]:
+SAID = [
+    "Hi, I can't sign in since this morning, it says my password is wrong.",
+    "How do I export last month's invoices as a PDF?",
+    "Thanks, that fixed it!",
+    "We'd like to move the whole team to the yearly plan: who should I talk to?",
+    "The CSV import stops at 80% every time, with no error message.",
+    "Is there a way to add a second admin to our workspace?",
+    "Sure, I've sent the screenshot by email a minute ago.",
+    "Our webhook gets a 500 from your side since the last release.",
+    "Could you refund the duplicate charge of 49 EUR on the 3rd?",
+    "Great, I'll try that tomorrow and let you know.",
+]
+
+
+def said(rng: random.Random) -> str:
+    """A realistic inbox line: one to three things people write, cut as the projection does."""
+    return preview(" ".join(rng.sample(SAID, rng.randrange(1, 4))), "text")
+
+
+def rows(size: int, users: int, seed: int = 11, app_id: str = APP) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     found = []
     for _ in range(size):
@@ -55,7 +78,7 @@ def rows(size: int, users: int, seed: int = 11) -> list[dict[str, Any]]:
         wrote = rng.randrange(0, 21)
         row: dict[str, Any] = {
             "id": uuid.uuid4().hex,
-            "app_id": APP,
+            "app_id": app_id,
             "user_id": f"{rng.randrange(users):032x}",
             "message_id": None,
             "user_started": rng.random() < 0.7,
@@ -67,12 +90,38 @@ def rows(size: int, users: int, seed: int = 11) -> list[dict[str, Any]]:
             "user_wrote": wrote,
             "user_unread": rng.random() < 0.2,
             "admins_read": {a: rng.randrange(-1, 21) for a in rng.sample(ADMINS, 2)},
+            "preview": said(rng),
+            "preview_by": "user" if wrote == 20 or rng.random() < 0.5 else "admin",
         }
         assignee = row["assignee_id"]
         row["assignee_unread"] = assignee is not None and admin_unread(row, assignee)
         row["admins_read"] = json.dumps(row["admins_read"])
         found.append(row)
     return found
+
+
+def load_inbox(
+    engine: Engine, size: int, users: int = USERS, app_id: str = APP
+) -> list[dict[str, Any]]:
+    """`size` conversations over `users` users COPYed into the projection, with its counts."""
+    started = time.perf_counter()
+    built = rows(size, users, app_id=app_id)
+    copy_rows(engine, conversations, built)
+    counted = Counter(
+        (r["app_id"], r["assignee_id"] or "", r["open"], r["assignee_unread"]) for r in built
+    )
+    copy_rows(
+        engine,
+        conversation_counts,
+        [
+            {"app_id": a, "assignee_id": b, "open": o, "unread": u, "conversations": n}
+            for (a, b, o, u), n in counted.items()
+        ],
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE conversations")
+    say(f"{size:,} conversations loaded in {time.perf_counter() - started:.1f} s")
+    return built
 
 
 def timed(runs: int, work: Callable[[], Any]) -> list[float]:
@@ -89,23 +138,7 @@ def views(url: str, size: int, runs: int) -> list[tuple[str, list[float], int]]:
     section(f"Inbox views over {size:,} conversations (a page of 25 and total_count)")
     engine = make_engine(url)
     try:
-        started = time.perf_counter()
-        built = rows(size, 20_000)
-        copy_rows(engine, conversations, built)
-        counted = Counter(
-            (r["app_id"], r["assignee_id"] or "", r["open"], r["assignee_unread"]) for r in built
-        )
-        copy_rows(
-            engine,
-            conversation_counts,
-            [
-                {"app_id": a, "assignee_id": b, "open": o, "unread": u, "conversations": n}
-                for (a, b, o, u), n in counted.items()
-            ],
-        )
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE conversations")
-        say(f"loaded in {time.perf_counter() - started:.1f} s")
+        built = load_inbox(engine, size)
         someone = built[0]["user_id"]
         found: list[tuple[str, list[float], int]] = []
         deep: dict[str, str | None] = {"cursor": None}

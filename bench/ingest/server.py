@@ -59,10 +59,16 @@ class Client:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         for attempt in range(2):
             try:
-                self.conn.request(method, path, body=body, headers=PING_HEADERS)
+                self.conn.request(method, path, body=body, headers=headers or PING_HEADERS)
                 response = self.conn.getresponse()
                 return response.status, response.read()
             except (ConnectionError, http.client.HTTPException):
