@@ -192,12 +192,10 @@ def test_the_keyboard_moves_replies_assigns_and_closes_but_not_while_typing(
                 ["Cy", "Bea", "Abe"]
             )
             assert problems_free(ann)
-            ann.keyboard.press("j")
-            expect(ann.get_by_role("heading", name="Conversation with Cy")).to_be_visible()
-            ann.keyboard.press("j")
-            expect(ann.get_by_role("heading", name="Conversation with Bea")).to_be_visible()
-            ann.keyboard.press("k")
-            expect(ann.get_by_role("heading", name="Conversation with Cy")).to_be_visible()
+            for key, name in (("j", "Cy"), ("j", "Bea"), ("k", "Cy")):
+                ann.keyboard.press(key)
+                expect(ann.get_by_role("heading", name=f"Conversation with {name}")).to_be_visible()
+                ann.wait_for_load_state()  # its script listens for keys once the page has loaded
             assert problems_free(ann)
 
             ann.keyboard.press("r")

@@ -90,10 +90,26 @@
     var box = document.getElementById("reply-body");
     if (box) { box.value = ""; box.dataset.refocus = "1"; }
   });
+  // A live refresh of the list keeps where it was scrolled to.
+  var scrolled = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target.id !== "inbox-list") return;
+    var list = event.detail.target.querySelector(".conversations");
+    scrolled = list ? list.scrollTop : null;
+  });
   document.addEventListener("htmx:afterSettle", function () {
+    var list = document.querySelector("#inbox-list .conversations");
+    if (list && scrolled !== null) { list.scrollTop = scrolled; scrolled = null; }
     var box = document.getElementById("reply-body");
     if (box && box.dataset.refocus) { delete box.dataset.refocus; box.focus(); }
   });
   document.addEventListener("htmx:afterSettle", showUnread);
-  document.addEventListener("DOMContentLoaded", showUnread);
+  document.addEventListener("DOMContentLoaded", function () {
+    showUnread();
+    // A conversation opens at its latest words, its line in the list in view.
+    var chosen = document.querySelector("#inbox-list a[aria-current='true']");
+    if (chosen) chosen.scrollIntoView({ block: "nearest" });
+    var lines = document.querySelectorAll("#conversation .thread .line");
+    if (lines.length > 3) lines[lines.length - 1].scrollIntoView({ block: "center" });
+  });
 })();
