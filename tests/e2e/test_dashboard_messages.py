@@ -466,3 +466,28 @@ def test_the_list_pages_newest_first_and_names_a_lone_recipient(
     titles = re.findall(r'<a href="[^"]+/messages/[0-9a-f]{32}"><bdi>([^<]+)</bdi>', second)
     assert titles == ["Number 1", "Number 0"] and 'rel="next"' not in second
     assert client.get(f"/apps/{app.app_id}/messages?before=nonsense").status_code == 404
+
+
+def test_ticked_users_are_the_audience_and_another_apps_ids_are_left_out(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    keys = people(services, app.app_id)
+    other = create_app(CreateApp("Other"), services.store, services.clock)
+    stranger = ping(services, other.app_id, {"user_id": "eve"}).user.id.hex
+    csrf = signed_in(client, services, app)
+    ticked = {"scope": "selected", "ids": [keys["ann"], keys["dan"], stranger], "kind": "manual"}
+    opened = client.post(
+        f"/apps/{app.app_id}/messages/new", data={"csrf_token": csrf, **ticked}
+    ).get_data(as_text=True)
+    assert "2 chosen users" in opened and "This will reach <strong>2 users</strong>" in opened
+    assert stranger not in opened
+    none = client.post(
+        f"/apps/{app.app_id}/messages/new", data={"csrf_token": csrf, "scope": "selected"}
+    ).get_data(as_text=True)
+    assert "tick the users to message first" in error_of(none, "audience")
+    assert "Back to the user list" in none
+    sent = compose(client, app.app_id, csrf, **ticked, message_type="inbox", body="Hi", do="send")
+    assert sent.status_code == 302
+    services.runner.catch_up()
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "2 chosen users" in page

@@ -6,6 +6,7 @@ made and checked by the REST API's own commands; nothing is saved while a field 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID
 
@@ -60,7 +61,7 @@ def composer(app_id: str) -> ResponseReturnValue:
     do = source.get("do", "")
     with s.engine.connect() as conn:
         draft = read_draft(conn, app_id, source)
-        keys = custom_keys(conn, app_id)
+        keys = _app_keys(conn, app_id, fresh=do not in ("", "preview", "insert"))
         if do == "insert":
             draft.body += _variable(source.get("variable", ""), source.get("fallback", ""))
         # Opened just now (from the list or a profile): nothing written yet to refuse.
@@ -94,6 +95,23 @@ def email_css(style: str) -> ResponseReturnValue:
     if css is None:
         abort(404)
     return Response(css, mimetype="text/css")
+
+
+KEYS_FOR = 30.0  # seconds a preview may use the app's custom keys as read before
+_KEYS: dict[str, tuple[float, set[str]]] = {}
+
+
+def _app_keys(conn: Connection, app_id: str, *, fresh: bool) -> set[str]:
+    """The app's custom keys, which variables may name: read afresh to send or test (as the
+    REST API does), reused a moment for previews, which come with every pause in typing and
+    would otherwise read every user's keys each time."""
+    now = time.monotonic()
+    held = _KEYS.get(app_id)
+    if fresh or held is None or now - held[0] > KEYS_FOR:
+        if len(_KEYS) > 1024:
+            _KEYS.clear()
+        held = _KEYS[app_id] = (now, custom_keys(conn, app_id))
+    return held[1]
 
 
 def _variable(name: str, fallback: str) -> str:
