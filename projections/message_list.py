@@ -53,7 +53,7 @@ def title_of(version: dict[str, Any]) -> str:
             text = compile_body(version["body"], version["markup"], None).render({})[1]
     except InvalidValue:  # written before a rule it breaks: its source is still words
         text = version.get("subject") or version["body"]
-    words = " ".join(text.split())
+    words = " ".join(text.split()) or "(no words: an image or a video)"
     return words if len(words) <= TITLE else words[: TITLE - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -241,6 +241,16 @@ def test_an_auto_message_is_edited_with_its_versions_kept_then_stopped(
     assert "unknown variable" in error_of(refused.get_data(as_text=True), "body")
     clock.advance(hours=1)
     form = {"csrf_token": csrf, "body": "Version *two*", "markup": "markdown", "subject": ""}
+    # The edit page previews the new version in place, saving nothing.
+    head = services.store.head()
+    shown = client.post(
+        edit_url, data={**form, "do": "preview"}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert '<div class="message-body"><p>Version <em>two</em></p></div>' in shown
+    bad = client.post(
+        edit_url, data={**form, "body": "{{ nope", "do": "preview"}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "unbalanced" in error_of(bad, "body") and services.store.head() == head
     assert client.post(edit_url, data=form).status_code == 302
     page = client.get(page_url).get_data(as_text=True)
     assert "Version <em>two</em>" in page and "Earlier versions" in page

@@ -336,6 +336,7 @@ def test_the_composer_the_list_and_a_message_page_pass_axe(
     page.wait_for_url(re.compile(r".*/messages/[0-9a-f]{32}$"))
     problems += serious(page)
     page.get_by_role("link", name="Edit content").click()
+    expect(page.locator(".wp-box")).to_be_visible()  # its preview
     problems += serious(page)
     page.goto(f"{parley.url}/apps/{parley.app_id}/messages")
     expect(page.locator("table.messages tbody tr")).to_have_count(1)

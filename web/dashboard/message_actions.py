@@ -5,19 +5,24 @@ handlers (commands/auto_messages.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from marshmallow import ValidationError
 
 from commands.auto_messages import EditMessage, StopMessage, edit_message, stop_message
 from commands.handling import handle
+from commands.manual_messages import fallback_user, preview
 from domain.errors import InvalidValue
 from domain.messages import Message
+from projections.message_list import title_of
 from queries.users import custom_keys
-from web.context import services
+from web.context import jobs, services
 from web.dashboard.account import Teammate, teammate_of
 from web.dashboard.blueprint import dashboard
-from web.dashboard.composing import DRAFT_IN, field_of
+from web.dashboard.composing import DRAFT_IN, Draft, field_of
 from web.dashboard.message import found_message, state_of
 from web.errors import flatten
 
@@ -55,6 +60,8 @@ def edit_message_page(app_id: str, message_id: str) -> ResponseReturnValue:
             errors = {f.split(".")[0]: r for f, r in flatten(error.messages)}
             loaded = {**given, **{k: v for k, v in request.form.items() if k in given}}
         given = {k: loaded[k] for k in given}
+        if request.form.get("do") == "preview" and request.headers.get("HX-Request"):
+            return _previewed(who, message, given, errors)
         if not errors and _saved(who, message, given, errors):
             flash("Saved as a new version: users who have not seen it yet get this one.", "ok")
             return _back(app_id, message)
@@ -62,6 +69,7 @@ def edit_message_page(app_id: str, message_id: str) -> ResponseReturnValue:
         "dashboard/message_edit.html",
         who=who,
         message=message,
+        title=title_of(message.current),
         given=given,
         errors=errors,
         closed=closed,
@@ -69,14 +77,64 @@ def edit_message_page(app_id: str, message_id: str) -> ResponseReturnValue:
     return page, 400 if errors else 200
 
 
-def _saved(who: Teammate, message: Message, given: dict[str, str], errors: dict[str, str]) -> bool:
-    s = services()
-    content = {
+def _content(message: Message, given: dict[str, str]) -> dict[str, Any]:
+    return {
         "subject": given["subject"].strip() or None,
         "body": given["body"],
         "markup": given["markup"],
         "style": given["template"] if message.message_type == "email" else None,
     }
+
+
+def _previewed(
+    who: Teammate, message: Message, given: dict[str, str], errors: dict[str, str]
+) -> ResponseReturnValue:
+    """The new version as users would get it (every fallback), or the fields' errors: the
+    message is edited in memory, never saved."""
+    s = services()
+    shown = None
+    if not errors:
+        content = _content(message, given)
+        with s.engine.connect() as conn:
+            keys = custom_keys(conn, who.app.app_id)
+        try:
+            c = content
+            message.edit(c["subject"], c["body"], c["markup"], c["style"], keys, s.clock.now())
+        except InvalidValue as invalid:
+            errors[field_of(invalid.field)] = invalid.reason
+        else:
+            shown = preview(
+                message, fallback_user(who.app.app_id, s.clock.now()), jobs().preview_email
+            )
+            if "body" in shown:
+                shown["body"] = Markup(shown["body"])  # sanitised by nh3 (domain/content.py)
+    draft = Draft(
+        kind=message.kind,
+        message_type=message.message_type,
+        subject=given["subject"],
+        body=given["body"],
+        markup=given["markup"],
+        template=given["template"],
+        unsubscribe_link=message.with_unsubscribe_link,
+        url="",
+        stop_at="",
+        preview_as="",
+        audience=None,
+        errors=errors,
+    )
+    return render_template(
+        "dashboard/_preview.html",
+        who=who,
+        draft=draft,
+        shown=shown,
+        as_user=None,
+        oob=("subject", "body"),
+    )
+
+
+def _saved(who: Teammate, message: Message, given: dict[str, str], errors: dict[str, str]) -> bool:
+    s = services()
+    content = _content(message, given)
     with s.engine.connect() as conn:
         keys = custom_keys(conn, who.app.app_id)
     try:
@@ -100,5 +158,9 @@ def stop_message_page(app_id: str, message_id: str) -> ResponseReturnValue:
         flash("Stopped: it shows to no one else. Those who saw it keep their copy.", "ok")
         return _back(app_id, message)
     return render_template(
-        "dashboard/message_stop.html", who=who, message=message, closed=closed
+        "dashboard/message_stop.html",
+        who=who,
+        message=message,
+        title=title_of(message.current),
+        closed=closed,
     ), (409 if closed and request.method == "POST" else 200)
