@@ -97,6 +97,12 @@ def email_css(style: str) -> ResponseReturnValue:
     return Response(css, mimetype="text/css")
 
 
+# The seed's list ("HTML Messages"); the sanitiser (domain/content.py) allows a few more.
+SEED_TAGS = frozenset(
+    {f"h{n}" for n in range(1, 7)}
+    | {"strong", "em", "sub", "sup", "small", "strike"}
+    | {"table", "thead", "tbody", "tfoot", "th", "tr", "td", "ol", "ul", "li", "img", "iframe"}
+)
 KEYS_FOR = 30.0  # seconds a preview may use the app's custom keys as read before
 _KEYS: dict[str, tuple[float, set[str]]] = {}
 
@@ -223,7 +229,7 @@ def _page(
         "conditions": said,
         "variables": [v for v in STANDARD_ORDER if v in STANDARD_VARIABLES],
         "custom_variables": sorted(keys - STANDARD_VARIABLES, key=str.casefold),
-        "tags": sorted(TAGS),
+        "more_tags": sorted(TAGS - SEED_TAGS),
         "picks": _picks(conn, app_id, draft),
         "status": status,
         **_preview(conn, app_id, draft, message),
