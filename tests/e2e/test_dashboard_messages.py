@@ -296,6 +296,7 @@ def test_an_in_app_message_from_a_profile_reaches_the_user_and_the_list_counts_i
     services.runner.catch_up()
     page = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert 'data-state="delivered"' in page and "Ann Lee" in page
+    assert re.search(rf'href="/apps/{app.app_id}/inbox/[0-9a-f]{{32}}">Conversation</a>', page)
     listed = client.get(f"/apps/{app.app_id}/messages").get_data(as_text=True)
     assert "<bdi>Ann Lee</bdi>" in listed and "Psst" in listed
 

@@ -114,8 +114,16 @@ def test_an_email_from_a_filtered_list_with_a_variable_is_previewed_then_sent(
     expect(body).to_have_value('Hey {{ first_name | fallback:"there" }}, we shipped exports.')
     frame = page.frame_locator("iframe.email-frame")
     expect(frame.locator("body")).to_contain_text("Hey there, we shipped exports.")
+    # Into the subject too, when it was written in last.
+    page.get_by_label("Subject").fill("Exports for ")
+    page.get_by_label("Fallback, for users without it").fill("you")
+    page.get_by_role("button", name="Insert").click()
+    expect(page.get_by_label("Subject")).to_have_value(
+        'Exports for {{ first_name | fallback:"you" }}'
+    )
     page.get_by_label("Preview for").fill("bea@example.com")
     expect(frame.locator("body")).to_contain_text("Hey Bea, we shipped exports.")
+    expect(page.locator(".email-head")).to_contain_text("Exports for Bea")
     expect(page.locator(".email-text")).to_contain_text("Hey Bea, we shipped exports.")
     expect(page.locator(".email-head")).to_contain_text("Ann Admin <ann@acme.io>")
     # The frame runs nothing: no scripts, another origin.

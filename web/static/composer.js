@@ -1,6 +1,7 @@
 /* The composer's "Insert data": the chosen variable, with its fallback, goes in at the cursor
-   of the message box (without this script the button posts the form and the server adds it at
-   the end). Typing then updates the preview through htmx, as any input does. */
+   of the message box, or of the subject when that was written in last (without this script
+   the button posts the form and the server adds it at the end of the message). Typing then
+   updates the preview through htmx, as any input does. */
 (function () {
   "use strict";
 
@@ -17,17 +18,22 @@
     if (!button || !body || !select || button.dataset.ready) { return; }
     button.dataset.ready = "1";
     document.documentElement.classList.add("js");
+    // Into the subject when it was the last box written in, else into the message.
+    var subject = document.getElementById("subject");
+    var target = body;
     var at = body.value.length;
-    body.addEventListener("blur", function () { at = body.selectionStart; });
+    [body, subject].forEach(function (box) {
+      if (!box) { return; }
+      box.addEventListener("blur", function () { target = box; at = box.selectionStart; });
+    });
     button.addEventListener("click", function (event) {
       event.preventDefault();
       var text = variable(select.value, fallback.value);
-      var start = document.activeElement === body ? body.selectionStart : at;
-      var end = document.activeElement === body ? body.selectionEnd : at;
-      body.value = body.value.slice(0, start) + text + body.value.slice(end);
-      body.focus();
-      body.selectionStart = body.selectionEnd = at = start + text.length;
-      body.dispatchEvent(new Event("input", { bubbles: true }));
+      var start = Math.min(at, target.value.length);
+      target.value = target.value.slice(0, start) + text + target.value.slice(start);
+      target.focus();
+      target.selectionStart = target.selectionEnd = at = start + text.length;
+      target.dispatchEvent(new Event("input", { bubbles: true }));
     });
   }
 
