@@ -21,11 +21,18 @@ class MessagePage:
 
 
 def app_messages(
-    conn: Connection, app_id: str, per_page: int, before: tuple[int, str] | None = None
+    conn: Connection,
+    app_id: str,
+    per_page: int,
+    before: tuple[int, str] | None = None,
+    kind: str | None = None,
 ) -> MessagePage:
-    """The app's messages, newest first, `per_page` after `before`, each with its stats."""
+    """The app's messages (of one `kind`: manual or auto), newest first, `per_page` after
+    `before`, each with its stats."""
     m = message_list.c
     query = select(message_list).where(m.app_id == app_id)
+    if kind is not None:
+        query = query.where(m.kind == kind)
     if before is not None:
         at, key = before
         query = query.where(or_(m.created_at < at, and_(m.created_at == at, m.id < key)))

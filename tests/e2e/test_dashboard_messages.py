@@ -477,6 +477,10 @@ def test_the_list_pages_newest_first_and_names_a_lone_recipient(
     titles = re.findall(r'<a href="[^"]+/messages/[0-9a-f]{32}"><bdi>([^<]+)</bdi>', second)
     assert titles == ["Number 1", "Number 0"] and 'rel="next"' not in second
     assert client.get(f"/apps/{app.app_id}/messages?before=nonsense").status_code == 404
+    autos = client.get(f"/apps/{app.app_id}/messages?kind=auto").get_data(as_text=True)
+    assert "No auto messages yet" in autos and 'aria-current="page">Auto</a>' in autos
+    manual = client.get(f"/apps/{app.app_id}/messages?kind=manual").get_data(as_text=True)
+    assert manual.count("<bdi>Ann Lee</bdi>") == 30 and "kind=manual&amp;before=" in manual
 
 
 def test_ticked_users_are_the_audience_and_another_apps_ids_are_left_out(

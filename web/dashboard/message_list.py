@@ -18,6 +18,7 @@ from web.dashboard.blueprint import dashboard
 from web.dashboard.users import when
 
 PER_PAGE = 30
+KINDS = ("manual", "auto")
 EMAIL_STATS = ("sent", "opened", "clicked", "replied", "unsubscribed")
 IN_APP_STATS = ("delivered", "viewed", "clicked", "replied")
 COLUMNS = ("sent", "delivered", "viewed", "opened", "clicked", "replied", "unsubscribed")
@@ -67,7 +68,9 @@ def message_list(app_id: str) -> ResponseReturnValue:
     s = services()
     now = s.clock.now()
     with s.engine.connect() as conn:
-        page = app_messages(conn, app_id, PER_PAGE, _before(request.args.get("before")))
+        kind = request.args.get("kind") if request.args.get("kind") in KINDS else None
+        before = _before(request.args.get("before"))
+        page = app_messages(conn, app_id, PER_PAGE, before, kind)
         names = names_of(conn, app_id)
         lone = [r["first_recipient"] for r in page.items if r["chosen"] == 1]
         people = named(conn, [k for k in lone if k])
@@ -75,13 +78,16 @@ def message_list(app_id: str) -> ResponseReturnValue:
     following = None
     if page.next is not None:
         at, key = page.next
-        following = url_for("dashboard.message_list", app_id=app_id, before=f"{at}-{key}")
+        following = url_for(
+            "dashboard.message_list", app_id=app_id, kind=kind, before=f"{at}-{key}"
+        )
     return render_template(
         "dashboard/message_list.html",
         who=who,
         rows=rows,
         next_url=following,
         first_page=request.args.get("before") is None,
+        kind=kind,
     )
 
 
