@@ -11,10 +11,11 @@ HTTP (bench/sse.py): signed in through the form, holding `GET /apps/<app>/stream
    the browser then fetches (htmx, `HX-Request`) shows the reply's words in its row (fetched
    again on each later `inbox` event if it did not yet). Target: p99 of (b) < 1 s.
 2. Pings with 50 dashboards open (--streams): bench/ingest's returning-user pings, as fast as
-   8 keep-alive clients go, in rounds without streams, with them, and without again (so a
-   drift of the database's size cancels out), a user's reply every --change-every seconds
-   throughout (so the streams wake). Target: throughput with streams >= 90 % of without; all
-   50 admitted with WEB_THREADS=8 (streams get LIVE_STREAMS threads of their own).
+   8 keep-alive clients go, in rounds without streams and with them in turn (ABAB…A, so the
+   machine's other load and the database's growth fall on both), a user's reply every
+   --change-every seconds throughout (so the streams wake): (2a) streams alone, (2b) each
+   dashboard also fetching the list on each event, as htmx does. Target: throughput with them
+   >= 90 % of without; all 50 admitted with WEB_THREADS=8 (streams get LIVE_STREAMS threads).
 3. Over the cap: one worker with LIVE_STREAMS=20 and 50 streams: the 30 over it get
    `retry: 10000` and are closed (they come back 10 s later, as EventSource does); pings as
    in 2. Target: exactly the streams over the cap refused; pings >= 90 % of without.
@@ -24,9 +25,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -47,7 +47,7 @@ from bench.ingest.pings import PingRun, ping_bodies, report_errors, send_pings
 from bench.ingest.run import report_load
 from bench.ingest.server import Client, running_server, server_env
 from bench.ingest.settings import Settings
-from bench.sse import Dashboard, Stream, basic, sign_in, user_reply
+from bench.sse import Changes, Dashboard, Stream, basic, sign_in
 
 EMAIL = "bench@example.com"
 STREAM = f"/apps/{APP}/stream"
@@ -110,38 +110,6 @@ def spread(samples: Sequence[float]) -> str:
     return f"p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:6.1f} ms   max {max(samples):.0f} ms"
 
 
-class Changes:
-    """A user's reply every `every` seconds in a thread, so that open streams wake."""
-
-    def __init__(self, port: int, talks: Talks, every: float) -> None:
-        self.client, self.talks, self.every = Client(port), talks, every
-        self.made = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        auth = basic(APP, API_KEY)
-        while not self._stop.wait(self.every):
-            conversation, user_id = self.talks[self.made % len(self.talks)]
-            user_reply(self.client, auth, conversation, user_id, f"Any news? ({self.made})")
-            self.made += 1
-
-    def nudge(self, count: int, gap: float = 0.2) -> None:
-        """A few replies now, from this thread."""
-        client, auth = Client(self.client.port), basic(APP, API_KEY)
-        for n in range(count):
-            conversation, user_id = self.talks[n % len(self.talks)]
-            user_reply(client, auth, conversation, user_id, "Hello again")
-            time.sleep(gap)
-        client.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.client.close()
-
-
 @dataclass
 class PingRounds:
     without: list[PingRun]
@@ -167,6 +135,12 @@ class PingRounds:
                 f"latency p50 {self.latency(runs, 0.5):5.1f} ms  p95 "
                 f"{self.latency(runs, 0.95):5.1f} ms  p99 {self.latency(runs, 0.99):5.1f} ms"
             )
+        rates = ", ".join(
+            f"{r.rate:,.0f}"
+            for pair in zip(self.without, self.with_streams, strict=False)
+            for r in pair
+        )
+        say(f"rounds in turn (pings/s, without first): {rates}, {self.without[-1].rate:,.0f}")
         say(f"ratio with / without: {self.ratio():.1%}")
 
 
@@ -179,15 +153,23 @@ class Opened:
     closed: int  # … of which the server closed at once
 
 
-def open_streams(port: int, cookie: str, count: int) -> list[Stream]:
-    streams = [Stream(port, STREAM, cookie) for _ in range(count)]
+def open_streams(port: int, cookie: str, count: int, fetch: bool) -> list[Stream]:
+    """`count` dashboards' streams; with `fetch`, each fetches the list on its events too."""
+
+    def fetcher() -> Callable[[], object]:
+        client, headers = Client(port), {"Cookie": cookie, "HX-Request": "true"}
+        return lambda: client.request("GET", LIST, headers=headers)
+
+    streams = [
+        Stream(port, STREAM, cookie, on_inbox=fetcher() if fetch else None) for _ in range(count)
+    ]
     for stream in streams:
         stream.wait_open()
     return streams
 
 
 def pings_with_streams(
-    port: int, talks: Talks, args: argparse.Namespace
+    port: int, talks: Talks, args: argparse.Namespace, fetch: bool = False
 ) -> tuple[PingRounds, list[Opened], int]:
     """Rounds without streams and with --streams open, alternating (ABAB…A: the machine's
     other load and the database's growth fall on both); the streams of each round are closed
@@ -199,11 +181,11 @@ def pings_with_streams(
     def one_round() -> PingRun:
         return send_pings(port, bodies, args.pings, args.threads)
 
-    changes = Changes(port, talks, args.change_every)
+    changes = Changes(port, basic(APP, API_KEY), talks, args.change_every)
     without, during, opened, woken = [one_round()], [], [], 0
     try:
         for _ in range(args.rounds):
-            streams = open_streams(port, cookie, args.streams)
+            streams = open_streams(port, cookie, args.streams, fetch)
             during.append(one_round())
             woken += sum(len(s.inbox) for s in streams)
             refused = [s for s in streams if s.retries[:1] == [10_000]]
@@ -220,22 +202,26 @@ def pings_with_streams(
     return PingRounds(without, during), opened, woken
 
 
-def many_streams(port: int, talks: Talks, args: argparse.Namespace) -> list[Figure]:
-    section(f"2. Pings with {args.streams} open dashboards (WEB_THREADS={args.web_threads})")
-    found, opened, _ = pings_with_streams(port, talks, args)
+def many_streams(port: int, talks: Talks, args: argparse.Namespace, fetch: bool) -> list[Figure]:
+    what = "dashboards fetching the list on each event" if fetch else "streams"
+    section(
+        f"2{'b' if fetch else 'a'}. Pings, {args.streams} {what}, WEB_THREADS={args.web_threads}"
+    )
+    found, opened, _ = pings_with_streams(port, talks, args, fetch)
+    n = f"{args.streams} {'fetching' if fetch else 'streams'}"
     admitted = min(o.admitted for o in opened)
     say(f"streams admitted in each round: {[o.admitted for o in opened]} of {args.streams}")
     found.describe(f"with {args.streams} streams")
     ratio = found.ratio()
     return [
-        Figure("pings/s without streams", found.rate(found.without), "/s"),
-        Figure(f"pings/s with {args.streams} streams", found.rate(found.with_streams), "/s"),
-        Figure("ping p50 without streams", found.latency(found.without, 0.5), "ms"),
-        Figure("ping p50 with streams", found.latency(found.with_streams, 0.5), "ms"),
-        Figure("ping p99 without streams", found.latency(found.without, 0.99), "ms"),
-        Figure("ping p99 with streams", found.latency(found.with_streams, 0.99), "ms"),
-        Figure("pings with / without streams", ratio, "%", ">= 90 %", ratio >= PING_RATIO),
-        Figure("streams admitted", admitted, "", f"= {args.streams}", admitted == args.streams),
+        Figure(f"{n}: pings/s without", found.rate(found.without), "/s"),
+        Figure(f"{n}: pings/s with", found.rate(found.with_streams), "/s"),
+        Figure(f"{n}: ping p50 without", found.latency(found.without, 0.5), "ms"),
+        Figure(f"{n}: ping p50 with", found.latency(found.with_streams, 0.5), "ms"),
+        Figure(f"{n}: ping p99 without", found.latency(found.without, 0.99), "ms"),
+        Figure(f"{n}: ping p99 with", found.latency(found.with_streams, 0.99), "ms"),
+        Figure(f"{n}: pings with / without", ratio, "%", ">= 90 %", ratio >= PING_RATIO),
+        Figure(f"{n}: admitted", admitted, "", f"= {args.streams}", admitted == args.streams),
     ]
 
 
@@ -276,6 +262,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=1000, help="users the pings spread over")
     parser.add_argument("--threads", type=int, default=8, help="ping clients")
     parser.add_argument("--change-every", type=float, default=1.0, help="seconds")
+    parser.add_argument("--no-fetch", action="store_true", help="skip 2b")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument("--live-streams", type=int, default=64, help="LIVE_STREAMS (1, 2)")
@@ -292,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         talks = prepare(url, args.conversations, args.talks)
         with server(url, args.web_workers, args.web_threads, args.live_streams) as port:
             figures += reply_to_row(port, talks, args.replies, args.spacing)
-            figures += many_streams(port, talks, args)
+            figures += many_streams(port, talks, args, fetch=False)
+            if not args.no_fetch:
+                figures += many_streams(port, talks, args, fetch=True)
         with server(url, args.cap_workers, args.web_threads, args.cap) as port:
             figures += over_the_cap(port, talks, args)
     print_summary(figures)

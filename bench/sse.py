@@ -1,6 +1,7 @@
 """The browser's side of an open dashboard, over real HTTP (bench/live.py): signing in with
 the form's CSRF token, holding the live stream open and reading its server-sent events, and
-fetching the list fragment htmx swaps in on each `inbox` event."""
+fetching the list fragment htmx swaps in on each `inbox` event; and users replying through
+the REST API meanwhile."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -69,6 +71,40 @@ def user_reply(
         raise RuntimeError(f"reply: {status} {answer[:300]!r}")
 
 
+class Changes:
+    """Users' replies (to `talks`: conversation and user_id) every `every` seconds in a thread,
+    so that open streams wake."""
+
+    def __init__(
+        self, port: int, auth: dict[str, str], talks: list[tuple[str, str]], every: float
+    ) -> None:
+        self.client, self.auth, self.talks, self.every = Client(port), auth, talks, every
+        self.made = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            conversation, user_id = self.talks[self.made % len(self.talks)]
+            user_reply(self.client, self.auth, conversation, user_id, f"Any news? ({self.made})")
+            self.made += 1
+
+    def nudge(self, count: int, gap: float = 0.2) -> None:
+        """A few replies now, from this thread."""
+        client = Client(self.client.port)
+        for n in range(count):
+            conversation, user_id = self.talks[n % len(self.talks)]
+            user_reply(client, self.auth, conversation, user_id, "Hello again")
+            time.sleep(gap)
+        client.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.client.close()
+
+
 def row_shows(listing: str, conversation: str, words: str) -> bool:
     """The list's row for this conversation holds these words (its preview)."""
     start = listing.find(f"/inbox/{conversation}?")
@@ -87,6 +123,7 @@ class Stream:
     path: str
     cookie: str
     reconnect: bool = True
+    on_inbox: Callable[[], object] | None = None  # what the page does then (fetch the list)
     inbox: list[tuple[float, list[str]]] = field(default_factory=list)
     retries: list[int] = field(default_factory=list)  # each connection's `retry:` (ms)
     ended: int = 0  # connections the server ended
@@ -145,6 +182,8 @@ class Stream:
                 self.last_id = fields.get("id", self.last_id)
                 self.inbox.append((time.perf_counter(), json.loads(fields["data"])))
             self._cond.notify_all()
+        if fields.get("event") == "inbox" and self.on_inbox is not None:
+            self.on_inbox()
 
     def wait_open(self, timeout: float = 10.0) -> int:
         """The first connection's `retry:` in ms (1000: admitted; 10000: over the cap)."""
