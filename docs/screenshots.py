@@ -153,6 +153,26 @@ def take(base: str, app_id: str, password: str) -> None:
         shoot(page, "settings-inbox", lambda page: page.get_by_label("Simple").check())
         page.goto(f"{home}/settings/teammates")
         shoot(page, "teammates")
+        page.goto(f"{home}/messages")
+        shoot(page, "messages")
+
+        def composed(page: Page) -> None:
+            page.get_by_role("radio", name="Email").check()
+            page.get_by_label("Subject").fill('News for {{ first_name | fallback:"you" }}')
+            page.locator("#body").fill(
+                'Hey {{ first_name | fallback:"there" }},\n\nTeam workspaces are here: '
+                "**invite your whole team** and share projects.\n\n"
+                "[Try them](https://app.example.com/teams)"
+            )
+            page.locator("#body").press("End")
+            page.locator(".email-frame").wait_for()
+            page.wait_for_timeout(800)  # the debounced preview
+
+        page.goto(f"{home}/users")
+        page.locator("#bulk input[value=all]").check()
+        page.get_by_role("button", name="Manual Message").click()
+        page.wait_for_url(f"{home}/messages/new*")
+        shoot(page, "composer", composed)
         page.goto(f"{home}/inbox?view=all")
         page.locator("#inbox-list a[data-conversation]").first.click()
         page.wait_for_url(f"{home}/inbox/*")

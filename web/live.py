@@ -148,6 +148,10 @@ class Feed:
             self._reached = upto
             self._cond.notify_all()
 
+    def rest(self, seconds: float) -> None:
+        """Let a stream pause (cut short when the process stops)."""
+        self._stopping.wait(seconds)
+
     @property
     def closed(self) -> bool:
         return self._stopping.is_set()

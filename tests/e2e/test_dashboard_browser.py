@@ -172,7 +172,7 @@ def test_a_three_condition_filter_built_in_the_bar_is_saved_and_its_users_tagged
         assert page.get_by_role("heading", level=1).inner_text() == "Dan"
         # A setting: the inbox style, as the widget will read it.
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
-        page.get_by_role("link", name="Inbox").first.click()
+        page.get_by_role("navigation", name="Settings").get_by_role("link", name="Inbox").click()
         page.get_by_label("Simple").check()
         page.get_by_role("button", name="Save inbox style").click()
         page.get_by_text("Saved: the inbox style is now “simple”.").wait_for()
