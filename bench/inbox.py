@@ -93,6 +93,7 @@ def rows(size: int, users: int, seed: int = 11, app_id: str = APP) -> list[dict[
             "preview": said(rng),
             "preview_by": "user" if wrote == 20 or rng.random() < 0.5 else "admin",
         }
+        row["waiting"] = not row["user_started"] and wrote == 0
         assignee = row["assignee_id"]
         row["assignee_unread"] = assignee is not None and admin_unread(row, assignee)
         row["admins_read"] = json.dumps(row["admins_read"])
@@ -108,14 +109,22 @@ def load_inbox(
     built = rows(size, users, app_id=app_id)
     copy_rows(engine, conversations, built)
     counted = Counter(
-        (r["app_id"], r["assignee_id"] or "", r["open"], r["assignee_unread"]) for r in built
+        (r["app_id"], r["assignee_id"] or "", r["open"], r["assignee_unread"], r["waiting"])
+        for r in built
     )
     copy_rows(
         engine,
         conversation_counts,
         [
-            {"app_id": a, "assignee_id": b, "open": o, "unread": u, "conversations": n}
-            for (a, b, o, u), n in counted.items()
+            {
+                "app_id": a,
+                "assignee_id": b,
+                "open": o,
+                "unread": u,
+                "waiting": w,
+                "conversations": n,
+            }
+            for (a, b, o, u, w), n in counted.items()
         ],
     )
     with engine.begin() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,7 @@ import nh3
 from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, select
 
+from domain.content import conversation_html
 from domain.conversations import Conversation
 from projections.events import event_class
 from projections.tables import PREVIEW, conversation_counts, conversations
@@ -56,11 +58,12 @@ class ConversationsProjection:
                     "assignee_unread": by_user and e.assignee is not None,
                     "preview": preview(e.body, e.markup) or _files(e.attachments),
                     "preview_by": e.author["type"],
+                    "waiting": not by_user,
                 }
             elif key in rows:
                 _change(rows[key], e)
         upsert(conn, table, list(rows.values()))
-        change: Counter[tuple[str, str, bool, bool]] = Counter()
+        change: Counter[tuple[str, str, bool, bool, bool]] = Counter()
         for key, row in rows.items():
             change[_counted(row)] += 1
             if key in before:
@@ -68,9 +71,11 @@ class ConversationsProjection:
         add_to_counts(conn, tables["conversation_counts"], "conversations", change)
 
 
-def _counted(row: dict[str, Any]) -> tuple[str, str, bool, bool]:
-    """Where a conversation counts: its app, assignee ("" for none), open, unread by them."""
-    return (row["app_id"], row["assignee_id"] or "", row["open"], row["assignee_unread"])
+def _counted(row: dict[str, Any]) -> tuple[str, str, bool, bool, bool]:
+    """Where a conversation counts: its app, assignee ("" for none), open, unread by them,
+    waiting for the user's first answer."""
+    key = (row["app_id"], row["assignee_id"] or "", row["open"], row["assignee_unread"])
+    return (*key, bool(row["waiting"]))
 
 
 def _change(row: dict[str, Any], e: Any) -> None:
@@ -96,6 +101,7 @@ def _change(row: dict[str, Any], e: Any) -> None:
             row["preview"] = preview(part["body"] or _files(part["attachments"]), "text")
             row["preview_by"] = author["type"]
         if author["type"] == "user":
+            row["waiting"] = False
             row["user_wrote"] = row["parts"]
             row["user_unread"] = False
         else:
@@ -110,7 +116,8 @@ def _change(row: dict[str, Any], e: Any) -> None:
 def preview(body: str, markup: str) -> str:
     """The first words of a comment as plain text on one line (an HTML message's tags left
     out), as the inbox list shows them."""
-    text = html.unescape(nh3.clean(body, tags=set())) if markup == "html" else body
+    shown = body if markup == "html" else conversation_html(body)  # Markdown, as the thread
+    text = html.unescape(nh3.clean(re.sub(r"</(p|li|h\d|tr|blockquote)>", " ", shown), tags=set()))
     words = " ".join(text.split())
     return words if len(words) <= PREVIEW else words[: PREVIEW - 1].rstrip() + "…"
 

@@ -241,6 +241,9 @@ conversations = Table(
     # and who wrote it ("user" or "admin").
     Column("preview", String(PREVIEW)),
     Column("preview_by", String(8)),
+    # Opened by a teammate's message the user has not answered: the dashboard's inbox leaves
+    # it out until they do (seed: "Their replies will show up in your inbox").
+    Column("waiting", Boolean, nullable=False, server_default=false()),
     # Inbox views: all, mine or unassigned; open or closed; newest first.
     Index("conversations_app_open", "app_id", "open", "updated_at", "id"),
     Index("conversations_app_assignee", "app_id", "assignee_id", "open", "updated_at", "id"),
@@ -256,6 +259,7 @@ conversation_counts = Table(
     Column("assignee_id", String(64), primary_key=True),
     Column("open", Boolean, primary_key=True),
     Column("unread", Boolean, primary_key=True),
+    Column("waiting", Boolean, primary_key=True, server_default=false()),
     Column("conversations", Integer, nullable=False),
 )
 

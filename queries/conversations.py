@@ -27,6 +27,7 @@ class Inbox:
     user_key: str | None = None
     unread_by_user: bool = False
     reader: str | None = None  # the teammate whose read state `read` shows
+    answered: bool = False  # leave out teammates' messages the user has not answered
     before: str | None = None  # a `pages.next` cursor
 
 
@@ -60,6 +61,8 @@ def inbox_rows(
         where.append(c.c.user_id == view.user_key)
         if view.unread_by_user:
             where.append(c.c.user_unread.is_(True))
+    if view.answered:
+        where.append(c.c.waiting.is_(False))
     total = None
     if count:
         counting = select(func.count()).select_from(c).where(*where)
@@ -124,7 +127,7 @@ def inbox_counts(conn: Connection, app_id: str) -> dict[str, int]:
     """`GET /counts?type=conversation`: open, closed, assigned (open) and unassigned (open),
     from the running counts the projection keeps."""
     counted = {"open": 0, "closed": 0, "assigned": 0, "unassigned": 0}
-    for assignee, is_open, _unread, n in _counts(conn, app_id):
+    for assignee, is_open, _unread, _waiting, n in _counts(conn, app_id):
         counted["open" if is_open else "closed"] += n
         if is_open:
             counted["assigned" if assignee else "unassigned"] += n
@@ -135,7 +138,7 @@ def admin_counts(conn: Connection, app_id: str) -> dict[str, dict[str, int]]:
     """Per teammate: conversations assigned to them, open and closed, and the open ones in
     which the user wrote what they have not read (their inbox's unread count)."""
     counted: dict[str, dict[str, int]] = {}
-    for assignee, is_open, unread, n in _counts(conn, app_id):
+    for assignee, is_open, unread, _waiting, n in _counts(conn, app_id):
         if not assignee:
             continue
         mine = counted.setdefault(assignee, {"open": 0, "closed": 0, "unread": 0})
@@ -147,9 +150,12 @@ def admin_counts(conn: Connection, app_id: str) -> dict[str, dict[str, int]]:
 
 def view_counts(conn: Connection, app_id: str, admin_id: str) -> dict[str, dict[str, int]]:
     """The dashboard inbox's tabs: for "mine", "unassigned" and "all", how many conversations
-    are open and closed, and (mine) how many open ones hold what this teammate has not read."""
+    are open and closed, and (mine) how many open ones hold what this teammate has not read;
+    teammates' messages the user has not answered left out."""
     counted = {v: {"open": 0, "closed": 0, "unread": 0} for v in ("mine", "unassigned", "all")}
-    for assignee, is_open, unread, n in _counts(conn, app_id):
+    for assignee, is_open, unread, waiting, n in _counts(conn, app_id):
+        if waiting:
+            continue
         state = "open" if is_open else "closed"
         views = [
             "all",
@@ -163,11 +169,10 @@ def view_counts(conn: Connection, app_id: str, admin_id: str) -> dict[str, dict[
     return counted
 
 
-def _counts(conn: Connection, app_id: str) -> list[tuple[str, bool, bool, int]]:
-    query = select(cc.c.assignee_id, cc.c.open, cc.c.unread, cc.c.conversations).where(
-        cc.c.app_id == app_id, cc.c.conversations != 0
-    )
-    return [(a, bool(o), bool(u), int(n)) for a, o, u, n in conn.execute(query)]
+def _counts(conn: Connection, app_id: str) -> list[tuple[str, bool, bool, bool, int]]:
+    query = select(cc.c.assignee_id, cc.c.open, cc.c.unread, cc.c.waiting, cc.c.conversations)
+    query = query.where(cc.c.app_id == app_id, cc.c.conversations != 0)
+    return [(a, bool(o), bool(u), bool(w), int(n)) for a, o, u, w, n in conn.execute(query)]
 
 
 def message_conversation(

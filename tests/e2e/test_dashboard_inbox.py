@@ -75,7 +75,8 @@ def test_the_views_count_and_list_newest_first_and_reading_clears_unread(
     base = f"/apps/{app.app_id}/inbox"
 
     mine = client.get(base).get_data(as_text=True)
-    assert "<title>(1) Inbox · Acme · Parley</title>" in mine
+    # Jo's, assigned to Ann and unread, and Sam's, which nobody has taken yet.
+    assert "<title>(2) Inbox · Acme · Parley</title>" in mine
     assert re.search(r'aria-current="page">Mine <span class="count">1</span>', mine)
     assert re.search(r">Unassigned <span class=\"count\">1</span>", mine)
     assert re.search(r">All <span class=\"count\">3</span>", mine)
@@ -90,7 +91,7 @@ def test_the_views_count_and_list_newest_first_and_reading_clears_unread(
     settle(client.application)
     again = client.get(base).get_data(as_text=True)
     assert _rows(again) == [("Jo", False)]
-    assert "<title>Inbox · Acme · Parley</title>" in again
+    assert "<title>(1) Inbox · Acme · Parley</title>" in again  # Sam's still waits
     assert client.get(f"{base}?view=nonsense&state=x").status_code == 200  # the default view
     assert client.get(f"{base}?before=garbage").status_code == 200
 
@@ -257,3 +258,57 @@ def test_streams_over_the_cap_are_told_to_come_back_later_and_close(
     again = client.get(f"/apps/{app.app_id}/stream", buffered=False)  # the slot is free again
     assert next(iter(again.response)) in ("retry: 1000\n\n", b"retry: 1000\n\n")
     again.close()
+
+
+def test_a_teammates_message_joins_the_inbox_once_the_user_answers_it(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    _world(client, services, app)
+    ping(services, app.app_id, {"user_id": "jo", "email": "jo@example.com"})
+    sent = {
+        "message_type": "email",
+        "subject": "Your export",
+        "body": "Hi **Jo**, how is the export going?",
+        "from": {"type": "admin", "id": "1"},
+        "to": {"type": "user", "user_id": "jo"},
+    }
+    assert post(client, "/messages", basic(app), sent).status_code == 200
+    settle(client.application)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    every = f"/apps/{app.app_id}/inbox?view=all"
+    assert _rows(client.get(every).get_data(as_text=True)) == [
+        ("Max", True),
+        ("Jo", True),
+        ("Sam", True),
+    ]
+    waiting = client.get("/conversations?type=user&user_id=jo", headers=basic(app)).get_json()
+    opened = [c["id"] for c in waiting["conversations"] if c["parts"] == 0]
+    assert len(opened) == 1  # the REST API lists it as Intercom's did
+    answer = {"type": "user", "user_id": "jo", "message_type": "comment", "body": "It *works*"}
+    assert post(client, f"/conversations/{opened[0]}/reply", basic(app), answer).status_code == 200
+    settle(client.application)
+    html = client.get(every).get_data(as_text=True)
+    assert _rows(html)[0] == ("Jo", True)
+    assert re.search(r'aria-current="page">All <span class="count">4</span>', html)
+    assert "<bdi>It works</bdi>" in html  # the latest words as read, not their Markdown
+
+
+def test_a_tab_signed_out_elsewhere_is_sent_to_the_sign_in_page_whole(
+    client: FlaskClient, services: Services, app: CreatedApp
+) -> None:
+    talks = _world(client, services, app)
+    sign_in(client, "ann@acme.io", PASSWORD)
+    page = f"/apps/{app.app_id}/inbox/{talks['jo']}"
+    csrf = _csrf(client.get(page).get_data(as_text=True))
+    client.post("/signout", data={"csrf_token": csrf})
+    head = services.store.head()
+    htmx = {"HX-Request": "true", "Referer": f"http://localhost{page}?view=all"}
+    for answer in (
+        client.get(f"/apps/{app.app_id}/inbox?part=list", headers=htmx),
+        client.post(f"{page}/reply", data={"csrf_token": csrf, "body": "x"}, headers=htmx),
+    ):
+        assert answer.status_code in (204, 400)
+        if answer.status_code == 204:
+            assert answer.headers["HX-Redirect"].startswith("/signin?next=")
+            assert "inbox" in answer.headers["HX-Redirect"]
+    assert services.store.head() == head

@@ -94,7 +94,7 @@ def test_two_teammates_see_each_others_changes_live(
             ann.get_by_role("button", name="Assign").click()
             expect(ann.locator("#conversation-assignee")).to_have_text("assigned to Bob Builder")
             expect(bob.locator("#inbox-list .conversations li")).to_have_count(0, timeout=LIVE_MS)
-            expect(bob.locator("#inbox-link .count")).to_have_text("1 unread", timeout=LIVE_MS)
+            expect(bob.locator("#inbox-link .count")).to_have_text("1 need you", timeout=LIVE_MS)
             expect(bob).to_have_title("(1) Inbox · Acme · Parley", timeout=LIVE_MS)
 
             # A new conversation reaches Bob's open list; Bob opens Jo's and Ann's note shows up.
@@ -103,7 +103,8 @@ def test_two_teammates_see_each_others_changes_live(
                 ["Max Moe"], timeout=LIVE_MS
             )
             bob.goto(f"{base}/{talk}?view=mine")
-            expect(bob).to_have_title("Jo Jones · Inbox · Acme · Parley")  # read: no count
+            # Jo's is read now; Max's waits for someone.
+            expect(bob).to_have_title("(1) Jo Jones · Inbox · Acme · Parley")
             ann.get_by_role("radio", name="Note").check()
             ann.get_by_label("Your reply or note").fill("Jo is on the **pro** plan")
             ann.get_by_role("button", name="Send").click()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import Response, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
@@ -51,7 +51,15 @@ def current_account() -> Account | None:
 
 
 def _to_signin() -> NoReturn:
-    abort(redirect(url_for("dashboard.signin", next=request.full_path.rstrip("?"))))
+    """To the sign-in page and back; an htmx request (a form or a live refresh in a tab
+    signed out elsewhere) sends the whole tab there rather than swapping the page in."""
+    target = url_for("dashboard.signin", next=request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request") == "true":
+        page = urlsplit(request.referrer or "")  # the tab's own page, to come back to
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path else None
+        target = url_for("dashboard.signin", next=_safe_next(back))
+        abort(Response(status=204, headers={"HX-Redirect": target}))
+    abort(redirect(target))
 
 
 def teammate_of(app_id: str) -> Teammate:

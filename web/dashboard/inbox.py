@@ -76,7 +76,9 @@ def _names(conn: Connection, app_id: str, keys: list[str]) -> dict[str, dict[str
 def listing(who: Teammate, place: Place, selected: str | None = None) -> dict[str, Any]:
     """What the list shows: the tabs with their counts, this page's rows, the next page."""
     app_id, me = who.app.app_id, who.admin["id"]
-    view = Inbox(app_id=app_id, open=place.state == "open", per_page=PER_PAGE, reader=me)
+    view = Inbox(
+        app_id=app_id, open=place.state == "open", per_page=PER_PAGE, reader=me, answered=True
+    )
     view.assignee = me if place.view == "mine" else None
     view.unassigned = place.view == "unassigned"
     view.before = place.before
@@ -112,11 +114,17 @@ def listing(who: Teammate, place: Place, selected: str | None = None) -> dict[st
         "counts": counts,
         "rows": lines,
         "next": place.args(before=following) if following else None,
-        "unread": counts["mine"]["unread"],
+        "unread": needing_you(counts),
         "list_url": url_for(
             "dashboard.inbox", app_id=app_id, part="list", selected=selected, **place.args()
         ),
     }
+
+
+def needing_you(counts: dict[str, dict[str, int]]) -> int:
+    """The tab's and the navigation's count: your open conversations with what you have not
+    read, and the open ones nobody has taken yet."""
+    return counts["mine"]["unread"] + counts["unassigned"]["open"]
 
 
 def live_position() -> int:
@@ -143,6 +151,6 @@ def inbox_badge(app_id: str) -> ResponseReturnValue:
     """The navigation's Inbox link with the teammate's unread count (refreshed live)."""
     who = teammate_of(app_id)
     with services().engine.connect() as conn:
-        unread = view_counts(conn, app_id, who.admin["id"])["mine"]["unread"]
+        unread = needing_you(view_counts(conn, app_id, who.admin["id"]))
     current = request.args.get("current") == "1"
     return render_template("dashboard/_inbox_link.html", who=who, unread=unread, current=current)
