@@ -17,8 +17,8 @@ from commands.clock import ManualClock
 from commands.conversations import Reply, StartConversation, reply, start_by_user
 from tests.e2e import test_widget_browser as harness
 from tests.e2e.test_dashboard_browser import sign_in_page
-from tests.e2e.test_dashboard_xss import WATCH, as_read, payloads
-from tests.e2e.test_widget_browser import TIMEOUT_MS, served_parley
+from tests.e2e.test_dashboard_xss import as_read, payloads, watched
+from tests.e2e.test_widget_browser import served_parley
 from tests.helpers import ping
 
 browser = harness.browser
@@ -71,13 +71,7 @@ def test_no_payload_runs_in_the_inbox_list_or_a_conversation(
             reply(Reply(app_id, cid, ann, "note", body=payload), s.store, clock)
         s.runner.catch_up()
 
-        context = browser.new_context()
-        context.set_default_timeout(TIMEOUT_MS)
-        context.add_init_script(WATCH)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("dialog", lambda dialog: errors.append("dialog: " + dialog.message))
+        page, errors = watched(browser)
         sign_in_page(page, parley.url, app_id)
 
         names: list[str] = []
@@ -107,5 +101,5 @@ def test_no_payload_runs_in_the_inbox_list_or_a_conversation(
         reply(Reply(app_id, talk.conversation_id, ann, "comment", body=sent[0]), s.store, clock)
         page.locator(".thread .line.comment").nth(len(sent) + 1).wait_for()
         nothing_ran(page)
-        context.close()
+        page.context.close()
         assert errors == []

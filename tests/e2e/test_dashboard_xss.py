@@ -45,6 +45,19 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
+def watched(browser: Browser) -> tuple[Page, list[str]]:
+    """A page in a fresh context that notes what a payload that ran would do (WATCH), page
+    errors and dialogs; close its context when done."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: errors.append("dialog: " + dialog.message))
+    return page, errors
+
+
 def payloads() -> list[str]:
     """Each vector, cut to what Parley accepts for a string (NULs are refused on input)."""
     return [v["payload"][:MAX_STRING] for v in VECTORS if "\x00" not in v["payload"]]
@@ -103,13 +116,7 @@ def test_no_payload_runs_on_the_list_the_filter_bar_a_profile_or_the_companies(
         app_id = parley.app.app_id
         sent = payloads()
         every = [as_read(p) for p in sent]
-        context = browser.new_context()
-        context.set_default_timeout(TIMEOUT_MS)
-        context.add_init_script(WATCH)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("dialog", lambda dialog: errors.append("dialog: " + dialog.message))
+        page, errors = watched(browser)
         sign_in_page(page, parley.url, app_id)
 
         shown: list[str] = []
@@ -149,5 +156,5 @@ def test_no_payload_runs_on_the_list_the_filter_bar_a_profile_or_the_companies(
         page.goto(f"{parley.url}/apps/{app_id}/tags")
         nothing_ran(page)
         assert set(every[:60]) <= set(page.locator("td.name bdi").all_text_contents())
-        context.close()
+        page.context.close()
         assert errors == []

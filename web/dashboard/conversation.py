@@ -129,43 +129,50 @@ def panel(
     }
 
 
+def _page(who: Teammate, place: Place, shown: dict[str, Any]) -> str:
+    """The inbox page: the list, this conversation beside it, the live stream's start."""
+    listed = listing(who, place, selected=shown["conversation"].conversation_id)
+    return render_template(
+        "dashboard/inbox.html", who=who, live_after=live_position(), **{**listed, **shown}
+    )
+
+
 @dashboard.get("/apps/<app_id>/inbox/<conversation_id>")
 def conversation(app_id: str, conversation_id: str) -> ResponseReturnValue:
     who = teammate_of(app_id)
     found = _read(who, _found(app_id, conversation_id))
-    place = place_from(request.args)
-    shown = panel(who, found, place)
+    shown = panel(who, found, place_from(request.args))
     if request.headers.get("HX-Request") == "true" and request.args.get("part") == "thread":
         return render_template("dashboard/_thread.html", who=who, **shown), {"Vary": "HX-Request"}
-    listed = listing(who, place, selected=found.conversation_id)
-    return render_template(
-        "dashboard/inbox.html",
-        who=who,
-        live_after=live_position(),
-        **{**listed, **shown},
-    ), {"Vary": "HX-Request"}
+    return _page(who, shown["place"], shown), {"Vary": "HX-Request"}
 
 
-def _act(app_id: str, conversation_id: str, command: Reply, typed: str = "") -> ResponseReturnValue:
-    """Carry out one step; show the conversation again (htmx) or go back to it."""
+def _act(
+    app_id: str,
+    conversation_id: str,
+    part_type: str,
+    *,
+    body: str | None = None,
+    assignee: str | None = None,
+) -> ResponseReturnValue:
+    """Carry out one step as the signed-in teammate; show the conversation again (htmx) or
+    go back to it. What was typed comes back with the reason when it is refused."""
     who = teammate_of(app_id)
     found = _found(app_id, conversation_id)
     place = place_from(request.form)
+    author = {"type": "admin", "id": who.admin["id"]}
+    command = Reply(
+        app_id, conversation_id, author, part_type, body=body, assignee=assignee, via="dashboard"
+    )
     s = services()
     try:
         handle(reply, command, s.store, s.clock)
     except InvalidValue as problem:
-        shown = panel(who, found, place, problem=problem, typed=typed, mode=command.part_type)
+        typed = (body or "") if part_type in MODES else ""
+        shown = panel(who, found, place, problem=problem, typed=typed, mode=part_type)
         if request.headers.get("HX-Request") == "true":
             return render_template("dashboard/_conversation.html", who=who, **shown), 422
-        listed = listing(who, place, selected=found.conversation_id)
-        page = render_template(
-            "dashboard/inbox.html",
-            who=who,
-            live_after=live_position(),
-            **{**listed, **shown},
-        )
-        return page, 422
+        return _page(who, place, shown), 422
     if request.headers.get("HX-Request") == "true":
         shown = panel(who, _found(app_id, conversation_id), place)
         return render_template("dashboard/_conversation.html", who=who, **shown)
@@ -175,19 +182,13 @@ def _act(app_id: str, conversation_id: str, command: Reply, typed: str = "") -> 
     return redirect(target, 303)
 
 
-def _me(app_id: str) -> dict[str, str]:
-    return {"type": "admin", "id": teammate_of(app_id).admin["id"]}
-
-
 @dashboard.post("/apps/<app_id>/inbox/<conversation_id>/reply")
 def reply_to(app_id: str, conversation_id: str) -> ResponseReturnValue:
     """A reply the user sees, or (`mode=note`) a private note for the team."""
     mode = request.form.get("mode", "comment")
     if mode not in MODES:
         mode = "comment"
-    typed = request.form.get("body", "")
-    command = Reply(app_id, conversation_id, _me(app_id), mode, body=typed, via="dashboard")
-    return _act(app_id, conversation_id, command, typed)
+    return _act(app_id, conversation_id, mode, body=request.form.get("body", ""))
 
 
 @dashboard.post("/apps/<app_id>/inbox/<conversation_id>/assign")
@@ -195,25 +196,14 @@ def assign(app_id: str, conversation_id: str) -> ResponseReturnValue:
     """Hand the conversation to a teammate, with an optional private note."""
     note = request.form.get("note", "").strip() or None
     assignee = request.form.get("assignee") or None
-    command = Reply(
-        app_id,
-        conversation_id,
-        _me(app_id),
-        "assignment",
-        body=note,
-        assignee=assignee,
-        via="dashboard",
-    )
-    return _act(app_id, conversation_id, command)
+    return _act(app_id, conversation_id, "assignment", body=note, assignee=assignee)
 
 
 @dashboard.post("/apps/<app_id>/inbox/<conversation_id>/close")
 def close(app_id: str, conversation_id: str) -> ResponseReturnValue:
-    command = Reply(app_id, conversation_id, _me(app_id), "close", via="dashboard")
-    return _act(app_id, conversation_id, command)
+    return _act(app_id, conversation_id, "close")
 
 
 @dashboard.post("/apps/<app_id>/inbox/<conversation_id>/reopen")
 def reopen(app_id: str, conversation_id: str) -> ResponseReturnValue:
-    command = Reply(app_id, conversation_id, _me(app_id), "open", via="dashboard")
-    return _act(app_id, conversation_id, command)
+    return _act(app_id, conversation_id, "open")
