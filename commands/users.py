@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from domain.delivery import Delivery, delivery_key
 from domain.errors import MissingUserIdentifier
 from domain.identity import company_key, email_key, user_id_key
 from domain.messages import Message
-from domain.showing import show_on_page_view
+from domain.showing import Shown, show_on_page_view, unseen_popups
 from domain.user import Alias, User
 from domain.values import CustomValue
 
@@ -85,6 +85,8 @@ class Saved:
     user: User
     position: int
     messages: tuple[Message, ...] = ()  # auto messages this page view shows, first time each
+    # What the widget is to display, in order: popups unseen on earlier page views, then these.
+    shown: tuple[Shown, ...] = ()
 
 
 def resolve_user(
@@ -184,11 +186,16 @@ def record_ping(cmd: Ping, store: Parley, clock: Clock, locate: Locate = nowhere
     user, aliases = resolve_user(store, cmd.app_id, cmd.user.user_id, by_email, now)
     others = apply_user_input(store, user, cmd.user, by="snippet", at=now, claim_email=signed_email)
     user.record_page_view(now, cmd.url, cmd.referrer, cmd.ip, cmd.user_agent, cmd.timezone, place)
+    unseen = unseen_popups(user, _messages(store, user.popups_unseen), showable, now)
     due = waiting_in_app(store, user, now) + due_in_app(store, user, cmd.url, now)
     # Each shown message reached the user's inbox too, as a conversation they can reply to.
     shown, opened = show_on_page_view(user, due, showable, now)
-    shown_now = tuple(m for m, _ in shown)
-    return Saved(user, store.save_all(user, *aliases, *others, *opened), shown_now)
+    position = store.save_all(user, *aliases, *others, *opened)
+    return Saved(user, position, tuple(s.message for s in shown), tuple(unseen + shown))
+
+
+def _messages(store: Parley, message_ids: Iterable[str]) -> dict[str, Message | None]:
+    return {i: store.recent(Message, UUID(hex=i)) for i in message_ids}
 
 
 def save_user(cmd: SaveUser, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:

@@ -11,6 +11,7 @@ same atomic save as the page view, so each message goes out to each user at most
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,16 @@ from domain.user import User
 
 # What the widget displays of a message for a user, or None when it would show nothing.
 Content = Callable[[Message, User], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message a page view shows: its content and the conversation it opened (on this page
+    view or an earlier one)."""
+
+    message: Message
+    content: dict[str, Any]
+    conversation_id: str
 
 
 def due_candidates(
@@ -61,28 +72,52 @@ def still_waiting(user: User, waiting: dict[str, Message | None], now: datetime)
     return shown
 
 
+POPUPS = ("conversation", "announcement", "notification")  # the types the widget pops up
+
+
 def show_on_page_view(
     user: User, messages: Iterable[Message], content: Content, now: datetime
-) -> tuple[list[tuple[Message, dict[str, Any]]], list[Conversation]]:
+) -> tuple[list[Shown], list[Conversation]]:
     """Record on the user which of these due messages this page view shows, each with its
-    content, and the conversations they open (unsaved, for the caller to save with the user).
-    A manual message adds to the relationship score (seed)."""
-    shown: list[tuple[Message, dict[str, Any]]] = []
+    content and the conversation it opens (unsaved, for the caller to save with the user).
+    A popup stays unseen on the user until the widget displays it (one at a time: the rest
+    wait for the next page view). A manual message adds to the relationship score (seed)."""
+    shown: list[Shown] = []
+    opened: list[Conversation] = []
     for message in messages:
         version = len(message.versions) - 1
         # A message that would show nothing never stops the page view from being recorded.
         shows = content(message, user)
         if shows is None:
             user.message_not_shown(message.message_id, version, "empty", now)
-        elif message.message_id in user.messages_waiting:
-            user.message_shown(message.message_id, version, now)
+            continue
+        conversation = conversation_for(message, user, shows["body"], now)
+        popup = conversation.conversation_id if message.message_type in POPUPS else None
+        if message.message_id in user.messages_waiting:
+            user.message_shown(message.message_id, version, now, conversation_id=popup)
             user.message_sent(now)
-            shown.append((message, shows))
         else:
-            user.auto_message_shown(message.message_id, version, now)
-            shown.append((message, shows))
-    opened = [conversation_for(m, user, shows["body"], now) for m, shows in shown]
+            user.auto_message_shown(message.message_id, version, now, conversation_id=popup)
+        shown.append(Shown(message, shows, conversation.conversation_id))
+        opened.append(conversation)
     return shown, opened
+
+
+def unseen_popups(
+    user: User, messages: dict[str, Message | None], content: Content, now: datetime
+) -> list[Shown]:
+    """The popups that went out to this user earlier but were never displayed (the widget
+    shows one at a time and the page was left first), still live, oldest first: offered
+    again, with their current content, each with the conversation it opened."""
+    offered = []
+    for message_id, conversation_id in user.popups_unseen.items():
+        message = messages.get(message_id)
+        if message is None or not message.live(now):
+            continue
+        shows = content(message, user)
+        if shows is not None:
+            offered.append(Shown(message, shows, conversation_id))
+    return offered
 
 
 def deliver_manual(

@@ -31,8 +31,8 @@ def effective_unsubscribe(by_snippet: bool | None, manually: bool) -> bool:
 class User(Aggregate):
     # Version 2 added tags, 3 tracked events, 4 message times, 5 auto messages shown, 6 manual
     # in-app messages waiting for the next visit and messages clicked, 7 messages that could
-    # not be shown: older snapshots are upcast.
-    class_version = 7
+    # not be shown, 8 popups not yet displayed: older snapshots are upcast.
+    class_version = 8
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -59,6 +59,10 @@ class User(Aggregate):
     @staticmethod
     def upcast_v6_v7(state: dict[str, Any]) -> None:
         state["messages_not_shown"] = []
+
+    @staticmethod
+    def upcast_v7_v8(state: dict[str, Any]) -> None:
+        state["popups_unseen"] = {}
 
     @staticmethod
     def create_id(app_id: str, user_id: str | None, email: str | None) -> UUID:
@@ -120,6 +124,9 @@ class User(Aggregate):
         self.messages_waiting: list[str] = []  # manual in-app messages for the next visit
         self.messages_clicked: list[str] = []  # in-app messages with a link followed
         self.messages_not_shown: list[str] = []  # in-app messages that showed this user nothing
+        # Popups that went out but the widget has not displayed yet (it shows one at a time):
+        # message id -> the conversation it opened; offered again on the next page view.
+        self.popups_unseen: dict[str, str] = {}
         self.last_seen_at: datetime | None = None
         self.last_request_at: datetime | None = None
         self.session_count = 0
@@ -222,9 +229,15 @@ class User(Aggregate):
         self.last_message_sent_at = max(self.last_message_sent_at or 0, int(at.timestamp()))
 
     @event("AutoMessageShown")
-    def auto_message_shown(self, message_id: str, version: int, at: datetime) -> None:
-        """An auto message matched for the first time and went out with this page view."""
+    def auto_message_shown(
+        self, message_id: str, version: int, at: datetime, conversation_id: str | None = None
+    ) -> None:
+        """An auto message matched for the first time and went out with this page view; a
+        popup's `conversation_id` (absent from events stored before it was recorded) stays
+        unseen until the widget displays it."""
         self.auto_messages_shown.append(message_id)
+        if conversation_id is not None:
+            self.popups_unseen[message_id] = conversation_id
 
     def queue_message(self, message_id: str, at: datetime) -> None:
         """A teammate sent this user an in-app message: shown on their next visit, once."""
@@ -240,10 +253,14 @@ class User(Aggregate):
         self.messages_waiting.append(message_id)
 
     @event("MessageShown")
-    def message_shown(self, message_id: str, version: int, at: datetime) -> None:
-        """A waiting manual message went out with this page view."""
+    def message_shown(
+        self, message_id: str, version: int, at: datetime, conversation_id: str | None = None
+    ) -> None:
+        """A waiting manual message went out with this page view (a popup: as above)."""
         self.messages_waiting.remove(message_id)
         self.auto_messages_shown.append(message_id)
+        if conversation_id is not None:
+            self.popups_unseen[message_id] = conversation_id
 
     @event("MessageNotShown")
     def message_not_shown(self, message_id: str, version: int, reason: str, at: datetime) -> None:
@@ -269,7 +286,7 @@ class User(Aggregate):
 
     @event("MessageViewed")
     def _viewed(self, message_id: str, at: datetime) -> None:
-        pass
+        self.popups_unseen.pop(message_id, None)
 
     def click_message(self, message_id: str, url: str, at: datetime) -> None:
         """A link in an in-app message this user was shown was followed (each click is

@@ -19,7 +19,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from commands.apps import check_snippet_user, recent_app
 from commands.audience_schemas import WidgetClickSchema, WidgetEventSchema, WidgetViewSchema
-from commands.auto_messages import shown
 from commands.conversations import (
     MarkRead,
     Reply,
@@ -36,6 +35,7 @@ from commands.users import Ping, find_named_user, record_ping
 from commands.views import record_click, record_view
 from domain.app import App
 from domain.conversations import MAX_BODY, Conversation
+from domain.showing import Shown
 from domain.user import User
 from queries.conversations import Inbox, inbox, message_conversation, unread_by_user
 from web import context
@@ -120,19 +120,32 @@ def ping() -> ResponseReturnValue:
     )
     services = context.services()
     saved = handle(record_ping, cmd, services.store, services.clock, services.locate)
-    # Inbox messages only land in the user's inbox; the others pop up too.
-    messages = [shown(m, saved.user) for m in saved.messages if m.message_type != "inbox"]
+    app = recent_app(services.store, cmd.app_id)
     answer: dict[str, Any] = {
         "type": "ping",
         "user": {"id": saved.user.id.hex},
-        "messages": messages,
+        "messages": popups(saved.shown, everyone_who_wrote(app)),
     }
-    app = recent_app(services.store, cmd.app_id)
     if app.inbox_style != "none":  # nothing visual, nothing more to look up
         answer["inbox"] = app.inbox()
         with services.engine.connect() as conn:
             answer["unread"] = unread_by_user(conn, app.app_id, saved.user.id.hex)
     return jsonify(answer)
+
+
+def popups(due: tuple[Shown, ...], admins: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """The popups for the widget to display one at a time, in order, each with the teammate it
+    is from (for their name and initials) and the conversation a reply joins. Inbox messages
+    only land in the user's inbox."""
+    return [
+        {
+            **s.content,
+            "conversation_id": s.conversation_id,
+            "from": named({"type": "admin", "id": s.message.admin_id}, admins),
+        }
+        for s in due
+        if s.message.message_type != "inbox"
+    ]
 
 
 @widget.post("/widget/events")

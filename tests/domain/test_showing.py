@@ -9,7 +9,13 @@ from typing import Any
 from domain.conversations import Conversation, to_notify
 from domain.inbound import honours_token
 from domain.messages import Message
-from domain.showing import deliver_manual, due_candidates, show_on_page_view, still_waiting
+from domain.showing import (
+    deliver_manual,
+    due_candidates,
+    show_on_page_view,
+    still_waiting,
+    unseen_popups,
+)
 from domain.user import User
 from tests.domain.given import recorded, settled
 
@@ -48,11 +54,30 @@ def content(m: Message, _user: User) -> dict[str, Any] | None:
 def test_a_due_auto_message_is_recorded_shown_and_opens_a_conversation() -> None:
     ann, welcome = user(), message()
     shown, opened = show_on_page_view(ann, [welcome], content, NOW)
-    assert [m for m, _ in shown] == [welcome]
+    assert [s.message for s in shown] == [welcome]
     assert [name for name, _ in recorded(ann)] == ["AutoMessageShown"]
     (conversation,) = opened
+    assert shown[0].conversation_id == conversation.conversation_id
     assert conversation.message_id == welcome.message_id
     assert conversation.author == {"type": "admin", "id": "1"}
+
+
+def test_a_popup_not_yet_displayed_is_offered_again_until_the_widget_shows_it() -> None:
+    ann, first, second = user(), message(), message(message_type="notification")
+    inbox = message(message_type="inbox")
+    shown, _ = show_on_page_view(ann, [first, second, inbox], content, NOW)
+    settled(ann)
+    messages: dict[str, Message | None] = {m.message_id: m for m in (first, second, inbox)}
+    later = NOW + timedelta(minutes=5)
+    offered = unseen_popups(ann, messages, content, later)
+    # The inbox message was never a popup; the two popups wait, each with its conversation.
+    assert [(s.message, s.conversation_id) for s in offered] == [
+        (s.message, s.conversation_id) for s in shown[:2]
+    ]
+    ann.view_auto_message(first.message_id, later)
+    assert [s.message for s in unseen_popups(ann, messages, content, later)] == [second]
+    second.stop(later)
+    assert unseen_popups(ann, messages, content, later + timedelta(seconds=1)) == []
 
 
 def test_a_message_showing_nothing_is_recorded_not_shown_and_opens_nothing() -> None:
@@ -71,7 +96,7 @@ def test_a_waiting_manual_message_is_shown_and_adds_to_the_relationship() -> Non
     shown, _ = show_on_page_view(
         ann, still_waiting(ann, {note.message_id: note}, NOW), content, NOW
     )
-    assert [m for m, _ in shown] == [note]
+    assert [s.message for s in shown] == [note]
     assert [name for name, _ in recorded(ann)] == ["MessageShown", "MessageSent"]
     assert ann.messages_waiting == []
 

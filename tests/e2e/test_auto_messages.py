@@ -57,6 +57,8 @@ def test_a_user_sees_an_auto_message_once_when_they_first_match(
     (shown,) = boot(client, app.app_id, user_id="ann", plan="pro")
     assert shown["id"] == message.message_id
     assert shown["body"] == "<p>Welcome to Pro, Ann!</p>"
+    viewed = {"app_id": app.app_id, "user_id": "ann", "message_id": message.message_id}
+    assert client.post("/widget/views", data=json.dumps(viewed)).status_code == 202
     assert boot(client, app.app_id, user_id="ann", plan="pro") == []  # never twice
     user: User = services.store.repository.get(user_id_key(app.app_id, "ann"))
     assert user.auto_messages_shown == [message.message_id]

@@ -1,5 +1,6 @@
 """Manual in-app messages (seed: "Manual Messages"): a teammate sends a popup to one user or to
-every user a filter matches now; each sees it on their next visit, once, with their own values."""
+every user a filter matches now; each sees it on their next visit, with their own values, until
+the widget has displayed it once."""
 
 from __future__ import annotations
 
@@ -57,12 +58,19 @@ def test_a_user_sees_a_manual_message_on_their_next_visit_once(
     (shown,) = boot(client, app.app_id, user_id="j")
     assert shown["id"] == message_id and shown["message_type"] == "conversation"
     assert shown["body"] == "<p>Hey John, we moved the <strong>billing</strong> page.</p>"
-    assert boot(client, app.app_id, user_id="j") == []
+    assert shown["from"] == {"type": "admin", "id": "1", "name": "Ann Admin"}
+    conversation = client.get(f"/conversations/{shown['conversation_id']}", headers=auth)
+    assert conversation.get_json()["conversation_message"]["body"] == shown["body"]
+    # Left before the widget displayed it (another popup was showing): offered again, with
+    # the same conversation, until the widget reports it displayed; then never again.
+    (again,) = boot(client, app.app_id, user_id="j")
+    assert (again["id"], again["conversation_id"]) == (message_id, shown["conversation_id"])
     user: User = services.store.repository.get(user_id_key(app.app_id, "j"))
     assert user.last_message_sent_at is not None  # counts toward the relationship score
     assert client.post(
         "/widget/views", json={"app_id": app.app_id, "user_id": "j", "message_id": message_id}
     ).status_code in (200, 202, 204)
+    assert boot(client, app.app_id, user_id="j") == []
     services.runner.catch_up()
     assert stats(client, auth, message_id) == {
         **{"sent": 0, "delivered": 1, "viewed": 1},
