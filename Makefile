@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reactions
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.activity
+	$(BIN)/python -m bench.widget
 
 screenshots: $(STAMP) $(ASSETS)
 	$(BIN)/python docs/screenshots.py
