@@ -54,6 +54,7 @@ bench: $(STAMP)
 
 screenshots: $(STAMP) $(ASSETS)
 	$(BIN)/python docs/screenshots.py
+	$(BIN)/python docs/widget_screenshots.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info node_modules $(VENDOR)

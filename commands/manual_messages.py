@@ -148,11 +148,12 @@ def send_test(cmd: TestCopy, email_of: BuildEmail, transport: Transport) -> Emai
     return built
 
 
-# Where the widget (web/static/widget.js) puts each in-app type: every popup in one box.
+# Where the widget (web/widget_src/popups.js) puts each in-app type (seed: "Different Message
+# Types"); popups show one at a time.
 PLACES = {
-    "conversation": "a popup at the bottom right of the user's page",
-    "announcement": "a popup at the bottom right of the user's page",
-    "notification": "a popup at the bottom right of the user's page",
+    "conversation": "a popup in the middle of the user's page, with a reply box",
+    "announcement": "a large popup filling most of the user's page, with a reply box",
+    "notification": "a small popup in the top-right corner that fades after a while",
     "inbox": "in the user's message box, with a badge on the inbox button",
 }
 

@@ -46,7 +46,25 @@ from web.json_body import json_object
 widget = Blueprint("widget", __name__)
 CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
 
-WIDGET_JS = Path(__file__).parent / "static" / "widget.js"
+# widget.js is served as one file, joined from its modules (web/widget_src) in this order, in
+# one function scope: each module's names are the others' too.
+WIDGET_SOURCES = ("core", "ui", "popups", "box", "api")
+WIDGET_SRC = Path(__file__).parent / "widget_src"
+
+
+def build_widget_js() -> bytes:
+    """The widget library as served: its modules inside one closure, run once per page."""
+    parts = [(WIDGET_SRC / f"{name}.js").read_text() for name in WIDGET_SOURCES]
+    return (
+        "/* Parley widget library: replaces the snippet's queue stub with the real Intercom()"
+        ' API. */\n(function (w, d) {\n"use strict";\n'
+        "if (w.Intercom && w.Intercom.parley) { return; }\n"
+        + "\n".join(parts)
+        + "})(window, document);\n"
+    ).encode()
+
+
+WIDGET_JS = build_widget_js()
 # Schemas are stateless once built; building one per request costs more than the load.
 PING, EVENT, VIEW = PingSchema(), WidgetEventSchema(), WidgetViewSchema()
 CLICK = WidgetClickSchema()
@@ -77,7 +95,7 @@ SNIPPET_LENGTH = 120
 
 @widget.get("/widget.js")
 def widget_js() -> ResponseReturnValue:
-    response = Response(WIDGET_JS.read_bytes(), mimetype="application/javascript")
+    response = Response(WIDGET_JS, mimetype="application/javascript")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

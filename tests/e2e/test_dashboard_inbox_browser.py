@@ -167,8 +167,9 @@ def test_a_reply_and_a_note_from_the_inbox_reach_the_widget_as_the_reply_alone(
         tab.open(site.publish(html(settings_block(settings), loader)))
         tab.page.click(".parley-launcher")
         tab.page.locator(".parley-conversation").first.click()
-        tab.page.wait_for_selector(".parley-part >> text=Export")
-        shown = tab.js("() => document.querySelector('.parley-box').innerText")
+        thread = tab.page.frame_locator(".parley-box .parley-thread")  # the widget's frame
+        thread.locator(".part em", has_text="Export").wait_for()
+        shown = thread.locator("body").inner_text()
         assert "How do I export?" in shown and "Use the Export button" in shown
         assert "PRIVATE" not in shown and "asked twice" not in shown
 

@@ -209,7 +209,8 @@ def test_a_test_copy_goes_to_the_teammate_and_nothing_is_saved(
     assert "A test copy went to ann@acme.io" in answer
     popup = {"ids": keys["ann"], "message_type": "notification", "body": "New: **exports**"}
     answer = compose(client, app.app_id, csrf, **popup, do="test").get_data(as_text=True)
-    assert "Its words went to ann@acme.io by email; in the app it shows a popup" in answer
+    shows = "in the app it shows a small popup in the top-right corner"
+    assert f"Its words went to ann@acme.io by email; {shows}" in answer
     assert services.store.head() == head
     first, second = outbox(tmp_path)
     assert {str(first["To"]), str(second["To"])} == {"ann@acme.io"}

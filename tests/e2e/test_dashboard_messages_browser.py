@@ -167,7 +167,7 @@ def test_an_in_app_message_reaches_the_widget_and_once_stopped_no_one_else_sees_
     customers = browser.new_context()
     customers.set_default_timeout(TIMEOUT_MS)
     abe = customer_page(parley, site, customers, "abe")
-    popup = abe.page.locator(".parley-message")
+    popup = abe.page.frame_locator(".parley-message iframe").locator("body")  # its body's frame
     expect(popup).to_contain_text("Hi Abe, exports are live.")
     # Stopped (after a confirmation) before Bea comes back: she never sees it.
     page.goto(message_page)

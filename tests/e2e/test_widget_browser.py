@@ -69,6 +69,15 @@ window.__parleyViews = [];
 window.addEventListener("parley:view", function (event) {
   window.__parleyViews.push(event.detail);
 });
+// The widget draws inside a shadow root on <parley-widget>: what it holds, for the tests.
+window.__pw = function (selector) {
+  var host = document.querySelector("parley-widget");
+  return host ? host.shadowRoot.querySelector(selector) : null;
+};
+window.__pwAll = function (selector) {
+  var host = document.querySelector("parley-widget");
+  return host ? host.shadowRoot.querySelectorAll(selector) : [];
+};
 """
 
 Row = dict[str, Any]
@@ -588,7 +597,8 @@ def test_an_auto_message_appears_on_the_page_where_the_user_first_matches(
     tab.open(site.publish(html(settings_block(settings), loader)))
     assert tab.ping(1)["status"] == 200
     tab.page.wait_for_selector(".parley-message", timeout=TIMEOUT_MS)
-    shown = tab.js("() => document.querySelector('.parley-message').innerText")
+    shown = tab.page.locator(".parley-message").inner_text()
+    shown += tab.page.frame_locator(".parley-message iframe").locator("body").inner_text()
     assert "New: PDF export" in shown and "Hi Mia, try PDF export." in shown
     assert tab.js("() => window.__owned === undefined")  # the script never ran
     tab.page.wait_for_function("() => window.__parleyViews.length >= 1")
@@ -598,9 +608,7 @@ def test_an_auto_message_appears_on_the_page_where_the_user_first_matches(
     # The next page view shows nothing: once per user.
     tab.js("() => Intercom('update')")
     assert tab.ping(2)["body"]["messages"] == []
-    assert message.message_id in tab.js(
-        "() => document.querySelector('.parley-message').dataset.messageId"
-    )
+    assert message.message_id in tab.js("() => __pw('.parley-message').dataset.messageId")
 
 
 def test_a_link_followed_in_a_message_is_counted_once_per_user(
@@ -628,10 +636,11 @@ def test_a_link_followed_in_a_message_is_counted_once_per_user(
     settings = {"app_id": parley.app_id, "user_id": "c1"}
     tab = open_tab()
     tab.open(site.publish(html(settings_block(settings), loader)))
-    tab.page.wait_for_selector(".parley-message a", timeout=TIMEOUT_MS)
-    with tab.page.expect_navigation():
-        tab.page.click(".parley-message a")
-    assert tab.js("() => document.querySelector('h1').innerText") == "The guide"
+    link = tab.page.frame_locator(".parley-message iframe").locator("a")
+    with tab.page.context.expect_page() as opened:  # in a new tab, the customer's page stays
+        link.click()
+    opened.value.wait_for_load_state()
+    assert opened.value.locator("h1").inner_text() == "The guide"
     key = user_id_key(parley.app_id, "c1")
     deadline = time.monotonic() + 10
     clicked: list[str] = []

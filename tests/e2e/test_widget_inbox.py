@@ -434,7 +434,7 @@ def user_page(live: Parley, site: CustomerSite, user_id: str, body: str = "") ->
 
 def badge(tab: Tab) -> str:
     shown: str = tab.js(
-        "() => { const b = document.querySelector('.parley-launcher .parley-badge');"
+        "() => { const b = __pw('.parley-launcher .parley-badge');"
         " return b && b.style.display !== 'none' ? b.textContent : ''; }"
     )
     return shown
@@ -462,33 +462,32 @@ def test_the_simple_inbox_shows_the_badge_opens_the_answer_and_takes_a_reply(
     assert tab.ping(1)["body"]["unread"] == 1
     tab.page.wait_for_selector(".parley-launcher")
     assert (
-        tab.js("() => getComputedStyle(document.querySelector('.parley-launcher')).backgroundColor")
+        tab.js("() => getComputedStyle(__pw('.parley-launcher')).backgroundColor")
         == "rgb(0, 170, 119)"
     )
-    assert tab.js(
-        "() => document.querySelector('.parley-launcher').getBoundingClientRect().right"
-    ) > tab.js("() => innerWidth - 40")
+    assert tab.js("() => __pw('.parley-launcher').getBoundingClientRect().right") > tab.js(
+        "() => innerWidth - 40"
+    )
     assert badge(tab) == "1"
 
     tab.page.click(".parley-launcher")
     item = tab.page.locator(".parley-conversation.parley-unread-item")
     assert item.inner_text().startswith("Use the *Export* button")
     item.click()
-    tab.page.wait_for_selector(".parley-part >> text=Export")
-    shown = tab.js("() => document.querySelector('.parley-box').innerText")
+    thread = tab.page.frame_locator(".parley-box .parley-thread")
+    thread.locator(".part em", has_text="Export").wait_for()
+    shown = thread.locator("body").inner_text()
     assert "How do I export?" in shown and "Use the Export button" in shown
     assert "PRIVATE" not in shown
-    assert tab.js("() => document.querySelector('.parley-part em').textContent") == "Export"
-    tab.page.wait_for_function(
-        "() => document.querySelector('.parley-badge').style.display === 'none'"
-    )
+    tab.page.wait_for_function("() => __pw('.parley-badge').style.display === 'none'")
     assert badge(tab) == ""
     assert not conversation(live, cid).unread_by_user
 
     typed = "<img src=x onerror=window.__owned=1> it worked, thanks"
     tab.page.fill(".parley-reply textarea", typed)
     tab.page.click(".parley-reply button[type=submit]")
-    tab.page.wait_for_selector(".parley-mine >> nth=1")  # the opening line, then the reply
+    mine = tab.page.frame_locator(".parley-box .parley-thread").locator(".mine")
+    mine.nth(1).wait_for()  # the opening line, then the reply
     assert tab.js("() => window.__owned === undefined")
     last = conversation(live, cid).parts[-1]
     assert (last["author"]["type"], last["body"]) == ("user", typed)
@@ -501,7 +500,7 @@ def test_the_simple_inbox_shows_the_badge_opens_the_answer_and_takes_a_reply(
     live.services.runner.catch_up()
     tab.js("() => Intercom('update')")
     assert tab.ping(2)["body"]["unread"] == 1
-    tab.page.wait_for_function("() => document.querySelector('.parley-badge').textContent === '1'")
+    tab.page.wait_for_function("() => __pw('.parley-badge').textContent === '1'")
     assert badge(tab) == "1"
 
 
@@ -518,18 +517,18 @@ def test_a_new_message_from_the_box_and_show_hide_shutdown(
     assert tab.ping(1)["body"]["unread"] == 0
     tab.page.wait_for_selector(".parley-launcher")
     assert badge(tab) == ""
-    assert tab.js("() => document.querySelector('.parley-box')") is None
+    assert tab.js("() => __pw('.parley-box')") is None
     tab.js("() => Intercom('show')")
     tab.page.wait_for_selector(".parley-box .parley-empty")
     tab.js("() => Intercom('hide')")
-    assert tab.js("() => document.querySelector('.parley-box')") is None
+    assert tab.js("() => __pw('.parley-box')") is None
 
     tab.js("() => Intercom('show')")
     tab.page.click(".parley-new")
     tab.page.fill(".parley-compose textarea", "Can I pay yearly?")
     tab.page.click(".parley-compose button[type=submit]")
     tab.page.wait_for_selector(".parley-content[data-conversation-id]")
-    cid = tab.js("() => document.querySelector('.parley-content').dataset.conversationId")
+    cid = tab.js("() => __pw('.parley-content').dataset.conversationId")
     started = conversation(live, cid)
     assert (started.body, started.assignee, started.author["type"]) == (
         "Can I pay yearly?",
@@ -541,9 +540,9 @@ def test_a_new_message_from_the_box_and_show_hide_shutdown(
     tab.page.wait_for_selector(f".parley-conversation[data-conversation-id='{cid}']")
 
     tab.js("() => Intercom('shutdown')")
-    assert tab.js("() => document.querySelectorAll('.parley-box, .parley-launcher').length") == 0
+    assert tab.js("() => __pwAll('.parley-box, .parley-launcher').length") == 0
     tab.js("() => Intercom('show')")  # nobody is booted: nothing to show
-    assert tab.js("() => document.querySelector('.parley-box')") is None
+    assert tab.js("() => __pw('.parley-box')") is None
 
 
 @pytest.mark.browser
@@ -562,7 +561,7 @@ def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
     assert tab.ping(1)["body"]["inbox"]["style"] == "advanced"
     tab.page.wait_for_function("() => document.querySelector('#help').dataset.parleyUnread === '1'")
     assert tab.js("() => document.querySelector('#help .parley-unread').textContent") == "1"
-    assert tab.js("() => document.querySelector('.parley-launcher')") is None
+    assert tab.js("() => __pw('.parley-launcher')") is None
 
     # The page re-renders its navigation: the new link is attached once reattached.
     tab.js(
@@ -574,12 +573,12 @@ def test_the_advanced_inbox_uses_the_pages_own_link_and_counts_unread(
     assert tab.js("() => document.querySelector('#help').dataset.parleyUnread") == "1"
     tab.page.click("#help .ic")  # inside two matches at once: it opens (toggled once)
     tab.page.locator(".parley-conversation").click()
-    tab.page.wait_for_selector(".parley-part >> text=Export")
+    tab.page.frame_locator(".parley-thread").locator(".part em", has_text="Export").wait_for()
     tab.page.wait_for_function("() => document.querySelector('#help').dataset.parleyUnread === '0'")
     assert tab.js("() => document.querySelector('#help .parley-unread').textContent") == ""
     assert tab.js("() => location.hash") == ""  # the link's own navigation was held back
     tab.page.click("#help")  # the activator toggles the box closed
-    assert tab.js("() => document.querySelector('.parley-box')") is None
+    assert tab.js("() => __pw('.parley-box')") is None
 
 
 @pytest.mark.browser
@@ -611,7 +610,7 @@ def test_an_emailed_attachment_is_a_download_link_in_the_box(
     tab.ping(1)
     tab.page.click(".parley-launcher")
     tab.page.locator(".parley-conversation").first.click()
-    link = tab.page.locator(".parley-attachment")
+    link = tab.page.frame_locator(".parley-thread").locator("a.file")
     link.wait_for()
     assert link.inner_text().endswith("invoice <7>.pdf")  # shown as text, not markup
     href = link.get_attribute("href")
@@ -660,8 +659,7 @@ def test_in_secure_mode_an_unsigned_email_takes_over_nobody(
 
 
 BADGE_IS_ONE = (
-    "() => { const b = document.querySelector('.parley-badge');"
-    " return b !== null && b.textContent === '1'; }"
+    "() => { const b = __pw('.parley-badge'); return b !== null && b.textContent === '1'; }"
 )
 
 
@@ -681,7 +679,7 @@ def test_the_box_never_shows_a_previous_users_inbox_and_waits_for_a_new_users_pi
         live.app_id,
     )
     tab.page.wait_for_selector(".parley-box .parley-empty")
-    assert "not found" not in tab.js("() => document.querySelector('.parley-box').innerText")
+    assert "not found" not in tab.js("() => __pw('.parley-box').innerText")
     assert badge(tab) == ""
     # Booting someone the server refuses leaves nothing of the one before on the page.
     tab.page.evaluate("app => Intercom('boot', {app_id: app, user_id: 'u5'})", live.app_id)
@@ -690,7 +688,7 @@ def test_the_box_never_shows_a_previous_users_inbox_and_waits_for_a_new_users_pi
         "app => Intercom('boot', {app_id: app, user_id: 'bad', created_at: 'soon'})", live.app_id
     )
     tab.ping(4)
-    assert tab.js("() => document.querySelectorAll('.parley-box, .parley-launcher').length") == 0
+    assert tab.js("() => __pwAll('.parley-box, .parley-launcher').length") == 0
 
 
 def test_a_message_seen_as_a_pop_up_is_not_counted_unread(
