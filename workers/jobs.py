@@ -140,10 +140,12 @@ class Jobs:
             return
         with self._starting:
             if self._worker is None:
-                self._worker = self.start_worker(self.in_process_threads)
+                # A queue in memory costs nothing to poll: poll it often, so stop() returns
+                # at once rather than after dramatiq's 1 s poll of the consumer, then the workers.
+                self._worker = self.start_worker(self.in_process_threads, poll_ms=100)
 
-    def start_worker(self, threads: int) -> Worker:
-        worker = Worker(self.broker, worker_threads=threads)
+    def start_worker(self, threads: int, poll_ms: int = 1000) -> Worker:
+        worker = Worker(self.broker, worker_threads=threads, worker_timeout=poll_ms)
         worker.start()
         return worker
 
