@@ -155,9 +155,8 @@ function sender(author, line, id) {
   return [avatar, who];
 }
 
-// A sandboxed frame holding `html`, as tall as its content (unless `fill`: then it fills its
-// box and scrolls). Parley's script, outside, hears clicks and keys in it: scripts inside
-// never run (no allow-scripts), links open in a new tab.
+// A sandboxed frame holding `html`, as tall as its content. Parley's script, outside, hears
+// clicks and keys in it: scripts inside never run (no allow-scripts), links open in a new tab.
 function frame(html, title, hooks) {
   var box = el("iframe", "pw-frame");
   box.setAttribute("sandbox",
@@ -167,9 +166,7 @@ function frame(html, title, hooks) {
   box.addEventListener("load", function () {
     var inner = box.contentDocument;
     if (!inner) { return; }
-    var fit = function () {
-      if (!hooks.fill) { box.style.height = inner.documentElement.scrollHeight + "px"; }
-    };
+    var fit = function () { box.style.height = inner.documentElement.scrollHeight + "px"; };
     fit();
     if (w.ResizeObserver) { new w.ResizeObserver(fit).observe(inner.body); }
     inner.addEventListener("click", function (event) {
@@ -184,7 +181,6 @@ function frame(html, title, hooks) {
       if (event.key === "Escape" && hooks.escape) { hooks.escape(); }
     });
   });
-  if (hooks.fill) { box.style.height = "100%"; }
   return box;
 }
 
