@@ -4,6 +4,8 @@ read, replied to and started from the message box)."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import html
 import re
 from dataclasses import replace
@@ -65,6 +67,9 @@ def build_widget_js() -> bytes:
 
 
 WIDGET_JS = build_widget_js()
+# Compressed once, when Parley starts: a third of the bytes on the wire for each fresh page.
+WIDGET_JS_GZIP = gzip.compress(WIDGET_JS, compresslevel=9, mtime=0)
+WIDGET_ETAG = hashlib.sha256(WIDGET_JS).hexdigest()[:20]
 # Schemas are stateless once built; building one per request costs more than the load.
 PING, EVENT, VIEW = PingSchema(), WidgetEventSchema(), WidgetViewSchema()
 CLICK = WidgetClickSchema()
@@ -95,9 +100,17 @@ SNIPPET_LENGTH = 120
 
 @widget.get("/widget.js")
 def widget_js() -> ResponseReturnValue:
-    response = Response(WIDGET_JS, mimetype="application/javascript")
+    """The one file of the snippet: gzip-compressed for browsers that take it, revalidated by
+    ETag once the five minutes of caching are over (a 304 while it has not changed)."""
+    compressed = request.accept_encodings["gzip"] > 0
+    response = Response(WIDGET_JS_GZIP if compressed else WIDGET_JS)
+    response.mimetype = "application/javascript"
+    if compressed:
+        response.headers["Content-Encoding"] = "gzip"
     response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    response.headers["Vary"] = "Accept-Encoding"
+    response.set_etag(WIDGET_ETAG + ("-gz" if compressed else ""))
+    return response.make_conditional(request)
 
 
 def load_ping(data: dict[str, Any]) -> Ping:

@@ -224,6 +224,26 @@ def test_the_ping_endpoint_answers_any_origin(client: FlaskClient, app: CreatedA
     assert client.get("/widget.js").headers["Content-Type"].startswith("application/javascript")
 
 
+def test_widget_js_is_compressed_for_browsers_that_take_gzip_and_revalidated(
+    client: FlaskClient,
+) -> None:
+    import gzip
+
+    plain = client.get("/widget.js")
+    assert "Content-Encoding" not in plain.headers and b"Intercom" in plain.data
+    packed = client.get("/widget.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+    again = client.get(
+        "/widget.js", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+    )
+    assert again.status_code == 304 and again.data == b""
+    refused = client.get("/widget.js", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers and refused.data == plain.data
+
+
 def test_health_says_unavailable_when_the_database_is_not_usable(
     pg_services: Services, postgres_server: str
 ) -> None:

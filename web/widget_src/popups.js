@@ -105,7 +105,7 @@ function modal(message, pinged) {
   var close = function () { shown.close(); };
   var onKey = function (event) { if (event.key === "Escape") { event.stopPropagation(); close(); } };
   card.appendChild(popupHead(message, titleId, close, type === "announcement" ? null : "just now"));
-  var scroll = popupBody(message, pinged, { escape: close });
+  var scroll = popupBody(message, pinged, { escape: close, large: type === "announcement" });
   card.appendChild(scroll);
   var thread = null;  // the exchange after the message, once the user has replied
   var seen = -1;

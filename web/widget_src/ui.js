@@ -79,8 +79,8 @@ var FRAME_HEAD = "<!doctype html><html><head><meta charset='utf-8'>" +
   "https: data:; media-src http: https:; style-src 'unsafe-inline'; font-src http: https: " +
   "data:; form-action 'none'\"><base target='_blank'><style>" +
   "html,body{margin:0;padding:0;background:transparent}" +
-  "body{font:inherit;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;" +
-  "color:#1f2328;overflow-wrap:anywhere}img,video{max-width:100%;height:auto}" +
+  "body{font:14px/1.45 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;" +
+  "color:#1f2328;overflow-wrap:anywhere}body.big{font-size:16px}img,video{max-width:100%;height:auto}" +
   "p{margin:0 0 .6em}p:last-child{margin-bottom:0}a{color:#1f6fd1}" +
   "h1,h2,h3,h4{margin:0 0 .4em;line-height:1.25}" +
   "pre{white-space:pre-wrap}blockquote{margin:0 0 .6em;padding-left:10px;" +
@@ -162,7 +162,8 @@ function frame(html, title, hooks) {
   box.setAttribute("sandbox",
     "allow-same-origin allow-popups allow-popups-to-escape-sandbox allow-downloads");
   box.setAttribute("title", title);
-  box.srcdoc = FRAME_HEAD + html + "</body></html>";
+  box.srcdoc = FRAME_HEAD.replace("<body>", hooks.large ? "<body class='big'>" : "<body>") +
+    html + "</body></html>";
   box.addEventListener("load", function () {
     var inner = box.contentDocument;
     if (!inner) { return; }
