@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -106,10 +107,45 @@ def _metadata(values: Any) -> dict[str, Any]:
         raise ValidationError({"metadata": ["must be an object of names to values"]})
     if len(values) > MAX_METADATA:
         raise ValidationError({"metadata": [f"at most {MAX_METADATA} keys"]})
+    rich = {key: value for key, value in values.items() if isinstance(value, dict)}
     try:
-        return custom_data("metadata", values)
+        plain = custom_data("metadata", {k: v for k, v in values.items() if k not in rich})
     except InvalidValue as error:
         raise ValidationError({error.field: [error.reason]}) from None
+    return {**plain, **{key: _rich(key, value) for key, value in rich.items()}}
+
+
+CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+
+def _rich(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """Intercom 1.x's two object values in event metadata: a link `{url, value}` and a price
+    `{amount, currency}` (amount in cents, an ISO 4217 code)."""
+    field = f"metadata.{key}"
+    if set(value) == {"url", "value"}:
+        url, text = value["url"], value["value"]
+        if not isinstance(url, str) or not re.match(r"^https?://\S+$", url) or len(url) > 2048:
+            raise ValidationError({field: ["a link's url must be an http(s) URL"]})
+        if not isinstance(text, str) or len(text) > 255:
+            raise ValidationError(
+                {field: ["a link's value must be text of 255 characters at most"]}
+            )
+        return {"url": url, "value": text}
+    if set(value) == {"amount", "currency"}:
+        amount, currency = value["amount"], value["currency"]
+        if isinstance(amount, bool) or not isinstance(amount, int) or abs(amount) > 10**15:
+            raise ValidationError({field: ["a price's amount must be a whole number of cents"]})
+        if not isinstance(currency, str) or not CURRENCY.match(currency):
+            raise ValidationError({field: ["a price's currency must be a 3-letter ISO code"]})
+        return {"amount": amount, "currency": currency.lower()}
+    raise ValidationError(
+        {
+            field: [
+                "custom data values must be strings, numbers, booleans or null; objects only "
+                "as a link {url, value} or a price {amount, currency}"
+            ]
+        }
+    )
 
 
 EVENT_NAME = validate.And(

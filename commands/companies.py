@@ -1,4 +1,4 @@
-"""`POST /companies`: create or update a company by its company_id."""
+"""`POST /companies`: create or update a company by its company_id (or Parley's id)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from commands.clock import Clock
 from commands.store import Parley
-from commands.users import CompanyInput
+from commands.users import CompanyInput, resolve_company
 from domain.company import Company
 from domain.identity import company_key
 
@@ -24,9 +24,9 @@ class SavedCompany:
 
 
 def save_company(cmd: SaveCompany, store: Parley, clock: Clock) -> SavedCompany:
-    key = company_key(cmd.app_id, cmd.company.company_id)
-    company = store.get_as(Company, key)
+    given = resolve_company(store, cmd.app_id, cmd.company)
+    company = store.get_as(Company, company_key(cmd.app_id, given.company_id))
     if company is None:
-        company = Company(app_id=cmd.app_id, company_id=cmd.company.company_id, at=clock.now())
-    company.update(cmd.company.attributes, cmd.company.custom)
+        company = Company(app_id=cmd.app_id, company_id=given.company_id, at=clock.now())
+    company.update(given.attributes, given.custom)
     return SavedCompany(company, store.save_all(company))

@@ -102,6 +102,15 @@ def check_admin(store: Parley, app_id: str, admin_id: str | None, field: str) ->
     return admin_id
 
 
+def admin_by_email(store: Parley, app_id: str, email: str) -> str:
+    """The id of the app's admin with this email (any case)."""
+    wanted = email.strip().casefold()
+    for admin_id, admin in recent_app(store, app_id).admins.items():
+        if str(admin.get("email", "")).casefold() == wanted:
+            return admin_id
+    raise InvalidValue("email", "must be the email of one of the app's admins")
+
+
 def start_by_user(
     cmd: StartConversation,
     store: Parley,

@@ -74,9 +74,11 @@ class SnippetCompanySchema(Schema):
 
 
 class ApiCompanySchema(Schema):
-    """A company in the REST API (`POST /companies`, `companies` of `POST /users`)."""
+    """A company in the REST API (`POST /companies`, `companies` of `POST /users`), named by
+    its `company_id` or by Parley's `id` (an existing one)."""
 
-    company_id = Identifier(required=True)
+    company_id = Identifier()
+    id = fields.String(validate=validate.Length(min=1, max=64))
     name = fields.String(allow_none=True, validate=validate.Length(max=255))
     plan = fields.String(allow_none=True, validate=validate.Length(max=255))
     monthly_spend = fields.Float(allow_none=True, allow_nan=False)
@@ -86,12 +88,12 @@ class ApiCompanySchema(Schema):
 
     @post_load
     def to_input(self, data: dict[str, Any], **_: Any) -> CompanyInput:
-        company_id = data.pop("company_id")
-        if company_id is None:
+        company_id, public_id = data.pop("company_id", None), data.pop("id", None)
+        if company_id is None and public_id is None:
             raise ValidationError({"company_id": ["must not be blank"]})
         custom = _custom("custom_attributes", data.pop("custom_attributes"))
         remove = data.pop("remove")
-        return CompanyInput(company_id, data, custom, remove)
+        return CompanyInput(company_id or "", data, custom, remove, public_id)
 
 
 class SnippetUserSchema(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -13,11 +13,11 @@ from eventsourcing.domain import Aggregate
 from commands.apps import check_snippet_user, recent_app
 from commands.auto_messages import due_in_app, showable, waiting_in_app
 from commands.clock import Clock
-from commands.errors import UserNotFound
+from commands.errors import CompanyNotFound, UserNotFound
 from commands.store import Parley
 from domain.company import Company
 from domain.delivery import Delivery, delivery_key
-from domain.errors import MissingUserIdentifier
+from domain.errors import InvalidValue, MissingUserIdentifier
 from domain.identity import company_key, email_key, user_id_key
 from domain.messages import Message
 from domain.showing import Shown, show_on_page_view, unseen_popups
@@ -34,10 +34,27 @@ def nowhere(_ip: str | None) -> Place:
 
 @dataclass(frozen=True)
 class CompanyInput:
-    company_id: str
+    company_id: str  # "" when only Parley's `id` names it (resolve_company)
     attributes: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, CustomValue] = field(default_factory=dict)
     remove: bool = False
+    id: str | None = None  # Parley's id of an existing company
+
+
+def resolve_company(store: Parley, app_id: str, given: CompanyInput) -> CompanyInput:
+    """A company named by Parley's `id` (as the Intercom 1.x clients send it when saving one
+    they found) gets its `company_id`; given both, they must name the same company."""
+    if given.id is None:
+        return given
+    try:
+        company = store.get_as(Company, UUID(hex=given.id))
+    except ValueError:
+        company = None
+    if company is None or company.app_id != app_id:
+        raise CompanyNotFound(f"id {given.id!r}")
+    if given.company_id and given.company_id != company.company_id:
+        raise InvalidValue("id", "names another company than company_id")
+    return replace(given, company_id=company.company_id)
 
 
 @dataclass(frozen=True)
@@ -150,7 +167,8 @@ def apply_user_input(
     user.update(attributes, given.custom, by=by)
     if given.unsubscribed is not None:
         user.set_unsubscribed(given.unsubscribed, by=by)
-    for company_input in given.companies:
+    for named in given.companies:
+        company_input = resolve_company(store, user.app_id, named)
         company = _save_company(store, user.app_id, company_input, at)
         if company is not None:
             changed.append(company)

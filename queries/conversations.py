@@ -39,9 +39,13 @@ class Page:
 
 
 def _cursor(text: str) -> tuple[int, str]:
+    """A `pages.next` cursor (`<updated_at>:<id>`), or a bare Unix time ("" as the id: the
+    conversations updated before that second)."""
     at, _, key = text.partition(":")
-    if not at.isdigit() or len(key) != 32:
-        raise InvalidValue("before", "expected the pages.next value of a previous page")
+    if not at.isdigit() or len(at) > 12 or (key and len(key) != 32) or (not key and ":" in text):
+        raise InvalidValue(
+            "before", "expected a Unix time or the pages.next value of a previous page"
+        )
     return int(at), key
 
 
@@ -99,12 +103,12 @@ def inbox(conn: Connection, view: Inbox) -> Page:
     return Page(listed, total, following)
 
 
-def _read(row: dict[str, Any], view: Inbox) -> bool | None:
-    if view.user_key is not None:
-        return not row["user_unread"]
-    if view.reader is not None:
+def _read(row: dict[str, Any], view: Inbox) -> bool:
+    """The teammate's read state in their view; elsewhere the user's, as one conversation's
+    `read` shows it."""
+    if view.reader is not None and view.user_key is None:
         return not admin_unread(row, view.reader)
-    return None
+    return not row["user_unread"]
 
 
 def unread_by_user(

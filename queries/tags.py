@@ -15,6 +15,24 @@ def app_tags(conn: Connection, app_id: str) -> list[dict[str, str]]:
     return [{"id": r.id, "name": r.name} for r in conn.execute(query)]
 
 
+def tags_held(
+    conn: Connection, app_id: str, *, user: str | None = None, company: str | None = None
+) -> list[dict[str, str]]:
+    """The tags one user (Parley id) or one company (Parley id) has now, by name."""
+    held, key, who = (
+        (user_tags, user_tags.c.user_id, user)
+        if user
+        else (company_tags, company_tags.c.company_id, company)
+    )
+    query = (
+        select(tags.c.id, tags.c.name)
+        .join(held, held.c.tag_id == tags.c.id)
+        .where(tags.c.app_id == app_id, key == who)
+        .order_by(tags.c.name)
+    )
+    return [{"id": r.id, "name": r.name} for r in conn.execute(query)]
+
+
 @dataclass(frozen=True)
 class Holders:
     """A tag's name and every user and company that has it now."""

@@ -24,7 +24,17 @@ from web.errors import Unauthorized
 from web.json_body import json_object
 from web.schemas import CompanySchema, UserSchema
 
-api = Blueprint("api", __name__)
+
+class ApiBlueprint(Blueprint):
+    """The REST API's routes answer with or without a trailing slash (`POST /users/`, as the
+    Intercom 1.x clients send them), instead of a 404 or a redirect that drops the body."""
+
+    def add_url_rule(self, rule: str, *args: Any, **options: Any) -> None:
+        options.setdefault("strict_slashes", False)
+        super().add_url_rule(rule, *args, **options)
+
+
+api = ApiBlueprint("api", __name__)
 
 
 class PageArgs(Schema):

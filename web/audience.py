@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
+from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, select
 
 from commands.audience_schemas import EventSchema, TagSchema, UserSearchArgs
@@ -23,15 +24,16 @@ from commands.errors import CompanyNotFound, TagNotFound, UserNotFound
 from commands.handling import handle
 from commands.tags import DeleteTag, TagUsers, delete_tag, save_tag, tag_users
 from commands.tracking import track_event
+from domain.errors import InvalidValue
 from domain.filters import Filter, Group, parse_condition
 from projections.tables import user_companies, users
 from queries.audience.choice import ListUsers, list_users
 from queries.audience.sql import matching_ids
 from queries.companies import find_company
 from queries.segments import definitions
-from queries.tags import app_tags, tag_holders
+from queries.tags import app_tags, tag_holders, tags_held
 from queries.users import Cursor, Listing, find_user
-from web.api import api, body, read_your_writes, services
+from web.api import api, body, named_user, read_your_writes, services
 from web.schemas import UserSchema
 
 SEARCH, TAG_IN, EVENT_IN, USER_OUT = UserSearchArgs(), TagSchema(), EventSchema(), UserSchema()
@@ -209,11 +211,67 @@ def post_tag() -> ResponseReturnValue:
     return jsonify(_tag(saved.id, saved.name))
 
 
+class TagArgs(Schema):
+    """`GET /tags`: every tag; `name=` one tag; `taggable_type=user|company` with the user
+    (`taggable_id`, `user_id` or `email`) or company (`taggable_id` or `company_id`): its tags."""
+
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    taggable_type = fields.String(validate=validate.OneOf(["user", "company"]))
+    taggable_id = fields.String(validate=validate.Length(min=1, max=64))
+    user_id = fields.String(validate=validate.Length(min=1, max=255))
+    email = fields.String(validate=validate.Length(min=1, max=255))
+    company_id = fields.String(validate=validate.Length(min=1, max=255))
+
+
+TAG_ARGS = TagArgs()
+
+
 @api.get("/tags")
 def get_tags() -> ResponseReturnValue:
-    with services().engine.connect() as conn:
-        rows = app_tags(conn, g.app_id)
+    args = TAG_ARGS.load(request.args)
+    s = services()
+    with s.engine.connect() as conn:
+        if "name" in args:
+            wanted = args["name"].strip().casefold()
+            found = [r for r in app_tags(conn, g.app_id) if r["name"].casefold() == wanted]
+            if not found:
+                raise TagNotFound(f"tag named {args['name']!r}")
+            return jsonify(_tag(found[0]["id"], found[0]["name"]))
+        kind = args.get("taggable_type")
+        if kind == "user":
+            ref = {"id": args.get("taggable_id"), **args}
+            rows = tags_held(conn, g.app_id, user=named_user(ref).id.hex)
+        elif kind == "company":
+            company = find_company(
+                conn, g.app_id, id=args.get("taggable_id"), company_id=args.get("company_id")
+            )
+            if company is None:
+                raise CompanyNotFound("the taggable_id or company_id given")
+            rows = tags_held(conn, g.app_id, company=company["id"])
+        else:
+            rows = app_tags(conn, g.app_id)
     return jsonify({"type": "tag.list", "tags": [_tag(r["id"], r["name"]) for r in rows]})
+
+
+@api.get("/tags/<tag_id>")
+def get_tag(tag_id: str) -> ResponseReturnValue:
+    with services().engine.connect() as conn:
+        held = tag_holders(conn, g.app_id, tag_id)
+    if held is None:
+        raise TagNotFound(f"tag {tag_id!r}")
+    return jsonify(_tag(tag_id, held.name))
+
+
+@api.put("/tags/<tag_id>")
+def put_tag(tag_id: str) -> ResponseReturnValue:
+    """Rename the tag (`{name}`); users and companies in the body are tagged as by POST."""
+    cmd, audience = TAG_IN.load(body())
+    if audience is not None:
+        raise InvalidValue("filter", "tag a filtered list with POST /tags")
+    s = services()
+    saved = handle(save_tag, replace(cmd, app_id=g.app_id, id=tag_id, by="api"), s.store, s.clock)
+    read_your_writes(saved.position)
+    return jsonify(_tag(saved.id, saved.name))
 
 
 @api.delete("/tags/<tag_id>")

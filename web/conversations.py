@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -19,6 +19,7 @@ from commands.conversations import (
     Reply,
     SetNotifications,
     StartConversation,
+    admin_by_email,
     check_admin,
     load_conversation,
     mark_read,
@@ -30,8 +31,10 @@ from commands.handling import handle
 from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Attachment, Conversation
+from domain.errors import InvalidValue
 from queries.conversations import Inbox, inbox
-from web.api import api, body, named_user, services
+from web.api import api, body, named_user, read_your_writes, services
+from web.errors import NotFound
 from web.inbound import file_url
 
 
@@ -51,6 +54,10 @@ class UserMessageSchema(Schema):
 
 
 class ReplySchema(Schema):
+    """A reply, note, assignment, close or open. An admin is named by `admin_id` or by their
+    `email` (as the Intercom 1.x clients' examples do); `conversation_id`, which those clients
+    send in the body too, must be the one in the path."""
+
     type = fields.String(required=True, validate=validate.OneOf(["user", "admin"]))
     message_type = fields.String(required=True, validate=validate.OneOf(PART_TYPES))
     body = fields.String(load_default=None, validate=validate.Length(max=100_000))
@@ -59,21 +66,30 @@ class ReplySchema(Schema):
     id = fields.String(validate=validate.Length(max=64))
     user_id = fields.String(validate=validate.Length(max=255))
     email = fields.String(validate=validate.Length(max=255))
+    conversation_id = fields.String(validate=validate.Length(max=64))
 
     @validates_schema
     def who(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if data["type"] == "admin" and "admin_id" not in data:
+        if data.get("type") == "admin" and "admin_id" not in data and "email" not in data:
             raise ValidationError({"admin_id": ["an admin reply names its admin"]})
 
 
 class ReadSchema(ReplySchema):
+    """`{read: true}`: alone, the conversation's user has read it (its `read` field); with
+    `type` admin or user, that reader."""
+
+    type = fields.String(load_default=None, validate=validate.OneOf(["user", "admin"]))
     message_type = fields.String(load_default="comment")
-    read = fields.Boolean(required=True, validate=validate.Equal(True))
+    read = fields.Boolean(
+        required=True,
+        validate=validate.Equal(True, error="only true: a conversation is marked read, not unread"),
+    )
 
 
 class InboxArgs(Schema):
     type = fields.String(validate=validate.OneOf(["admin", "user"]))
     id = fields.String(validate=validate.Length(max=64))
+    admin_id = fields.String(validate=validate.Length(max=64))
     user_id = fields.String(validate=validate.Length(max=255))
     email = fields.String(validate=validate.Length(max=255))
     unassigned = fields.Boolean(load_default=False)
@@ -94,6 +110,7 @@ def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
     user = named_user(who)
     started = StartConversation(g.app_id, user.id.hex, loaded["body"])
     conversation = handle(start_by_user, started, s.store, s.clock)  # the team is told
+    read_your_writes(s.store.head())
     return jsonify(
         {
             "type": "user_message",
@@ -108,12 +125,20 @@ def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
 def _author(loaded: dict[str, Any]) -> dict[str, str]:
     s = services()
     if loaded["type"] == "admin":
+        if "admin_id" not in loaded:
+            return {"type": "admin", "id": admin_by_email(s.store, g.app_id, loaded["email"])}
         return {
             "type": "admin",
             "id": check_admin(s.store, g.app_id, loaded["admin_id"], "admin_id"),
         }
     user = named_user(loaded)
     return {"type": "user", "id": user.id.hex}
+
+
+def same_conversation(loaded: dict[str, Any], conversation_id: str) -> None:
+    given = loaded.get("conversation_id")
+    if given is not None and given != conversation_id:
+        raise InvalidValue("conversation_id", "must be the conversation in the path")
 
 
 def _party(author: dict[str, str] | None) -> dict[str, str] | None:
@@ -192,6 +217,7 @@ def get_conversation(conversation_id: str) -> ResponseReturnValue:
 @api.post("/conversations/<conversation_id>/reply")
 def post_reply(conversation_id: str) -> ResponseReturnValue:
     loaded = REPLY.load(body())
+    same_conversation(loaded, conversation_id)
     s = services()
     command = Reply(
         g.app_id,
@@ -202,6 +228,7 @@ def post_reply(conversation_id: str) -> ResponseReturnValue:
         assignee=loaded["assignee_id"],
     )
     handle(reply, command, s.store, s.clock)
+    read_your_writes(s.store.head())  # the inbox list shows it once this answers
     # Emails to the team, or to a user who reads by email, follow (workers/reactions.py).
     conversation = load_conversation(s.store, g.app_id, conversation_id)
     return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
@@ -211,17 +238,24 @@ def post_reply(conversation_id: str) -> ResponseReturnValue:
 def put_conversation(conversation_id: str) -> ResponseReturnValue:
     """`{read: true}` as the admin (`admin_id`) or the user (`user_id`, `email` or `id`)."""
     loaded = READ.load(body())
+    same_conversation(loaded, conversation_id)
     s = services()
-    reader = _author(loaded)
+    if loaded["type"] is None:
+        found = load_conversation(s.store, g.app_id, conversation_id)
+        reader = {"type": "user", "id": found.user_key}
+    else:
+        reader = _author(loaded)
     conversation = handle(mark_read, MarkRead(g.app_id, conversation_id, reader), s.store, s.clock)
-    return jsonify(conversation_out(conversation, for_user=reader["type"] == "user"))
+    read_your_writes(s.store.head())
+    return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
 
 
 @api.get("/conversations")
 def get_conversations() -> ResponseReturnValue:
     """The inbox: `type=admin&id=` (assigned to that teammate; with `unassigned=true`, to no
     one), `type=user&user_id=|email=|id=` (`unread=true`: with something unread); `open=`;
-    newest first, `per_page` at a time, then `before=` the `pages.next` cursor."""
+    newest first, `per_page` at a time; `pages.next` is the next page's URL (its `before=`
+    cursor), and `before=` also takes a Unix time (conversations last updated before it)."""
     args = INBOX.load(request.args)
     s = services()
     view = Inbox(app_id=g.app_id, open=args["open"], per_page=args["per_page"])
@@ -229,8 +263,11 @@ def get_conversations() -> ResponseReturnValue:
         if args["unassigned"]:
             view.unassigned = True
         else:
-            view.assignee = check_admin(s.store, g.app_id, args.get("id"), "id")
-        view.reader = args.get("id")
+            named = args.get("admin_id", args.get("id"))
+            view.assignee = check_admin(
+                s.store, g.app_id, named, "admin_id" if "admin_id" in args else "id"
+            )
+        view.reader = args.get("admin_id", args.get("id"))
     elif args.get("type") == "user":
         user = named_user(args)
         view.user_key = user.id.hex
@@ -238,12 +275,16 @@ def get_conversations() -> ResponseReturnValue:
     view.before = args.get("before")
     with s.engine.connect() as conn:
         page = inbox(conn, view)
+    following = None
+    if page.next is not None:  # the same view's next page, as a URL the clients can follow
+        kept = {k: v for k, v in request.args.items() if k != "before"}
+        following = url_for("api.get_conversations", **kept, before=page.next, _external=True)
     return jsonify(
         {
             "type": "conversation.list",
             "conversations": page.conversations,
             "total_count": page.total,
-            "pages": {"type": "pages", "per_page": view.per_page, "next": page.next},
+            "pages": {"type": "pages", "per_page": view.per_page, "next": following},
         }
     )
 
@@ -271,3 +312,11 @@ def get_admins() -> ResponseReturnValue:
     admins = recent_app(services().store, g.app_id).admins
     listed = [{"type": "admin", **admin} for admin in admins.values()]
     return jsonify({"type": "admin.list", "admins": listed})
+
+
+@api.get("/admins/<admin_id>")
+def get_admin(admin_id: str) -> ResponseReturnValue:
+    admin = recent_app(services().store, g.app_id).admins.get(admin_id)
+    if admin is None:
+        raise NotFound(f"no admin {admin_id!r}")
+    return jsonify({"type": "admin", **admin})

@@ -41,9 +41,9 @@ def listed(client: FlaskClient, auth: dict[str, str], **args: Any) -> dict[str, 
 
 
 def reply(
-    client: FlaskClient, auth: dict[str, str], conversation_id: str, **given: Any
+    client: FlaskClient, auth: dict[str, str], target: str, **given: Any
 ) -> dict[str, Any]:
-    found = post(client, f"/conversations/{conversation_id}/reply", auth, given)
+    found = post(client, f"/conversations/{target}/reply", auth, given)
     assert found.status_code == 200, found.get_json()
     return dict(found.get_json())
 
@@ -151,18 +151,19 @@ def test_closing_reopening_and_the_inbox_pages(
     reply(client, auth, closed, type="admin", admin_id="1", message_type="close")
     services.runner.catch_up()
     assert [c["id"] for c in listed(client, auth, open="false")["conversations"]] == [closed]
-    pages, cursor = [], None
-    while True:
-        args: dict[str, Any] = {"open": "true", "per_page": 2}
-        if cursor:
-            args["before"] = cursor
-        page = listed(client, auth, **args)
+    pages: list[list[str]] = []
+    url: str | None = "/conversations?open=true&per_page=2"
+    while url:  # pages.next is the next page's whole URL, as the Intercom clients follow it
+        page = client.get(url, headers=auth).get_json()
         assert page["total_count"] == 6
         pages.append([c["id"] for c in page["conversations"]])
-        cursor = page["pages"]["next"]
-        if cursor is None:
-            break
+        url = page["pages"]["next"]
+        assert url is None or url.startswith("http://localhost/conversations?")
     assert [i for p in pages for i in p] == list(reversed(started[1:]))  # newest first
+    # before= a Unix time: those last updated before it (the fourth was updated at its start)
+    fourth = client.get(f"/conversations/{started[3]}", headers=auth).get_json()
+    earlier = listed(client, auth, open="true", before=str(fourth["updated_at"]))
+    assert [c["id"] for c in earlier["conversations"]] == [started[2], started[1]]
     assert len(listed(client, auth, type="admin", unassigned="true")["conversations"]) == 7
     clock.advance(minutes=1)
     reply(client, auth, closed, type="user", user_id="k", message_type="comment", body="Again")
@@ -216,6 +217,18 @@ def test_bad_replies_are_refused_and_change_nothing(
             404,
             None,
         ),
+        (
+            conversation_id,
+            {"type": "admin", "email": "nobody@acme.io", "message_type": "close"},
+            400,
+            "email",
+        ),
+        (
+            conversation_id,
+            {"type": "admin", "admin_id": "1", "message_type": "close", "conversation_id": "x"},
+            400,
+            "conversation_id",
+        ),
         ("0" * 32, {"type": "admin", "admin_id": "1", "message_type": "close"}, 404, None),
         ("nope", {"type": "admin", "admin_id": "1", "message_type": "close"}, 404, None),
     ]
@@ -224,6 +237,8 @@ def test_bad_replies_are_refused_and_change_nothing(
         assert refused.status_code == status, (given, refused.get_json())
         if field is not None:
             assert refused.get_json()["errors"][0]["field"] == field, refused.get_json()
+    unread = client.put(f"/conversations/{conversation_id}", json={"read": False}, headers=auth)
+    assert unread.status_code == 400 and "only true" in unread.get_json()["errors"][0]["message"]
     assert services.store.head() == head
     empty = post(client, "/messages", auth, {"from": {"type": "user", "user_id": "j"}, "body": ""})
     assert empty.status_code == 400
@@ -351,3 +366,40 @@ def test_counts_per_admin_show_each_teammates_open_closed_and_unread(
         "/counts", query_string={"type": "conversation", "count": "tag"}, headers=auth
     )
     assert wrong.status_code == 400 and wrong.get_json()["errors"][0]["field"] == "count"
+
+
+def test_the_forms_the_intercom_1x_clients_send_are_understood(
+    client: FlaskClient, auth: dict[str, str], app: CreatedApp, services: Services
+) -> None:
+    """python-intercom sends `conversation_id` in every reply's body, names an admin by email in
+    its examples, marks read with a bare `{read: true}`, and lists the inbox right after a write."""
+    admins(services, app.app_id)
+    ping(services, app.app_id, {"user_id": "j", "email": "john@x.io"})
+    conversation_id = write_in(client, auth, "j", "Where is my invoice?")
+    # No catch_up: the answer to a write waits until the lists show it.
+    (listed_now,) = listed(client, auth, type="user", email="john@x.io")["conversations"]
+    assert listed_now["id"] == conversation_id and listed_now["read"] is True
+    answered = reply(
+        client, auth, conversation_id, conversation_id=conversation_id, type="admin",
+        email="BOB@acme.io", message_type="comment", body="Sent again.",
+    )  # fmt: skip
+    assert answered["conversation_parts"]["conversation_parts"][-1]["author"]["id"] == "2"
+    assert listed(client, auth)["conversations"][0]["read"] is False  # the user has not read it
+    assigned = reply(
+        client, auth, conversation_id, conversation_id=conversation_id, type="admin",
+        admin_id="1", message_type="assignment", assignee_id="2",
+    )  # fmt: skip
+    assert assigned["assignee"] == {"type": "admin", "id": "2"}
+    (bobs,) = listed(client, auth, type="admin", admin_id="2")["conversations"]
+    assert bobs["id"] == conversation_id
+    read = client.put(f"/conversations/{conversation_id}", json={"read": True}, headers=auth)
+    assert read.status_code == 200 and read.get_json()["read"] is True
+    assert listed(client, auth, type="user", user_id="j", unread="true")["conversations"] == []
+    closed = client.post(
+        f"/conversations/{conversation_id}/reply/",  # with the clients' trailing slash
+        json={"conversation_id": conversation_id, "type": "admin", "admin_id": "1",
+              "message_type": "close", "body": "Closing, thanks!"},
+        headers=auth,
+    )  # fmt: skip
+    assert closed.status_code == 200 and closed.get_json()["open"] is False
+    assert listed(client, auth, open="false")["conversations"][0]["id"] == conversation_id

@@ -103,6 +103,15 @@ def test_bad_events_are_refused_and_record_nothing(
         ),
         ({"event_name": "x", "created_at": 1, "user_id": "nobody"}, 404, None),
     ]
+    for odd in (
+        {"url": "javascript:alert(1)", "value": "x"},
+        {"url": "https://a.io/", "value": 3},
+        {"amount": 9.99, "currency": "usd"},
+        {"amount": 999, "currency": "dollars"},
+        {"amount": 999, "currency": "usd", "extra": 1},
+    ):  # Intercom's link and price objects, malformed
+        bad = {"event_name": "x", "created_at": 1, "user_id": "ann", "metadata": {"o": odd}}
+        cases.append((bad, 400, "metadata.o"))
     for given, status, field in cases:
         response = post(client, "/events", auth, given)
         assert response.status_code == status, (given, response.get_json())
