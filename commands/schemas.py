@@ -156,6 +156,7 @@ class ApiUserSchema(Schema):
     email = fields.Email(allow_none=True, validate=validate.Length(max=255))
     name = fields.String(allow_none=True, validate=validate.Length(max=255))
     signed_up_at = Timestamp(allow_none=True)
+    remote_created_at = Timestamp(allow_none=True)  # 1.x's older name for signed_up_at
     last_request_at = Timestamp(allow_none=True)
     update_last_request_at = fields.Boolean(load_default=False)
     new_session = fields.Boolean(load_default=False)
@@ -167,6 +168,8 @@ class ApiUserSchema(Schema):
 
     @post_load
     def to_input(self, data: dict[str, Any], **_: Any) -> SaveUser:
+        if "remote_created_at" in data:
+            data.setdefault("signed_up_at", data.pop("remote_created_at"))
         attributes: dict[str, Any] = {k: data[k] for k in ("name", "signed_up_at") if k in data}
         ip = data.get("last_seen_ip")
         given = UserInput(

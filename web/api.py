@@ -136,6 +136,13 @@ def get_user(public_id: str) -> ResponseReturnValue:
     return jsonify(USER_OUT.dump(row))
 
 
+@api.delete("/users")
+def remove_named_user() -> ResponseReturnValue:
+    """`DELETE /users?user_id=` or `?email=` (or `?id=`), as Intercom 1.x documented."""
+    ref = {k: request.args[k] for k in ("id", "user_id", "email") if request.args.get(k)}
+    return remove_user(named_user(ref).id.hex)
+
+
 @api.delete("/users/<public_id>")
 def remove_user(public_id: str) -> ResponseReturnValue:
     s = services()

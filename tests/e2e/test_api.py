@@ -106,6 +106,15 @@ def test_delete_removes_the_user_from_every_listing(
     assert client.get("/users?user_id=gone", headers=auth).status_code == 404
     assert client.get("/users", headers=auth).get_json()["total_count"] == 0
     assert client.delete(f"/users/{user['id']}", headers=auth).status_code == 404
+    # By user_id or email, as Intercom 1.x documented it; the user is looked up first.
+    post(client, "/users", auth, {"user_id": "u2", "email": "two@x.io"})
+    post(client, "/users", auth, {"email": "three@x.io", "remote_created_at": 1_400_000_000})
+    assert client.delete("/users?user_id=u2", headers=auth).get_json()["email"] == "two@x.io"
+    by_email = client.delete("/users/?email=THREE@x.io", headers=auth).get_json()
+    assert by_email["email"] == "three@x.io" and by_email["signed_up_at"] == 1_400_000_000
+    assert client.get("/users", headers=auth).get_json()["total_count"] == 0
+    assert client.delete("/users?email=three@x.io", headers=auth).status_code == 404
+    assert client.delete("/users", headers=auth).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -120,6 +129,7 @@ def test_delete_removes_the_user_from_every_listing(
         ({"user_id": "1", "last_seen_ip": "not-an-ip"}, "last_seen_ip"),
         ({"name": "nobody"}, "user_id"),
         ({"user_id": "1", "companies": [{"name": "no id"}]}, "companies.0.company_id"),
+        ({"user_id": "1", "remote_created_at": "soon"}, "remote_created_at"),
     ],
 )
 def test_bad_input_gets_an_error_list_naming_the_field_and_changes_nothing(
@@ -163,6 +173,15 @@ def test_an_apps_key_never_sees_another_apps_data(
     assert client.get("/users?email=s@other.com", headers=auth).status_code == 404
     assert client.get("/users?user_id=secret", headers=auth).status_code == 404
     assert client.delete(f"/users/{user['id']}", headers=auth).status_code == 404
+    # By user_id or email, as Intercom 1.x documented it; the user is looked up first.
+    post(client, "/users", auth, {"user_id": "u2", "email": "two@x.io"})
+    post(client, "/users", auth, {"email": "three@x.io", "remote_created_at": 1_400_000_000})
+    assert client.delete("/users?user_id=u2", headers=auth).get_json()["email"] == "two@x.io"
+    by_email = client.delete("/users/?email=THREE@x.io", headers=auth).get_json()
+    assert by_email["email"] == "three@x.io" and by_email["signed_up_at"] == 1_400_000_000
+    assert client.get("/users", headers=auth).get_json()["total_count"] == 0
+    assert client.delete("/users?email=three@x.io", headers=auth).status_code == 404
+    assert client.delete("/users", headers=auth).status_code == 400
     assert client.get("/companies?company_id=c1", headers=auth).status_code == 404
     assert client.get("/companies", headers=auth).get_json()["total_count"] == 0
     # The same user_id in our app is a different person.
@@ -194,6 +213,15 @@ def test_companies_create_list_and_find(client: FlaskClient, auth: dict[str, str
     assert listing["type"] == "company.list" and listing["total_count"] == 2
     assert listing["total_monthly_spend"] == 75.5
     assert client.get(f"/companies/{company['id']}", headers=auth).get_json()["name"] == "Intercom"
+    # Updated by Parley's id alone (as the 1.x clients save a company they found) ...
+    by_id = post(client, "/companies", auth, {"id": company["id"], "plan": "Pro"}).get_json()
+    assert by_id["company_id"] == "6" and by_id["plan"]["name"] == "Pro"
+    # ... and refused when that id is unknown or names another company than company_id.
+    unknown = post(client, "/companies", auth, {"id": "f" * 32, "name": "X"})
+    assert unknown.status_code == 404
+    mismatch = post(client, "/companies", auth, {"id": company["id"], "company_id": "7"})
+    assert mismatch.status_code == 400 and mismatch.get_json()["errors"][0]["field"] == "id"
+    assert client.get("/companies", headers=auth).get_json()["total_count"] == 2
     assert client.get("/companies?name=Parley", headers=auth).get_json()["company_id"] == "7"
     assert client.get("/companies?company_id=404", headers=auth).status_code == 404
 
