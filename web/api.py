@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
@@ -20,7 +21,7 @@ from domain.user import User
 from queries.companies import find_company, list_companies, total_monthly_spend
 from queries.users import Page, find_user
 from web.context import services
-from web.errors import Unauthorized
+from web.errors import RateLimited, Unauthorized
 from web.json_body import json_object
 from web.schemas import CompanySchema, UserSchema
 
@@ -60,6 +61,23 @@ def authenticate() -> None:
     if app is None:
         raise Unauthorized()
     g.app_id = app.app_id
+    standing = current_app.extensions["parley_rate_limits"].api_call(app.app_id)
+    g.rate_limit = standing
+    if not standing.allowed:
+        raise RateLimited(
+            f"this app made more than {standing.limit} API calls this minute",
+            standing.headers,
+            standing.reset - int(time.time()),
+        )
+
+
+@api.after_request
+def rate_limit_headers(response: Response) -> Response:
+    """Every authenticated answer says where the app stands (Intercom 1.x's headers)."""
+    standing = g.get("rate_limit")
+    if standing is not None:
+        response.headers.update(standing.headers)
+    return response
 
 
 REST_MAX_BYTES = 1024 * 1024  # a REST call's JSON body; more is refused unread

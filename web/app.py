@@ -16,6 +16,7 @@ from web.config import Config
 from web.dashboard import dashboard
 from web.dashboard.blueprint import csrf
 from web.live import Feed
+from web.rate_limits import RateLimits
 from web.signin_limits import SignInLimits
 from web.tracking import tracking
 from web.unsubscribe import unsubscribe
@@ -60,6 +61,9 @@ def create_app(
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # valid as long as the session
     app.extensions["parley_signin_limits"] = SignInLimits(config.redis_url)
+    app.extensions["parley_rate_limits"] = RateLimits(
+        config.redis_url, config.rate_limit_per_minute, config.widget_conversations_per_hour
+    )
     csrf.init_app(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["parley"] = services

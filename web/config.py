@@ -39,6 +39,8 @@ class Config:
     # Apps with at least this many users count filters with an in-memory index (per web
     # process); None: never (queries/audience/).
     audience_index_min_users: int | None = 100_000
+    rate_limit_per_minute: int = 10_000  # REST calls per app (Intercom 1.x's figure)
+    widget_conversations_per_hour: int = 10  # conversations one user starts from the widget
 
     @property
     def base_url(self) -> str:
@@ -89,12 +91,27 @@ class Config:
             inbound_max_bytes=int(env.get("INBOUND_MAX_BYTES") or cls.inbound_max_bytes),
             attachment_max_bytes=int(env.get("ATTACHMENT_MAX_BYTES") or cls.attachment_max_bytes),
             audience_index_min_users=_min_users(env.get("AUDIENCE_INDEX_MIN_USERS")),
+            rate_limit_per_minute=_positive(
+                env, "RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute
+            ),
+            widget_conversations_per_hour=_positive(
+                env, "WIDGET_CONVERSATIONS_PER_HOUR", cls.widget_conversations_per_hour
+            ),
         )
 
     def incoming_address(self, app_id: str) -> str:
         """Where an app's support email is forwarded to (seed: "Each app has a unique
         incoming email address")."""
         return f"{app_id}@{self.inbound_domain}"
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    written = env.get(name)
+    if not written:
+        return default
+    if not written.isdigit() or int(written) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {written!r}")
+    return int(written)
 
 
 def _min_users(written: str | None) -> int | None:

@@ -31,6 +31,14 @@ class NotFound(Exception):
     """The requested resource does not exist in this app."""
 
 
+class RateLimited(Exception):
+    """Past a rate limit: the call is refused whole; `headers` say when to come back."""
+
+    def __init__(self, message: str, headers: dict[str, str], retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {**headers, "Retry-After": str(max(1, retry_after))}
+
+
 def error_list(status: int, errors: list[dict[str, Any]]) -> ResponseReturnValue:
     response = jsonify({"type": "error.list", "errors": errors})
     response.status_code = status
@@ -124,6 +132,12 @@ def register(app: Flask) -> None:
         if for_people():
             return _page(404)
         return error_list(404, [{"code": "not_found", "message": str(error) or "not found"}])
+
+    @app.errorhandler(RateLimited)
+    def rate_limited(error: RateLimited) -> ResponseReturnValue:
+        response = error_list(429, [{"code": "rate_limit_exceeded", "message": str(error)}])
+        response.headers.update(error.headers)  # type: ignore[union-attr]
+        return response
 
     @app.errorhandler(AdminExists)
     def conflict(error: AdminExists) -> ResponseReturnValue:

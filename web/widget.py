@@ -8,13 +8,14 @@ import gzip
 import hashlib
 import html
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import nh3
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from marshmallow import Schema, ValidationError, fields, validate
@@ -43,6 +44,7 @@ from queries.conversations import Inbox, inbox, message_conversation, unread_by_
 from web import context
 from web.bootstrap import Services
 from web.conversations import conversation_out
+from web.errors import RateLimited
 from web.json_body import json_object
 
 widget = Blueprint("widget", __name__)
@@ -330,6 +332,13 @@ def user_inbox() -> ResponseReturnValue:
 def user_writes_in() -> ResponseReturnValue:
     """The user starts a conversation from the message box; the team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
+    standing = current_app.extensions["parley_rate_limits"].conversation(user.app_id, user.id.hex)
+    if not standing.allowed:
+        raise RateLimited(
+            f"at most {standing.limit} new conversations an hour; reply in an open one",
+            standing.headers,
+            standing.reset - int(time.time()),
+        )
     started = StartConversation(user.app_id, user.id.hex, loaded["body"], via="widget")
     conversation = handle(start_by_user, started, services.store, services.clock)
     return jsonify(for_user(services, conversation))
