@@ -123,7 +123,7 @@ def find_company_ref(store: Parley, app_id: str, ref: CompanyRef) -> Company:
     else:
         raise InvalidValue("companies", "each company needs an id or company_id")
     company = store.get_as(Company, key)
-    if company is None or company.app_id != app_id:
+    if company is None or company.app_id != app_id or company.deleted:
         raise CompanyNotFound(ref.id or ref.company_id or "")
     return company
 

@@ -50,7 +50,7 @@ def resolve_company(store: Parley, app_id: str, given: CompanyInput) -> CompanyI
         company = store.get_as(Company, UUID(hex=given.id))
     except ValueError:
         company = None
-    if company is None or company.app_id != app_id:
+    if company is None or company.app_id != app_id or company.deleted:
         raise CompanyNotFound(f"id {given.id!r}")
     if given.company_id and given.company_id != company.company_id:
         raise InvalidValue("id", "names another company than company_id")
@@ -182,10 +182,13 @@ def apply_user_input(
 
 def _save_company(store: Parley, app_id: str, given: CompanyInput, at: datetime) -> Company | None:
     company = store.get_as(Company, company_key(app_id, given.company_id))
-    if company is None:
+    if company is None or company.deleted:
         if given.remove:
             return None
-        company = Company(app_id=app_id, company_id=given.company_id, at=at)
+        if company is None:
+            company = Company(app_id=app_id, company_id=given.company_id, at=at)
+        else:
+            company.restore(at=at)
     company.update(given.attributes, given.custom)
     return company
 

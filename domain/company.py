@@ -30,6 +30,7 @@ class Company(Aggregate):
         self.remote_created_at: int | None = None
         self.custom: dict[str, CustomValue] = {}
         self.tags: list[str] = []
+        self.deleted = False
 
     def update(self, attributes: dict[str, Any], custom: dict[str, CustomValue]) -> None:
         """Record only what actually changes, so repeated pings write nothing."""
@@ -58,3 +59,24 @@ class Company(Aggregate):
     @event("Untagged")
     def _untagged(self, tag_id: str) -> None:
         self.tags.remove(tag_id)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @event("Deleted")
+    def delete(self, at: datetime) -> None:
+        """Gone from every list; its users leave it (commands.companies.delete_company)."""
+        self.deleted = True
+
+    def restore(self, at: datetime) -> None:
+        """A deleted company named again starts over, empty, under the same id."""
+        self._restored(self.app_id, self.company_id, at)
+
+    @event("Restored")
+    def _restored(self, app_id: str, company_id: str, at: datetime) -> None:
+        self.deleted = False
+        self.created_at = at
+        self.name = self.plan = None
+        self.monthly_spend = None
+        self.remote_created_at = None
+        self.custom = {}
+        self.tags = []

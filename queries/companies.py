@@ -245,3 +245,9 @@ def company_tag_choices(conn: Connection, app_id: str) -> list[Row]:
     used = exists().where(company_tags.c.tag_id == tags.c.id)
     query = select(tags.c.id, tags.c.name).where(tags.c.app_id == app_id, used)
     return [dict(r) for r in conn.execute(query.order_by(tags.c.name)).mappings()]
+
+
+def company_member_ids(conn: Connection, company_key: str) -> list[str]:
+    """Parley ids of the company's users now."""
+    query = select(user_companies.c.user_id).where(user_companies.c.company_id == company_key)
+    return list(conn.execute(query).scalars())

@@ -12,13 +12,18 @@ from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields, validate
 
 from commands.apps import authorised_app
-from commands.companies import SaveCompany, save_company
+from commands.companies import DeleteCompany, SaveCompany, delete_company, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.handling import handle
 from commands.schemas import ApiCompanySchema, ApiUserSchema, refuse_nul
 from commands.users import DeleteUser, delete_user, find_named_user, save_user
 from domain.user import User
-from queries.companies import find_company, list_companies, total_monthly_spend
+from queries.companies import (
+    company_member_ids,
+    find_company,
+    list_companies,
+    total_monthly_spend,
+)
 from queries.users import Page, find_user
 from web.context import services
 from web.errors import RateLimited, Unauthorized
@@ -206,6 +211,21 @@ def get_companies() -> ResponseReturnValue:
     # Revenue across all the app's companies (seed: "track revenue across your companies").
     listing["total_monthly_spend"] = spend
     return jsonify(listing)
+
+
+@api.delete("/companies/<public_id>")
+def remove_company(public_id: str) -> ResponseReturnValue:
+    """The company goes from every list and count; its users leave it. Answers the company as
+    it was. Named again later (`POST /companies`, a user's `companies`), it starts afresh."""
+    s = services()
+    with s.engine.connect() as conn:
+        row = find_company(conn, g.app_id, id=public_id)
+        members = company_member_ids(conn, public_id) if row is not None else []
+    if row is None:
+        raise CompanyNotFound(f"id {public_id!r}")
+    position = delete_company(DeleteCompany(g.app_id, public_id, members), s.store, s.clock)
+    read_your_writes(position)
+    return jsonify(COMPANY_OUT.dump(row))
 
 
 @api.get("/companies/<public_id>")

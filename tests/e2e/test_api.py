@@ -190,6 +190,34 @@ def test_an_apps_key_never_sees_another_apps_data(
     assert client.get(f"/users/{user['id']}", headers=theirs).status_code == 200
 
 
+def test_a_deleted_company_leaves_every_list_and_its_users_and_comes_back_empty(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    joining = {"companies": [{"company_id": "acme", "name": "Acme", "monthly_spend": 10}]}
+    for user_id in ("ann", "bob"):
+        post(client, "/users", auth, {"user_id": user_id, **joining})
+    acme = client.get("/companies?company_id=acme", headers=auth).get_json()
+    post(client, "/tags", auth, {"name": "Big", "companies": [{"id": acme["id"]}]})
+    gone = client.delete(f"/companies/{acme['id']}/", headers=auth)  # the clients' slash
+    assert gone.status_code == 200 and gone.get_json()["company_id"] == "acme"
+    assert client.get(f"/companies/{acme['id']}", headers=auth).status_code == 404
+    assert client.get("/companies?company_id=acme", headers=auth).status_code == 404
+    assert client.get(f"/companies/{acme['id']}/users", headers=auth).status_code == 404
+    listing = client.get("/companies", headers=auth).get_json()
+    assert listing["total_count"] == 0 and listing["total_monthly_spend"] == 0
+    ann = client.get("/users?user_id=ann", headers=auth).get_json()
+    assert ann["companies"]["companies"] == []
+    counts = client.get("/counts", headers=auth).get_json()
+    assert counts["company"]["count"] == 0
+    assert client.delete(f"/companies/{acme['id']}", headers=auth).status_code == 404
+    tagging = post(client, "/tags", auth, {"name": "Big", "companies": [{"id": acme["id"]}]})
+    assert tagging.status_code == 404  # no tagging a deleted company
+    # Named again, it starts afresh: no users, no tags, none of its old attributes.
+    again = post(client, "/companies", auth, {"company_id": "acme", "plan": "Starter"}).get_json()
+    assert again["id"] == acme["id"] and again["name"] is None and again["user_count"] == 0
+    assert again["tags"]["tags"] == [] and again["monthly_spend"] is None
+
+
 def test_companies_create_list_and_find(client: FlaskClient, auth: dict[str, str]) -> None:
     created = post(
         client,

@@ -172,6 +172,16 @@ def test_users_companies_tags_segments_events_counts_and_admins(live: Live) -> N
     assert [a.name for a in Admin.all()] == ["Ann Admin", "Bob Admin"]
     assert Admin.find(id="2").email == "bob@acme.io"
 
+    # Deleting a company: its users leave it.
+    doomed = Company.create(company_id="doomed", name="Doomed")
+    joining = User.find(user_id="p2")
+    joining.companies = [{"company_id": "doomed"}]
+    joining.save()
+    Company.find(id=doomed.id).delete()
+    with pytest.raises(ResourceNotFound):
+        Company.find(company_id="doomed")
+    assert list(User.find(user_id="p2").companies) == []
+
     # Deleting a user: gone from every list and count.
     User.find(user_id="p54").delete()
     with pytest.raises(ResourceNotFound):
