@@ -275,3 +275,18 @@ attachments = Table(
     Column("data", LargeBinary, nullable=False),
     Column("created_at", Seconds, nullable=False),
 )
+
+# Notes teammates wrote on users (domain/notes.py): `GET /notes`, the profile's Notes card.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_id", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False),  # the user's Parley id
+    Column("admin_id", String(64)),  # None: written through the API naming no teammate
+    Column("body", Text, nullable=False),  # sanitised HTML
+    Column("created_at", Seconds, nullable=False),
+    # When the store recorded it (microseconds): the order of notes written in one second.
+    Column("recorded", BigInteger, nullable=False),
+    Index("notes_user_created", "user_id", "created_at", "recorded"),
+)

@@ -1,15 +1,15 @@
 """A user's activity (issue 14): their whole history read from the event store, newest first,
 one line per event in plain words, with where it came from and what it links to.
 
-The history is the user's own events and those of their conversations and email deliveries,
-in log order. The projections say which conversations and deliveries are the user's (by
-indexes: the conversations' user, the app's email messages and their deliveries); the events
-themselves come from the store, in two reads: the user's own by version (their index, however
-long the history) and the others' by position. Then the names the lines need (tags,
-companies, messages), one read each. The values an update replaced are found by rebuilding
-the user just before it (a snapshot and the few events after it), never by reading the whole
-history. The next page starts below the last line's log position (and, for the user's own
-events, below its version: the same events, by their index).
+The history is the user's own events and those of their conversations, email deliveries and
+notes, in log order. The projections say which conversations, deliveries and notes are the
+user's (by indexes: the conversations' user, the app's email messages and their deliveries,
+the notes' user); the events themselves come from the store, in two reads: the user's own by
+version (their index, however long the history) and the others' by position. Then the names
+the lines need (tags, companies, messages), one read each. The values an update replaced are
+found by rebuilding the user just before it (a snapshot and the few events after it), never
+by reading the whole history. The next page starts below the last line's log position (and,
+for the user's own events, below its version: the same events, by their index).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from domain.tags import Tags, tags_key
 from domain.user import User
 from projections.events import event_class
 from projections.log import EventStore, Log, Stored
-from projections.tables import companies, conversations, deliveries, messages, tags
+from projections.tables import companies, conversations, deliveries, messages, notes, tags
 from queries.activity_words import MISSING, WORDS, Facts, Said
 
 PER_PAGE = 30
@@ -105,10 +105,11 @@ class Activity:
 @dataclass(frozen=True)
 class Related:
     """What the projections say is the user's: conversations (id -> the message that opened
-    it, if any) and email deliveries (id -> message)."""
+    it, if any), email deliveries (id -> message) and notes."""
 
     conversations: dict[str, str | None]
     deliveries: dict[str, str]
+    notes: list[str]
 
 
 def related_to(conn: Connection, app_id: str, user_key: str) -> Related:
@@ -122,7 +123,12 @@ def related_to(conn: Connection, app_id: str, user_key: str) -> Related:
         .select_from(messages.join(deliveries, d.message_id == m.id))
         .where(m.app_id == app_id, m.message_type == "email", d.user_id == user_key)
     ).all()
-    return Related({r.id: r.message_id for r in talks}, {r.id: r.message_id for r in emails})
+    written = conn.execute(
+        select(notes.c.id).where(notes.c.user_id == user_key, notes.c.app_id == app_id)
+    ).scalars()
+    return Related(
+        {r.id: r.message_id for r in talks}, {r.id: r.message_id for r in emails}, list(written)
+    )
 
 
 class Events:
@@ -200,7 +206,7 @@ def _own_events(events: Events, user: UUID, before: Cursor | None, limit: int) -
 def _others_events(
     events: Events, related: Related, before: Cursor | None, limit: int
 ) -> list[Row]:
-    ids = [UUID(hex=k) for k in (*related.conversations, *related.deliveries)]
+    ids = [UUID(hex=k) for k in (*related.conversations, *related.deliveries, *related.notes)]
     if not ids:
         return []
     t = events.table.c

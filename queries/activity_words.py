@@ -18,6 +18,7 @@ from domain.content import compile_body
 from domain.conversations import Conversation
 from domain.delivery import Delivery
 from domain.errors import InvalidValue
+from domain.notes import Note, note_text
 from domain.user import User
 from domain.values import is_date_key
 from projections.events import event_class
@@ -277,6 +278,18 @@ def read(facts: Facts, e: Any) -> Said | None:
     return "Read the conversation", None, ("conversation", e.originator_id.hex)
 
 
+# -- notes on the user -------------------------------------------------------------------
+
+
+def noted(facts: Facts, e: Any) -> Said:
+    """A note's line: who wrote it, where, and its first words (its body is sanitised HTML)."""
+    about = f": “{excerpt(note_text(e.body))}”"
+    source = "REST API" if e.via == "api" else "teammate"
+    if e.admin_id is None:
+        return f"Note added{about}", source, None
+    return f"{facts.teammate(e.admin_id)} added a note{about}", source, None
+
+
 # -- email deliveries --------------------------------------------------------------------
 
 
@@ -323,6 +336,7 @@ WORDS: dict[type[Any], Callable[[Facts, Any], Said | None]] = {
     event_class(Conversation, "Started"): started,
     event_class(Conversation, "Replied"): replied,
     event_class(Conversation, "Read"): read,
+    event_class(Note, "Created"): noted,
     event_class(Delivery, "Sent"): email("Emailed {message}{sender}"),
     event_class(Delivery, "Deferred"): email("Email {message} not sent yet: {why}"),
     event_class(Delivery, "Uncertain"): email("Email {message} may not have gone out"),

@@ -10,7 +10,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from projections.log import Log
 from projections.runner import tracked_positions
-from web import audience, conversation_history, conversations, errors, inbound, messages, segments
+from web import (
+    audience,
+    conversation_history,
+    conversations,
+    errors,
+    inbound,
+    messages,
+    notes,
+    segments,
+)
 from web.bootstrap import Services, bootstrap, jobs_for
 from web.config import Config
 from web.dashboard import dashboard
@@ -83,7 +92,7 @@ def create_app(
     app.register_blueprint(inbound.files)
     # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
     assert audience.api is segments.api is messages.api is conversations.api is inbound.api
-    assert conversation_history.api is audience.api
+    assert conversation_history.api is audience.api is notes.api
     app.register_blueprint(audience.api)
 
     @app.get("/health")

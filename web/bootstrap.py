@@ -20,6 +20,7 @@ from projections.message_list import MessageListProjection
 from projections.message_recipients import MessageRecipientsProjection
 from projections.message_stats import MessageStatsProjection
 from projections.messages import MessagesProjection
+from projections.notes import NotesProjection
 from projections.runner import Projection, Runner
 from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
@@ -42,6 +43,7 @@ def all_projections() -> list[Projection]:
         MessageRecipientsProjection(),
         ConversationsProjection(),
         ConversationEmailsProjection(),
+        NotesProjection(),
     ]
 
 

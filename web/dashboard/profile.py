@@ -1,20 +1,25 @@
 """A user's profile (seed: "User data", "Relationship", "Tags"): every attribute the projections
 hold, custom data with its types, companies, tags, segments, the relationship score with its
-two halves, tracked events and the user's conversations. Reached from the list, or by the
-seed's deep links `/apps/<app_id>/users/show?email=...` and `?user_id=...`."""
+two halves, the team's notes, tracked events and the user's conversations. Reached from the
+list, or by the seed's deep links `/apps/<app_id>/users/show?email=...` and `?user_id=...`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from sqlalchemy import select
 
+from domain.app import App
+from domain.content import sanitise
 from domain.relationship import relationship_half
 from projections.tables import user_events
 from queries.conversations import Inbox, inbox
+from queries.notes import notes_of
 from queries.users import find_user
 from web.context import services
 from web.dashboard.account import teammate_of
@@ -22,6 +27,8 @@ from web.dashboard.activity import activity_page
 from web.dashboard.blueprint import dashboard
 from web.dashboard.shown import exact, typed
 from web.dashboard.users import when
+
+NOTES_PER_PAGE = 10
 
 
 def local_time(timezone: str | None, now: datetime) -> str | None:
@@ -49,8 +56,23 @@ def deep_link(app_id: str) -> ResponseReturnValue:
     return redirect(url_for("dashboard.profile", app_id=app_id, user_key=row["id"]))
 
 
+def written(app: App, row: dict[str, Any]) -> dict[str, Any]:
+    """A note as the profile shows it: its teammate's name (None: the API named no one)."""
+    admin = app.teammate(row["admin_id"]) if row["admin_id"] else None
+    name = (admin.get("name") or admin.get("email")) if admin else None
+    return {
+        **row,
+        "by": name or ("a former teammate" if row["admin_id"] else None),
+        "iso": datetime.fromtimestamp(row["created_at"], UTC).isoformat(),
+        "body": Markup(sanitise(row["body"])),  # sanitised by nh3 (domain/content.py)
+    }
+
+
 @dashboard.get("/apps/<app_id>/users/<user_key>")
-def profile(app_id: str, user_key: str) -> ResponseReturnValue:
+def profile(
+    app_id: str, user_key: str, note_problem: str | None = None, note_typed: str = ""
+) -> str:
+    """The profile; the notes form's refusal (`note_problem`) shows beside what was typed."""
     who = teammate_of(app_id)
     s = services()
     now = s.clock.now()
@@ -67,6 +89,8 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
         ).all()
         talks = inbox(conn, Inbox(app_id=app_id, user_key=row["id"], per_page=10))
         recent = activity_page(conn, who, row["id"])
+        notes_page = max(request.args.get("notes", 1, type=int) or 1, 1)
+        notes = notes_of(conn, app_id, row["id"], notes_page, NOTES_PER_PAGE)
     halves = {
         "sent": relationship_half(row["last_message_sent_at"], moment),
         "received": relationship_half(row["last_message_received_at"], moment),
@@ -81,6 +105,10 @@ def profile(app_id: str, user_key: str) -> ResponseReturnValue:
         tracked=tracked,
         talks=talks,
         activity=recent,
+        notes=notes,
+        written=[written(who.app, n) for n in notes.items],
+        note_problem=note_problem,
+        note_typed=note_typed,
         halves=halves,
         local=local_time(row.get("timezone"), now),
         when=lambda seconds: when(seconds, now),

@@ -1,6 +1,6 @@
-"""What a teammate does from a user's profile: add and remove tags in place, unsubscribe the
-user from bulk email or subscribe them again (the Actions menu; deleting goes through the
-list's confirmation page). Each is one command, as the REST API's."""
+"""What a teammate does from a user's profile: add and remove tags in place, write a note for
+the team, unsubscribe the user from bulk email or subscribe them again (the Actions menu;
+deleting goes through the list's confirmation page). Each is one command, as the REST API's."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from commands.bulk import SetUnsubscribed, set_unsubscribed
 from commands.errors import CommandError
 from commands.handling import handle
+from commands.notes import WriteNote, write_note
 from commands.tags import SaveTag, UserRef, save_tag
 from domain.errors import InvalidValue
 from projections.tables import tags
@@ -19,6 +20,7 @@ from web.api import read_your_writes
 from web.context import services
 from web.dashboard.account import teammate_of
 from web.dashboard.blueprint import dashboard
+from web.dashboard.profile import profile
 
 MAX_NAME = 255
 
@@ -65,6 +67,27 @@ def remove_user_tag(app_id: str, user_key: str, tag_id: str) -> ResponseReturnVa
     read_your_writes(saved.position)
     flash(f"Took the tag “{name}” off.", "tags-ok")
     return _profile(app_id, user_key)
+
+
+@dashboard.post("/apps/<app_id>/users/<user_key>/notes")
+def add_note(app_id: str, user_key: str) -> ResponseReturnValue:
+    """A note by the signed-in teammate; refused, the profile again with what was typed."""
+    who = teammate_of(app_id)
+    typed = request.form.get("body", "")
+    cmd = WriteNote(
+        app_id, typed, id=user_key, admin_id=who.admin["id"], markup="text", via="dashboard"
+    )
+    s = services()
+    try:
+        written = handle(write_note, cmd, s.store, s.clock)
+    except CommandError:
+        abort(404)  # no such user in this app
+    except InvalidValue as problem:
+        return profile(app_id, user_key, note_problem=problem.reason, note_typed=typed), 422
+    read_your_writes(written.position)
+    flash("Note added.", "notes-ok")
+    target = url_for("dashboard.profile", app_id=app_id, user_key=user_key) + "#notes"
+    return redirect(target, 303)
 
 
 @dashboard.post("/apps/<app_id>/users/<user_key>/subscription")
