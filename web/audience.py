@@ -32,6 +32,7 @@ from queries.audience.sql import matching_ids
 from queries.companies import find_company
 from queries.segments import definitions
 from queries.tags import app_tags, tag_holders, tags_held
+from queries.tracked_events import user_event_page, user_event_summary
 from queries.users import Cursor, Listing, find_user
 from web.api import api, body, named_user, read_your_writes, services
 from web.schemas import UserSchema
@@ -297,3 +298,59 @@ def post_event() -> ResponseReturnValue:
     s = services()
     read_your_writes(handle(track_event, cmd, s.store, s.clock))
     return "", 202
+
+
+class EventListArgs(Schema):
+    """`GET /events?type=user&user_id=|email=|intercom_user_id=` (Intercom's names), a page
+    at a time (`per_page`, then `before` from `pages.next`); `summary=true`: per event name."""
+
+    type = fields.String(required=True, validate=validate.Equal("user"))
+    user_id = fields.String(validate=validate.Length(min=1, max=255))
+    email = fields.String(validate=validate.Length(min=1, max=255))
+    intercom_user_id = fields.String(validate=validate.Length(min=1, max=64))
+    summary = fields.Boolean(load_default=False)
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    before = fields.String(validate=validate.Length(max=100))
+
+
+EVENT_LIST = EventListArgs()
+
+
+@api.get("/events")
+def get_events() -> ResponseReturnValue:
+    args = EVENT_LIST.load(request.args)
+    user = named_user(
+        {
+            "id": args.get("intercom_user_id"),
+            "user_id": args.get("user_id"),
+            "email": args.get("email"),
+        }
+    )
+    who = {"user_id": user.user_id, "email": user.email, "intercom_user_id": user.id.hex}
+    with services().engine.connect() as conn:
+        if args["summary"]:
+            summary = user_event_summary(conn, user.id.hex)
+            return jsonify({"type": "event.summary", **who, "events": summary})
+        page = user_event_page(conn, user.id.hex, args["per_page"], args.get("before"))
+    following = None
+    if page.next is not None:
+        kept = {k: v for k, v in request.args.items() if k != "before"}
+        following = url_for("api.get_events", **kept, before=page.next, _external=True)
+    listed = [
+        {
+            "type": "event",
+            "id": row["id"],
+            "event_name": row["name"],
+            "created_at": row["created_at"],
+            **who,
+            "metadata": row["metadata"],
+        }
+        for row in page.events
+    ]
+    return jsonify(
+        {
+            "type": "event.list",
+            "events": listed,
+            "pages": {"type": "pages", "per_page": args["per_page"], "next": following},
+        }
+    )

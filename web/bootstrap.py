@@ -24,6 +24,7 @@ from projections.notes import NotesProjection
 from projections.runner import Projection, Runner
 from projections.segments import SegmentsProjection
 from projections.tags import TagsProjection
+from projections.tracked_events import TrackedEventsProjection
 from projections.users import UsersProjection
 from queries.audience.lifecycle import AudienceIndexes
 from web.config import Config
@@ -40,6 +41,7 @@ def all_projections() -> list[Projection]:
         MessageStatsProjection(),
         MessagesProjection(),
         MessageListProjection(),
+        TrackedEventsProjection(),
         MessageRecipientsProjection(),
         ConversationsProjection(),
         ConversationEmailsProjection(),

@@ -154,3 +154,54 @@ def test_in_secure_mode_an_event_without_the_users_hash_is_refused(
     assert services.store.head() == head
     signed = {**event, "user_hash": user_hash(app.secret, "ann")}
     assert client.post("/widget/events", data=json.dumps(signed)).status_code == 202
+
+
+def test_a_users_events_are_listed_newest_first_with_their_metadata_and_summed_up(
+    client: FlaskClient, auth: dict[str, str], services: Services
+) -> None:
+    from projections.rebuild import rebuild
+    from web.bootstrap import all_projections
+
+    ann = post(client, "/users", auth, {"user_id": "ann", "email": "ann@x.io"}).get_json()
+    post(client, "/users", auth, {"user_id": "bob"})
+    price = {"amount": 3499, "currency": "EUR"}
+    for n in range(5):
+        metadata = {"seats": n, "order": {"url": f"https://a.io/o/{n}", "value": f"#{n}"}}
+        if n == 4:
+            metadata["price"] = price
+        given = {"event_name": "ordered", "created_at": 1_700_000_000 + n, "user_id": "ann"}
+        assert post(client, "/events", auth, {**given, "metadata": metadata}).status_code == 202
+    post(
+        client,
+        "/events",
+        auth,
+        {"event_name": "left", "created_at": 1_700_000_100, "user_id": "bob"},
+    )
+    seen: list[dict[str, Any]] = []
+    url: str | None = "/events?type=user&email=ann@x.io&per_page=2"
+    while url:
+        page = client.get(url, headers=auth).get_json()
+        assert page["type"] == "event.list" and len(page["events"]) <= 2
+        seen += page["events"]
+        url = page["pages"]["next"]
+    assert [e["created_at"] for e in seen] == [1_700_000_000 + n for n in (4, 3, 2, 1, 0)]
+    assert {e["event_name"] for e in seen} == {"ordered"}  # Bob's are his own
+    newest = seen[0]
+    assert newest["user_id"] == "ann" and newest["intercom_user_id"] == ann["id"]
+    assert newest["metadata"]["price"] == {"amount": 3499, "currency": "eur"}
+    assert newest["metadata"]["order"] == {"url": "https://a.io/o/4", "value": "#4"}
+    by_id = client.get(f"/events?type=user&intercom_user_id={ann['id']}", headers=auth)
+    assert [e["id"] for e in by_id.get_json()["events"]] == [e["id"] for e in seen]
+    summary = client.get("/events?type=user&user_id=ann&summary=true", headers=auth).get_json()
+    assert summary["type"] == "event.summary"
+    assert summary["events"] == [
+        {"name": "ordered", "count": 5, "first": 1_700_000_000, "last": 1_700_000_004}
+    ]
+    for query, status in (("type=user", 400), ("user_id=ann", 400), ("type=user&user_id=x", 404)):
+        assert client.get(f"/events?{query}", headers=auth).status_code == status
+    # Rebuilt from the log, the list is the same (ids included).
+    services.runner.catch_up()
+    (projection,) = [p for p in all_projections() if p.name == "tracked_events"]
+    rebuild(services.store, services.engine, projection)
+    again = client.get("/events?type=user&user_id=ann&per_page=10", headers=auth).get_json()
+    assert [e["id"] for e in again["events"]] == [e["id"] for e in seen]

@@ -19,6 +19,7 @@ from commands.conversations import (
     reply,
     start_by_user,
 )
+from commands.notes import WriteNote, write_note
 from commands.segments import DeleteSegment, SaveSegment, delete_segment, save_segment
 from commands.tags import CompanyRef, DeleteTag, SaveTag, UserRef, delete_tag, save_tag
 from commands.tracking import TrackEvent, track_event
@@ -167,6 +168,11 @@ def busy_history(services: Services, app_id: str, clock: ManualClock) -> None:
         MarkRead(app_id, talk.conversation_id, {"type": "user", "id": u3.id.hex}), store, clock
     )
     reply(Reply(app_id, talk.conversation_id, bob, "close"), store, clock)
+    # Notes on a user: by a teammate, and through the API naming no one.
+    write_note(
+        WriteNote(app_id, "<p>Asked for <b>SSO</b></p>", user_id="u3", admin_id="1"), store, clock
+    )
+    write_note(WriteNote(app_id, "Renewal in March", email="u2@example.com"), store, clock)
     # The email it came in by, as commands/inbound.py records one.
     inbound = InboundEmail(
         app_id=app_id,
