@@ -40,9 +40,7 @@ def listed(client: FlaskClient, auth: dict[str, str], **args: Any) -> dict[str, 
     return dict(found.get_json())
 
 
-def reply(
-    client: FlaskClient, auth: dict[str, str], target: str, **given: Any
-) -> dict[str, Any]:
+def reply(client: FlaskClient, auth: dict[str, str], target: str, **given: Any) -> dict[str, Any]:
     found = post(client, f"/conversations/{target}/reply", auth, given)
     assert found.status_code == 200, found.get_json()
     return dict(found.get_json())
