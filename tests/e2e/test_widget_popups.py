@@ -38,7 +38,8 @@ __all__ = ["browser", "site"]  # the module-wide fixtures, shared
 
 HOSTILE = (
     "<style>div { color: #fff !important } button { display: none !important }"
-    " * { font-family: serif !important; } iframe { display: none !important }</style>"
+    " * { font-family: serif !important; } iframe { display: none !important }"
+    " body { transform: translateZ(0) }</style>"  # fixed boxes would follow the body
 )
 Rect = dict[str, float]
 
@@ -50,7 +51,9 @@ def live(tmp_path: Path, clock: ManualClock) -> Iterator[Parley]:
         yield served
 
 
-def message(live: Parley, kind: str, body: str, path: str | None = None) -> Message:
+def message(
+    live: Parley, kind: str, body: str, path: str | None = None, markup: str = "markdown"
+) -> Message:
     return compose_auto_message(
         ComposeAutoMessage(
             app_id=live.app_id,
@@ -58,7 +61,7 @@ def message(live: Parley, kind: str, body: str, path: str | None = None) -> Mess
             admin_id="1",
             subject=None,
             body=body,
-            markup="markdown",
+            markup=markup,
             style=None,
             custom_keys=set(),
             audience={"all": []},
@@ -179,9 +182,19 @@ def test_one_popup_at_a_time_focus_inside_escape_closes_the_rest_wait(
         "document.querySelector('parley-widget').shadowRoot.activeElement)"
     )
     assert tab.js(focus_inside)
+    active_class = (
+        "() => document.querySelector('parley-widget').shadowRoot.activeElement.className"
+    )
+    tab.page.keyboard.press("Tab")  # in from the dialog: its first control, not its last
+    assert "parley-close" in tab.js(active_class)
     for _ in range(6):
         tab.page.keyboard.press("Tab")
         assert tab.js(focus_inside)
+    # Escape with a reply typed says so first; a second Escape discards it and closes.
+    tab.page.get_by_label("Reply to").fill("half a thought")
+    tab.page.keyboard.press("Escape")
+    tab.page.get_by_text("Press Escape again to discard your reply.").wait_for()
+    assert tab.js("() => __pwAll('.parley-popup-conversation').length") == 1
     tab.page.keyboard.press("Escape")
     tab.page.locator(".parley-popup-notification").wait_for()
     assert tab.js("() => __pwAll('.parley-message').length") == 1
@@ -222,6 +235,8 @@ def test_a_reply_from_the_popup_joins_its_conversation_and_the_answer_shows_in_i
     tab.page.get_by_role("button", name="Send").click()
     thread = tab.page.frame_locator(".parley-popup-conversation .parley-thread")
     thread.locator(".mine", has_text="where is the button").wait_for()
+    sent_from = "() => document.querySelector('parley-widget').shadowRoot.activeElement.className"
+    assert "pw-send" in tab.js(sent_from)  # Send kept the keyboard focus in the dialog
     found = load_conversation(live.services.store, live.app_id, cid)
     assert [p["body"] for p in found.parts] == ["Yes please, where is the button?"]
     reply(
@@ -239,8 +254,8 @@ def styles(tab: Tab) -> Any:
         """() => [".parley-popup-conversation", ".parley-close", ".parley-reply textarea",
         ".pw-send", ".parley-launcher", ".pw-frame"].map(s => {
           const e = __pw(s), c = getComputedStyle(e), r = e.getBoundingClientRect();
-          return [s, c.display, c.color, c.fontFamily, c.visibility, Math.round(r.width),
-                  Math.round(r.height)];
+          return [s, c.display, c.color, c.fontFamily, c.visibility, Math.round(r.left),
+                  Math.round(r.top), Math.round(r.width), Math.round(r.height)];
         })"""
     )
 
@@ -295,3 +310,31 @@ def test_message_html_that_escaped_sanitising_runs_nothing_in_the_page(
     body.locator("p").wait_for()
     tab.page.wait_for_timeout(300)  # let any handler that could fire, fire
     assert tab.js("() => window.__owned === undefined")
+
+
+def test_a_video_in_a_message_plays_in_its_place_between_the_text(
+    live: Parley, site: CustomerSite, open_at: Callable[[int, int], Tab]
+) -> None:
+    body = (
+        "<p>Before the video.</p>"
+        '<p><iframe src="https://www.youtube.com/embed/dQw4w9WgXcQ" width="560" height="315">'
+        "</iframe></p><p>After the video.</p>"
+    )
+    message(live, "announcement", body, markup="html")
+    tab = open_at(1280, 800)
+    tab.open(page_for(live, site, "/app/video", "v1"))
+    tab.page.locator(".parley-popup-announcement").wait_for()
+    pieces = tab.js(
+        """() => [...__pw('.parley-popup-announcement .pw-scroll').children].map(e =>
+          [e.className, e.getAttribute('sandbox') || '', e.getAttribute('src') || ''])"""
+    )
+    assert [p[0] for p in pieces] == ["pw-frame", "pw-video", "pw-frame"]
+    text_sandbox, video_sandbox, video_src = pieces[0][1], pieces[1][1], pieces[1][2]
+    assert "allow-scripts" not in text_sandbox  # the text still runs nothing
+    assert "allow-scripts" in video_sandbox and video_src.startswith("https://www.youtube.com/")
+    frames = tab.page.frame_locator(".parley-popup-announcement .pw-frame")
+    frames.first.get_by_text("Before the video.").wait_for()
+    frames.last.get_by_text("After the video.").wait_for()
+    width = tab.js("() => __pw('.pw-video').getBoundingClientRect().width")
+    height = tab.js("() => __pw('.pw-video').getBoundingClientRect().height")
+    assert width > 500 and abs(width / height - 16 / 9) < 0.05

@@ -67,7 +67,12 @@ function popupBody(message, pinged, hooks) {
   var scroll = el("div", "pw-scroll");
   if (message.subject) { scroll.appendChild(el("p", "pw-subject", message.subject)); }
   hooks.click = function (event, link) { clicked(message, pinged, link); if (hooks.open && !link) { hooks.open(); } };
-  scroll.appendChild(frame(message.body, "Message from " + teammateName(message.from), hooks));
+  var title = "Message from " + teammateName(message.from);
+  var pieces = bodyPieces(message.body);
+  for (var i = 0; i < pieces.length; i++) {
+    scroll.appendChild(pieces[i].video ? videoFrame(pieces[i].video, "Video: " + title)
+      : frame(pieces[i].html, title, hooks));
+  }
   return scroll;
 }
 
@@ -103,9 +108,23 @@ function modal(message, pinged) {
     }
   };
   var close = function () { shown.close(); };
-  var onKey = function (event) { if (event.key === "Escape") { event.stopPropagation(); close(); } };
+  var warned = null;  // Escape with a reply typed: said once, then it closes
+  var onKey = function (event) {
+    if (event.key !== "Escape") { return; }
+    event.stopPropagation();
+    var draft = card.querySelector("textarea");
+    if (draft && draft.value.trim() && !warned) {
+      warned = el("p", "pw-error parley-error", "Press Escape again to discard your reply.");
+      warned.setAttribute("role", "alert");
+      draft.parentNode.appendChild(warned);
+      return;
+    }
+    close();
+  };
+  card.addEventListener("input", function () { removeNode(warned); warned = null; });
+  var escaped = function () { onKey({ key: "Escape", stopPropagation: function () {} }); };
   card.appendChild(popupHead(message, titleId, close, type === "announcement" ? null : "just now"));
-  var scroll = popupBody(message, pinged, { escape: close, large: type === "announcement" });
+  var scroll = popupBody(message, pinged, { escape: escaped, large: type === "announcement" });
   card.appendChild(scroll);
   var thread = null;  // the exchange after the message, once the user has replied
   var seen = -1;
@@ -114,7 +133,7 @@ function modal(message, pinged) {
     var parts = outcome.body.conversation_parts.conversation_parts;
     if (parts.length === seen) { return; }
     seen = parts.length;
-    var next = frame(threadHtml(outcome.body, true), "Your conversation", { escape: close });
+    var next = frame(threadHtml(outcome.body, true), "Your conversation", { escape: escaped });
     next.className = "pw-frame parley-thread";
     if (thread) { scroll.replaceChild(next, thread); } else { scroll.appendChild(next); }
     thread = next;
@@ -175,6 +194,8 @@ function notification(message, pinged) {
   var head = popupHead(message, titleId, function (event) { event.stopPropagation(); close(); });
   card.appendChild(head);
   card.appendChild(popupBody(message, pinged, { open: open, escape: close }));
+  announce("New message from " + teammateName(message.from) +
+    (message.subject ? ": " + message.subject : ""));
   card.addEventListener("click", open);
   card.addEventListener("keydown", function (event) { if (event.key === "Escape") { close(); } });
   var wait = function () { clearTimeout(timer); timer = setTimeout(close, NOTIFICATION_MS); };

@@ -36,6 +36,10 @@ var CSS = ":host{all:initial!important;display:block!important;position:static!i
   ".pw-scroll{overflow-y:auto;flex:1 1 auto;min-height:0;padding:14px 16px}" +
   ".pw-subject{font-weight:600;font-size:16px;margin:0 0 6px}" +
   ".pw-frame{display:block;width:100%;border:0;height:24px;background:transparent}" +
+  ".pw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);" +
+  "white-space:nowrap}" +
+  ".pw-video{display:block;width:100%;aspect-ratio:16/9;height:auto;border:0;margin:6px 0;" +
+  "border-radius:6px;background:#000}" +
   ".pw-form{padding:10px 14px 14px;border-top:1px solid #eceff3;flex:none}" +
   ".pw-form textarea{display:block;width:100%;min-height:64px;max-height:180px;padding:8px 10px;" +
   "border:1px solid #d0d7de;border-radius:6px;resize:vertical;background:#fff}" +
@@ -105,8 +109,23 @@ function ui() {
     layer.style.setProperty("--accent", "#1f6fd1");
     root.appendChild(layer);
   }
-  if (!host.isConnected) { (d.body || d.documentElement).appendChild(host); }
+  // On <html>, not <body>: a page that transforms its body (an SPA's transition) would
+  // otherwise make the widget's fixed positions relative to the body, not the window.
+  if (!host.isConnected) { d.documentElement.appendChild(host); }
   return layer;
+}
+
+// Said to screen readers without taking focus (a notification arriving), in a polite live
+// region that stays in the layer.
+var spoken = null;
+function announce(text) {
+  if (!spoken || !spoken.isConnected) {
+    spoken = el("div", "pw-sr");
+    spoken.setAttribute("aria-live", "polite");
+    ui().appendChild(spoken);
+  }
+  spoken.textContent = "";
+  setTimeout(function () { spoken.textContent = text; }, 50);
 }
 
 function el(tag, className, text) {
@@ -153,6 +172,48 @@ function sender(author, line, id) {
   var avatar = el("span", "pw-avatar parley-avatar", initials(teammateName(author)));
   avatar.setAttribute("aria-hidden", "true");
   return [avatar, who];
+}
+
+// A message body in pieces: its text and the YouTube or Vimeo players the sanitiser let
+// through. The text goes in script-less frames (below); a player cannot run in one (a frame's
+// sandbox binds what it holds), so each is a frame of its own on the player's origin, where
+// it belongs, in its place between the text.
+var VIDEO = /^https:\/\/(www\.youtube\.com\/embed\/|player\.vimeo\.com\/video\/)[\w-]+/;
+
+function bodyPieces(html) {
+  var parsed;
+  try { parsed = new DOMParser().parseFromString(html, "text/html"); } catch (e) { parsed = null; }
+  if (!parsed || !parsed.body || !parsed.body.querySelector("iframe")) { return [{ html: html }]; }
+  var pieces = [];
+  var text = "";
+  var nodes = parsed.body.childNodes;
+  for (var i = 0; i < nodes.length; i++) {
+    var node = nodes[i];
+    var only = node.nodeType === 1 && node.tagName !== "IFRAME" &&
+      node.children.length === 1 && !node.textContent.trim() ? node.children[0] : node;
+    var src = only.nodeType === 1 && only.tagName === "IFRAME" ? only.getAttribute("src") : null;
+    if (src && VIDEO.test(src)) {
+      if (text.trim()) { pieces.push({ html: text }); }
+      text = "";
+      pieces.push({ video: src });
+    } else {
+      text += node.nodeType === 1 ? node.outerHTML : escapeText(node.textContent || "");
+    }
+  }
+  if (text.trim() || !pieces.length) { pieces.push({ html: text }); }
+  return pieces;
+}
+
+function videoFrame(src, title) {
+  var player = el("iframe", "pw-video");
+  player.setAttribute("sandbox",
+    "allow-scripts allow-same-origin allow-presentation allow-popups allow-popups-to-escape-sandbox");
+  player.setAttribute("allow", "fullscreen; picture-in-picture; encrypted-media");
+  player.setAttribute("allowfullscreen", "");
+  player.setAttribute("referrerpolicy", "strict-origin-when-cross-origin");
+  player.setAttribute("title", title);
+  player.src = src;
+  return player;
 }
 
 // A sandboxed frame holding `html`, as tall as its content. Parley's script, outside, hears
@@ -247,16 +308,19 @@ function composer(className, label, placeholder, submit, done) {
       go.click();
     }
   });
+  var busy = false;
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!text.value.trim() || go.disabled) { return; }
-    go.disabled = true;
+    removeNode(form.querySelector(".pw-error"));
+    if (!text.value.trim() || busy) { return; }
+    // Busy, not disabled: a disabled button drops the keyboard focus out of the dialog.
+    busy = true;
+    go.setAttribute("aria-disabled", "true");
     var shown = form.isConnected;
     submit(text.value).then(function (outcome) {
-      go.disabled = false;
+      busy = false;
+      go.removeAttribute("aria-disabled");
       if (!shown || !form.isConnected) { return; }
-      var old = form.querySelector(".pw-error");
-      removeNode(old);
       if (outcome.status === 200) { text.value = ""; done(outcome); } else { failed(form, outcome); }
     });
   });
@@ -274,7 +338,12 @@ function trapFocus(dialog) {
     return Array.prototype.filter.call(dialog.querySelectorAll("button,textarea,iframe"),
       function (node) { return !node.disabled; });
   };
-  edges[0].addEventListener("focus", function () { var all = focusables(); all[all.length - 1].focus(); });
+  edges[0].addEventListener("focus", function (event) {
+    var all = focusables();
+    // Tab from the dialog itself (as it opens) goes in; Shift+Tab from the first control wraps.
+    var from = event.relatedTarget;
+    (from === dialog || !dialog.contains(from) ? all[0] : all[all.length - 1]).focus();
+  });
   edges[1].addEventListener("focus", function () { focusables()[0].focus(); });
 }
 
