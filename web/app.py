@@ -19,6 +19,7 @@ from web import (
     messages,
     notes,
     segments,
+    subscriptions,
 )
 from web.bootstrap import Services, bootstrap, jobs_for
 from web.config import Config
@@ -92,7 +93,7 @@ def create_app(
     app.register_blueprint(inbound.files)
     # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
     assert audience.api is segments.api is messages.api is conversations.api is inbound.api
-    assert conversation_history.api is audience.api is notes.api
+    assert conversation_history.api is audience.api is notes.api is subscriptions.api
     app.register_blueprint(audience.api)
 
     @app.get("/health")

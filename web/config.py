@@ -41,6 +41,7 @@ class Config:
     audience_index_min_users: int | None = 100_000
     rate_limit_per_minute: int = 10_000  # REST calls per app (Intercom 1.x's figure)
     widget_conversations_per_hour: int = 10  # conversations one user starts from the widget
+    webhook_allow_private: bool = False  # webhooks to loopback/private addresses (tests)
 
     @property
     def base_url(self) -> str:
@@ -94,6 +95,7 @@ class Config:
             rate_limit_per_minute=_positive(
                 env, "RATE_LIMIT_PER_MINUTE", cls.rate_limit_per_minute
             ),
+            webhook_allow_private=env.get("WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true", "yes"),
             widget_conversations_per_hour=_positive(
                 env, "WIDGET_CONVERSATIONS_PER_HOUR", cls.widget_conversations_per_hour
             ),

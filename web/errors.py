@@ -20,6 +20,7 @@ from commands.errors import (
     TagNotFound,
     UserNotFound,
 )
+from commands.webhooks import SubscriptionNotFound
 from domain.errors import InvalidValue, MissingUserIdentifier
 
 
@@ -128,6 +129,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(MessageNotFound)
     @app.errorhandler(ConversationNotFound)
     @app.errorhandler(NotFound)
+    @app.errorhandler(SubscriptionNotFound)
     def not_found(error: Exception) -> ResponseReturnValue:
         if for_people():
             return _page(404)

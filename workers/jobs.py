@@ -31,6 +31,7 @@ from domain.user import User
 from workers.services import Services
 
 EMAIL_QUEUE = "email"
+WEBHOOK_QUEUE = "webhooks"
 # Refused sends are retried with exponential backoff from 5 s up to an hour, for about a day.
 RETRIES, MIN_BACKOFF_MS, MAX_BACKOFF_MS = 30, 5_000, 3_600_000
 
@@ -75,6 +76,9 @@ class Jobs:
             broker=broker, actor_name="send_invitation", queue_name=EMAIL_QUEUE, max_retries=3
         )(self._send_invitation)
         self._mailing = config.mailing
+        self.deliver_webhooks = dramatiq.actor(
+            broker=broker, actor_name="deliver_webhooks", queue_name=WEBHOOK_QUEUE, max_retries=3
+        )(self._deliver_webhooks)
 
     def preview_email(self, message: Message, user: User) -> EmailMessage:
         """The email this message's current version makes for this user, as a worker would
@@ -112,6 +116,23 @@ class Jobs:
     def _send_invitation(self, email: str, invitation: str) -> bool:
         s = self.services
         return send_invitation(s.store, s.clock, self._transport, self._mailing, email, invitation)
+
+    def _deliver_webhooks(self, subscription_id: str) -> None:
+        """Send what is pending for one subscription, in order; if the receiver failed, this
+        job comes back when its retry is due (workers/webhooks.py)."""
+        from workers.webhooks import deliver
+
+        s = self.services
+        sent = deliver(s.store, s.engine, s.clock, subscription_id, s.config.webhook_allow_private)
+        if sent.retry_in is not None:
+            self.deliver_webhooks.send_with_options(
+                args=(subscription_id,), delay=sent.retry_in * 1000
+            )
+
+    def webhooks(self, subscription_id: str) -> None:
+        """Queue the sending of a subscription's pending notifications."""
+        self._ensure_worker()
+        self.deliver_webhooks.send(subscription_id)
 
     def invite(self, email: str, invitation: str) -> None:
         """Queue the email inviting a new teammate (commands/accounts.py)."""

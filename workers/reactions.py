@@ -34,6 +34,7 @@ from projections.runner import Follower, Runner
 from workers.fan_out import auto_email_round, fan_out
 from workers.jobs import Jobs
 from workers.services import Services
+from workers.webhooks import OutboxRunner, WebhookOutbox
 
 STARTED = Conversation.Started
 REPLIED = event_class(Conversation, "Replied")
@@ -134,21 +135,24 @@ class Reactions:
 
 
 def followers(services: Services, jobs: Jobs) -> list[Runner]:
-    """The two followers (not started), on their own connections."""
+    """The followers (not started), on their own connections: the two reaction tables, and
+    the webhooks' outbox (workers/webhooks.py), whose rows and position commit together."""
     followed = Followed(services, jobs)
     engine = services.runner.engine
+    outbox = WebhookOutbox(services.store)
     return [
         Follower(services.store, engine, [Reactions("reactions", REACTIONS, followed)]),
         Follower(services.store, engine, [Reactions("fan_outs", FAN_OUTS, followed)]),
+        OutboxRunner(services.store, engine, outbox, jobs.webhooks),
     ]
 
 
 def follow(services: Services, jobs: Jobs) -> list[Runner]:
-    """The two followers, started; stop each when done."""
+    """The followers, started; stop each when done."""
     running = followers(services, jobs)
     for follower in running:
         follower.start()
     return running
 
 
-FOLLOWERS = ("reactions", "fan_outs")
+FOLLOWERS = ("reactions", "fan_outs", "webhooks")

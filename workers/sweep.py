@@ -3,6 +3,7 @@
 - **Auto emails** (seed: "How to use Automated Emails"): each live auto email goes to every
   subscribed user its filter matches who has not had it, including users who match only as
   time passes ("signed up exactly 7 days ago", "last seen more than 30 days ago").
+- **Webhooks whose retry is due** but whose job was lost (workers/webhooks.py).
 - **Sends that stalled**: a claimed email whose send was lost (the worker holding it died
   before it ran), a delivery left mid-send by a worker that died, a deferred email whose retry
   was lost. Sending again is safe: each (message, user) delivery is claimed once and a send cut
@@ -35,6 +36,7 @@ from domain.user import User
 from projections.tables import deliveries, messages
 from workers.fan_out import auto_email_round
 from workers.jobs import RETRIES, Jobs
+from workers.webhooks import due_subscriptions
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x5A1E5EED  # the sweep's PostgreSQL advisory lock
@@ -62,8 +64,17 @@ class Sweeper:
                 found = {
                     "stalled": self._stalled(conn, now),
                     "auto_emails": self._auto_emails(conn, now),
+                    "webhooks": self._webhooks(conn, now),
                 }
             return found
+
+    def _webhooks(self, conn: Connection, now: int) -> int:
+        """Subscriptions with a notification due and no sender at it: a planned retry or a
+        queued job was lost (a process died)."""
+        due = due_subscriptions(conn, now)
+        for subscription_id in due:
+            self.jobs.webhooks(subscription_id)
+        return len(due)
 
     def _stalled(self, conn: Connection, now: int) -> int:
         d = deliveries

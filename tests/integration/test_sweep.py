@@ -74,7 +74,7 @@ def test_an_auto_email_reaches_users_as_time_makes_them_match(
     assert sweeper.sweep()["auto_emails"] == 1
     settle(client.application)
     assert recipients(services) == ["a@x.io", "c@x.io"]
-    assert sweeper.sweep() == {"stalled": 0, "auto_emails": 0}
+    assert sweeper.sweep() == {"stalled": 0, "auto_emails": 0, "webhooks": 0}
     message_id = created.get_json()["id"]
     assert post(client, f"/auto_messages/{message_id}/stop", auth, {}).status_code == 200
     ping(services, app.app_id, {"user_id": "e", "email": "e@x.io"})
@@ -96,14 +96,15 @@ def test_a_manual_email_saved_just_before_its_process_died_is_sent_when_reaction
     # Accepted and saved, but nothing followed: no fan-out, no claim, no email.
     bulk = news(services, app.app_id, None)
     clock.advance(seconds=61)
-    assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0}  # not the sweep's job
+    # Not the sweep's job:
+    assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0, "webhooks": 0}
     assert outbox(services) == []
     running[:] = follow(services, jobs)  # a new process picks up where it stopped
     settle(client.application)
     assert recipients(services) == ["a@x.io", "b@x.io"]
     assert services.store.get_as(Message, bulk.id).dispatched_at is not None  # type: ignore[union-attr]
     clock.advance(seconds=600)
-    assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0}
+    assert Sweeper(jobs).sweep() == {"stalled": 0, "auto_emails": 0, "webhooks": 0}
     settle(client.application)
     assert len(outbox(services)) == 2
 
