@@ -160,7 +160,7 @@ def test_each_type_has_its_place_and_size(
     assert abs((talk["left"] + talk["right"]) / 2 - width / 2) <= 2  # centred
     assert big["width"] * big["height"] >= 2 * talk["width"] * talk["height"]
     if width < 480:  # full width on small screens
-        assert talk["width"] == width and big["width"] == width and note["width"] >= width - 16
+        assert talk["width"] == big["width"] == note["width"] == width
     else:
         assert abs((talk["top"] + talk["bottom"]) / 2 - height / 2) <= 2
         assert note["width"] <= 360 and talk["width"] <= 560

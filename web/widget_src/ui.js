@@ -73,7 +73,7 @@ var CSS = ":host{all:initial!important;display:block!important;position:static!i
   ".pw-conversation{width:100%;border-radius:10px 10px 0 0}" +
   ".pw-overlay.pw-big{padding:0 0 76px;align-items:stretch}" +
   ".pw-announcement{width:100%;height:auto;border-radius:0 0 10px 10px}" +
-  ".pw-notification{top:8px;left:8px;right:8px;width:auto;max-width:none}" +
+  ".pw-notification{top:0;left:0;right:0;width:auto;max-width:none;border-radius:0 0 10px 10px}" +
   ".parley-box{left:0;right:0;top:0;bottom:0;width:auto;height:auto;max-height:none;" +
   "border-radius:0}}";
 
