@@ -10,6 +10,7 @@ through domain/delivery.py's claim).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -34,6 +35,17 @@ EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
 # Refused sends are retried with exponential backoff from 5 s up to an hour, for about a day.
 RETRIES, MIN_BACKOFF_MS, MAX_BACKOFF_MS = 30, 5_000, 3_600_000
+
+
+def quiet(work: Callable[..., object]) -> Callable[..., None]:
+    """The actor's function without its result: dramatiq logs a warning for each job whose
+    function returns something when no results backend keeps it."""
+
+    @functools.wraps(work)
+    def run(*args: Any, **kwargs: Any) -> None:
+        work(*args, **kwargs)
+
+    return run
 
 
 def make_broker(redis_url: str | None, namespace: str = "parley") -> Broker:
@@ -65,16 +77,16 @@ class Jobs:
             min_backoff=MIN_BACKOFF_MS,
             max_backoff=MAX_BACKOFF_MS,
             retry_when=lambda _retries, error: isinstance(error, DeliveryDeferred),
-        )(self._send_email)
+        )(quiet(self._send_email))
         self.notify_admins = dramatiq.actor(
             broker=broker, actor_name="notify_admins", queue_name=EMAIL_QUEUE, max_retries=3
-        )(self._notify_admins)
+        )(quiet(self._notify_admins))
         self.email_reply = dramatiq.actor(
             broker=broker, actor_name="email_reply", queue_name=EMAIL_QUEUE, max_retries=3
-        )(self._email_user)
+        )(quiet(self._email_user))
         self.send_invitation = dramatiq.actor(
             broker=broker, actor_name="send_invitation", queue_name=EMAIL_QUEUE, max_retries=3
-        )(self._send_invitation)
+        )(quiet(self._send_invitation))
         self._mailing = config.mailing
         self.deliver_webhooks = dramatiq.actor(
             broker=broker, actor_name="deliver_webhooks", queue_name=WEBHOOK_QUEUE, max_retries=3
