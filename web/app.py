@@ -12,6 +12,7 @@ from projections.log import Log
 from projections.runner import tracked_positions
 from web import (
     audience,
+    bulk,
     conversation_history,
     conversations,
     errors,
@@ -93,7 +94,7 @@ def create_app(
     app.register_blueprint(inbound.files)
     # The api blueprint, with the routes web.audience, web.segments, web.messages added to it.
     assert audience.api is segments.api is messages.api is conversations.api is inbound.api
-    assert conversation_history.api is audience.api is notes.api is subscriptions.api
+    assert conversation_history.api is audience.api is notes.api is subscriptions.api is bulk.api
     app.register_blueprint(audience.api)
 
     @app.get("/health")

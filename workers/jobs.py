@@ -33,6 +33,7 @@ from workers.services import Services
 
 EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
+BULK_QUEUE = "bulk"
 # Refused sends are retried with exponential backoff from 5 s up to an hour, for about a day.
 RETRIES, MIN_BACKOFF_MS, MAX_BACKOFF_MS = 30, 5_000, 3_600_000
 
@@ -88,6 +89,9 @@ class Jobs:
             broker=broker, actor_name="send_invitation", queue_name=EMAIL_QUEUE, max_retries=3
         )(quiet(self._send_invitation))
         self._mailing = config.mailing
+        self.run_bulk = dramatiq.actor(
+            broker=broker, actor_name="run_bulk", queue_name=BULK_QUEUE, max_retries=3
+        )(self._run_bulk)
         self.deliver_webhooks = dramatiq.actor(
             broker=broker, actor_name="deliver_webhooks", queue_name=WEBHOOK_QUEUE, max_retries=3
         )(self._deliver_webhooks)
@@ -140,6 +144,19 @@ class Jobs:
             self.deliver_webhooks.send_with_options(
                 args=(subscription_id,), delay=sent.retry_in * 1000
             )
+
+    def _run_bulk(self, job_id: str) -> None:
+        """Work through a bulk job, a chunk (one transaction) at a time."""
+        from commands.bulk_import import run_chunk
+
+        s = self.services
+        while run_chunk(job_id, s.store, s.clock, s.locate):
+            pass
+
+    def bulk(self, job_id: str) -> None:
+        """Queue the working through of a bulk job (commands/bulk_import.py)."""
+        self._ensure_worker()
+        self.run_bulk.send(job_id)
 
     def webhooks(self, subscription_id: str) -> None:
         """Queue the sending of a subscription's pending notifications."""

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table
 
 from commands.notifications import START
 from domain.account import Account
+from domain.bulk_jobs import BulkJob
 from domain.conversations import Conversation
 from domain.delivery import Delivery
 from domain.messages import Message
@@ -41,6 +42,7 @@ REPLIED = event_class(Conversation, "Replied")
 CREATED = event_class(Message, "Created")
 CLAIMED = Delivery.Claimed
 INVITED = event_class(Account, "Invited")
+BULK_CREATED = event_class(BulkJob, "Created")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,11 @@ def invite_teammate(followed: Followed, event: Any) -> None:
         followed.jobs.invite(account.email, event.invitation)
 
 
+def run_bulk_job(followed: Followed, event: Any) -> None:
+    """A bulk job was taken (web/bulk.py): the workers work through it."""
+    followed.jobs.bulk(event.job_id)
+
+
 def fan_out_message(followed: Followed, event: Any) -> None:
     """A manual message goes to its users; an auto email, first to those who match now."""
     message = followed.services.store.get_as(Message, event.originator_id)
@@ -110,6 +117,7 @@ REACTIONS: dict[type[Any], list[Reaction]] = {
     REPLIED: [notify_teammates, email_the_user],
     CLAIMED: [send_claimed],
     INVITED: [invite_teammate],
+    BULK_CREATED: [run_bulk_job],
 }
 FAN_OUTS: dict[type[Any], list[Reaction]] = {
     CREATED: [fan_out_message],

@@ -12,6 +12,7 @@ from commands.clock import Clock
 from commands.email import Mailing
 from commands.mime import Limits
 from commands.store import Parley
+from commands.users import Locate
 from projections.runner import Runner
 
 
@@ -42,6 +43,8 @@ class Services(Protocol):
     def config(self) -> Settings: ...
     @property
     def store(self) -> Parley: ...
+    @property
+    def locate(self) -> Locate: ...
     @property
     def engine(self) -> Engine: ...
     @property

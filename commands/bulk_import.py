@@ -1,0 +1,254 @@
+"""The bulk API (Intercom 2015): `POST /bulk/users` and `POST /bulk/events` take up to
+MAX_ITEMS items `{method: post|delete, data_type, data}` at once as a `BulkJob`; the workers
+then work through them CHUNK at a time (`run_chunk`).
+
+A chunk's users, their aliases and companies are changed in memory (`Staged`: what an item
+changed is what the next item of the chunk finds) and saved in one transaction with the job's
+record of the chunk, so a chunk is applied once or not at all, and a million users cost a few
+thousand transactions rather than a million. An item the schemas refuse is recorded as that
+item's error and changes nothing. If an item fails once applying has begun, or the save meets a
+concurrent write, the chunk is done again an item at a time, each in its own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from marshmallow import ValidationError
+
+from commands.audience_schemas import EventSchema
+from commands.clock import Clock
+from commands.errors import CommandError
+from commands.handling import handle
+from commands.schemas import ApiUserSchema
+from commands.store import Parley
+from commands.tracking import TrackEvent, track_event
+from commands.users import (
+    DeleteUser,
+    Locate,
+    SaveUser,
+    apply_user_input,
+    delete_user,
+    find_named_user,
+    nowhere,
+    resolve_user,
+    save_user,
+)
+from domain.bulk_jobs import DATA_TYPES, RUNNING, BulkJob
+from domain.errors import InvalidValue, MissingUserIdentifier
+
+MAX_ITEMS = 1000  # per request (Intercom took 100)
+CHUNK = 250  # items per transaction
+METHODS = {"user": ("post", "delete"), "event": ("post",)}
+
+
+@dataclass(frozen=True)
+class StartBulk:
+    app_id: str
+    data_type: str
+    items: list[dict[str, Any]]
+
+
+def start_bulk(cmd: StartBulk, store: Parley, clock: Clock) -> BulkJob:
+    """Record the job with its items (checked for shape here: a wrong one refuses the whole
+    request, naming it; what each item's data says is checked as it is worked through)."""
+    if cmd.data_type not in DATA_TYPES:
+        raise InvalidValue("data_type", f"must be one of {', '.join(DATA_TYPES)}")
+    if not cmd.items:
+        raise InvalidValue("items", "give at least one item")
+    if len(cmd.items) > MAX_ITEMS:
+        raise InvalidValue("items", f"at most {MAX_ITEMS} items in one request")
+    for n, item in enumerate(cmd.items):
+        if not isinstance(item, dict):
+            raise InvalidValue(f"items.{n}", "must be an object {method, data_type, data}")
+        if item.get("method") not in METHODS[cmd.data_type]:
+            allowed = " or ".join(METHODS[cmd.data_type])
+            raise InvalidValue(f"items.{n}.method", f"must be {allowed}")
+        if item.get("data_type", cmd.data_type) != cmd.data_type:
+            raise InvalidValue(f"items.{n}.data_type", f"must be {cmd.data_type}")
+        if not isinstance(item.get("data"), dict):
+            raise InvalidValue(f"items.{n}.data", "must be an object")
+    kept = [{"method": i["method"], "data": i["data"]} for i in cmd.items]
+    job = BulkJob.start(cmd.app_id, cmd.data_type, kept, clock.now())
+    store.save_all(job)
+    return job
+
+
+class Staged:
+    """The store as one chunk sees it: aggregates it changed are found as changed."""
+
+    def __init__(self, store: Parley) -> None:
+        self.store = store
+        self.pending: dict[UUID, Aggregate] = {}
+
+    def stage(self, *aggregates: Aggregate | None) -> None:
+        for aggregate in aggregates:
+            if aggregate is not None:
+                self.pending[aggregate.id] = aggregate
+
+    def find(self, aggregate_id: UUID) -> Any | None:
+        return self.pending.get(aggregate_id) or self.store.find(aggregate_id)
+
+    def get_as(self, kind: type[Any], aggregate_id: UUID) -> Any | None:
+        found = self.pending.get(aggregate_id)
+        if found is not None:
+            return found if isinstance(found, kind) else None
+        return self.store.get_as(kind, aggregate_id)
+
+    def recent(self, kind: type[Any], aggregate_id: UUID, max_age: float = 2.0) -> Any | None:
+        found = self.pending.get(aggregate_id)
+        return found if isinstance(found, kind) else self.store.recent(kind, aggregate_id, max_age)
+
+    def cached(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.pending or self.store.cached(aggregate_id)
+
+    def recorded_among(self, *aggregate_ids: UUID) -> set[UUID]:
+        mine = {i for i in aggregate_ids if i in self.pending}
+        rest = [i for i in aggregate_ids if i not in self.pending]
+        return mine | (self.store.recorded_among(*rest) if rest else set())
+
+    def save_all(self, *aggregates: Aggregate | None) -> int:
+        self.stage(*aggregates)
+        return 0  # saved with the chunk
+
+
+def _refusal(failure: Exception) -> dict[str, Any]:
+    """An item's error as the error list shows one: code, message and the field if known."""
+    if isinstance(failure, ValidationError):
+        field, reason = _first(failure.messages)
+        return {"code": "parameter_invalid", "field": field, "message": reason}
+    if isinstance(failure, InvalidValue):
+        return {"code": "parameter_invalid", "field": failure.field, "message": failure.reason}
+    if isinstance(failure, MissingUserIdentifier):
+        return {"code": "parameter_invalid", "field": "user_id", "message": str(failure)}
+    code = "not_found" if type(failure).__name__.endswith("NotFound") else "parameter_invalid"
+    return {"code": code, "message": str(failure)}
+
+
+def _first(messages: Any, prefix: str = "") -> tuple[str, str]:
+    if isinstance(messages, dict) and messages:
+        key, value = next(iter(messages.items()))
+        return _first(value, f"{prefix}.{key}" if prefix else str(key))
+    if isinstance(messages, list) and messages:
+        return _first(messages[0], prefix)
+    return prefix, str(messages)
+
+
+USER_SCHEMA, EVENT_SCHEMA = ApiUserSchema(), EventSchema()
+
+
+def parse(data_type: str, item: dict[str, Any], app_id: str) -> Any:
+    """The item as a command, or ValidationError: nothing is changed before this."""
+    data = item["data"]
+    if item["method"] == "delete":
+        ref = {k: data.get(k) for k in ("id", "user_id", "email") if data.get(k) is not None}
+        if not ref:
+            raise ValidationError({"user_id": ["a user_id, an email or an id is required"]})
+        return ref
+    schema = USER_SCHEMA if data_type == "user" else EVENT_SCHEMA
+    return replace(schema.load(data), app_id=app_id)
+
+
+def _apply(staged: Staged, clock: Clock, app_id: str, parsed: Any, locate: Locate) -> None:
+    """One parsed item, on the chunk's staged aggregates (commands/users.py's save_user,
+    delete_user and commands/tracking.py's track_event, without their saves)."""
+    store = cast(Parley, staged)
+    now = clock.now()
+    if isinstance(parsed, dict):  # a delete
+        user = find_named_user(store, app_id, **parsed)
+        user.delete(at=now)
+        staged.stage(user)
+    elif isinstance(parsed, TrackEvent):
+        user = find_named_user(
+            store, app_id, id=parsed.id, user_id=parsed.user_id, email=parsed.email
+        )
+        at = now if parsed.created_at is None else datetime.fromtimestamp(parsed.created_at, UTC)
+        user.track(parsed.event_name, at, parsed.metadata, by="api")
+        staged.stage(user)
+    else:
+        cmd = cast(SaveUser, parsed)
+        if cmd.id is not None:
+            user, aliases = find_named_user(store, app_id, id=cmd.id), list[Aggregate]()
+        else:
+            user, aliases = resolve_user(store, app_id, cmd.user.user_id, cmd.user.email, now)
+        staged.stage(user, *aliases)
+        others = apply_user_input(store, user, cmd.user, by="api", at=now)
+        if cmd.last_request_at is not None or cmd.update_last_request_at or cmd.new_session:
+            at = (
+                datetime.fromtimestamp(cmd.last_request_at, UTC)
+                if cmd.last_request_at is not None
+                else now
+            )
+            user.record_request(at, cmd.new_session, cmd.ip, cmd.user_agent, locate(cmd.ip))
+        elif cmd.ip is not None or cmd.user_agent is not None:
+            user.record_request(now, False, cmd.ip, cmd.user_agent, locate(cmd.ip))
+        staged.stage(user, *others)
+
+
+def run_chunk(job_id: str, store: Parley, clock: Clock, locate: Locate = nowhere) -> bool:
+    """Work through the job's next chunk; True while more are left."""
+    job = store.get_as(BulkJob, UUID(hex=job_id))
+    if job is None or job.state != RUNNING:
+        return False
+    start = job.done
+    chunk = job.items[start : start + CHUNK]
+    staged = Staged(store)
+    errors: list[dict[str, Any]] = []
+    one_by_one = False
+    for offset, item in enumerate(chunk):
+        try:
+            parsed = parse(job.data_type, item, job.app_id)
+        except ValidationError as refused:
+            errors.append({"index": start + offset, "error": _refusal(refused)})
+            continue
+        try:
+            _apply(staged, clock, job.app_id, parsed, locate)
+        except (CommandError, InvalidValue, MissingUserIdentifier):
+            one_by_one = True  # it may have changed something before failing: redo alone
+            break
+    if not one_by_one:
+        job.chunk_done(start, len(chunk), errors, clock.now())
+        try:
+            store.save_all(job, *staged.pending.values())
+            return job.state == RUNNING
+        except Exception:  # a concurrent write to one of them: redo the chunk alone
+            job = store.get_as(BulkJob, UUID(hex=job_id))
+            if job is None or job.done != start:
+                return bool(job is not None and job.state == RUNNING)
+    return _one_by_one(job, start, chunk, store, clock, locate)
+
+
+def _one_by_one(
+    job: BulkJob,
+    start: int,
+    chunk: list[dict[str, Any]],
+    store: Parley,
+    clock: Clock,
+    locate: Locate,
+) -> bool:
+    errors: list[dict[str, Any]] = []
+    for offset, item in enumerate(chunk):
+        try:
+            _one(job, item, store, clock, locate)
+        except (CommandError, InvalidValue, MissingUserIdentifier, ValidationError) as failure:
+            errors.append({"index": start + offset, "error": _refusal(failure)})
+    fresh = store.get_as(BulkJob, job.id)
+    assert fresh is not None
+    fresh.chunk_done(start, len(chunk), errors, clock.now())
+    store.save_all(fresh)
+    return fresh.state == RUNNING
+
+
+def _one(job: BulkJob, item: dict[str, Any], store: Parley, clock: Clock, locate: Locate) -> None:
+    parsed = parse(job.data_type, item, job.app_id)
+    if isinstance(parsed, dict):
+        user = find_named_user(store, job.app_id, **parsed)
+        handle(delete_user, DeleteUser(job.app_id, user.id.hex), store, clock)
+    elif isinstance(parsed, TrackEvent):
+        handle(track_event, parsed, store, clock)
+    else:
+        handle(save_user, parsed, store, clock, locate)
