@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.activity
 	$(BIN)/python -m bench.widget
+	$(BIN)/python -m bench.bulk
 
 screenshots: $(STAMP) $(ASSETS)
 	$(BIN)/python docs/screenshots.py

@@ -12,6 +12,7 @@ concurrent write, the chunk is done again an item at a time, each in its own tra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -40,6 +41,7 @@ from commands.users import (
 )
 from domain.bulk_jobs import DATA_TYPES, RUNNING, BulkJob
 from domain.errors import InvalidValue, MissingUserIdentifier
+from domain.identity import company_key, email_key, user_id_key
 
 MAX_ITEMS = 1000  # per request (Intercom took 100)
 CHUNK = 250  # items per transaction
@@ -81,9 +83,13 @@ def start_bulk(cmd: StartBulk, store: Parley, clock: Clock) -> BulkJob:
 class Staged:
     """The store as one chunk sees it: aggregates it changed are found as changed."""
 
-    def __init__(self, store: Parley) -> None:
+    def __init__(self, store: Parley, keys: Sequence[UUID] = ()) -> None:
+        """`keys`: the identifiers the chunk will look up, asked about in one query: those
+        never recorded are not looked for again (an import's users are mostly new)."""
         self.store = store
         self.pending: dict[UUID, Aggregate] = {}
+        wanted = list(dict.fromkeys(keys))
+        self.absent = set(wanted) - (store.recorded_among(*wanted) if wanted else set())
 
     def stage(self, *aggregates: Aggregate | None) -> None:
         for aggregate in aggregates:
@@ -91,24 +97,29 @@ class Staged:
                 self.pending[aggregate.id] = aggregate
 
     def find(self, aggregate_id: UUID) -> Any | None:
-        return self.pending.get(aggregate_id) or self.store.find(aggregate_id)
+        found = self.pending.get(aggregate_id)
+        if found is not None or aggregate_id in self.absent:
+            return found
+        return self.store.find(aggregate_id)
 
     def get_as(self, kind: type[Any], aggregate_id: UUID) -> Any | None:
-        found = self.pending.get(aggregate_id)
-        if found is not None:
-            return found if isinstance(found, kind) else None
-        return self.store.get_as(kind, aggregate_id)
+        found = self.find(aggregate_id)
+        return found if isinstance(found, kind) else None
 
     def recent(self, kind: type[Any], aggregate_id: UUID, max_age: float = 2.0) -> Any | None:
         found = self.pending.get(aggregate_id)
         return found if isinstance(found, kind) else self.store.recent(kind, aggregate_id, max_age)
 
     def cached(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.pending or self.store.cached(aggregate_id)
+        return (
+            aggregate_id in self.pending
+            or aggregate_id in self.absent
+            or self.store.cached(aggregate_id)
+        )
 
     def recorded_among(self, *aggregate_ids: UUID) -> set[UUID]:
         mine = {i for i in aggregate_ids if i in self.pending}
-        rest = [i for i in aggregate_ids if i not in self.pending]
+        rest = [i for i in aggregate_ids if i not in self.pending and i not in self.absent]
         return mine | (self.store.recorded_among(*rest) if rest else set())
 
     def save_all(self, *aggregates: Aggregate | None) -> int:
@@ -151,6 +162,16 @@ def parse(data_type: str, item: dict[str, Any], app_id: str) -> Any:
         return ref
     schema = USER_SCHEMA if data_type == "user" else EVENT_SCHEMA
     return replace(schema.load(data), app_id=app_id)
+
+
+def lookups(app_id: str, parsed: Any) -> list[UUID]:
+    """The keys applying this item will look up: its user's identifiers and companies."""
+    if isinstance(parsed, SaveUser):
+        given = parsed.user
+        found = [user_id_key(app_id, given.user_id)] if given.user_id else []
+        found += [email_key(app_id, given.email)] if given.email else []
+        return found + [company_key(app_id, c.company_id) for c in given.companies if c.company_id]
+    return []
 
 
 def _apply(staged: Staged, clock: Clock, app_id: str, parsed: Any, locate: Locate) -> None:
@@ -196,17 +217,18 @@ def run_chunk(job_id: str, store: Parley, clock: Clock, locate: Locate = nowhere
         return False
     start = job.done
     chunk = job.items[start : start + CHUNK]
-    staged = Staged(store)
     errors: list[dict[str, Any]] = []
-    one_by_one = False
+    parsed: list[tuple[int, Any]] = []
     for offset, item in enumerate(chunk):
         try:
-            parsed = parse(job.data_type, item, job.app_id)
+            parsed.append((offset, parse(job.data_type, item, job.app_id)))
         except ValidationError as refused:
             errors.append({"index": start + offset, "error": _refusal(refused)})
-            continue
+    staged = Staged(store, [k for _, p in parsed for k in lookups(job.app_id, p)])
+    one_by_one = False
+    for _offset, command in parsed:
         try:
-            _apply(staged, clock, job.app_id, parsed, locate)
+            _apply(staged, clock, job.app_id, command, locate)
         except (CommandError, InvalidValue, MissingUserIdentifier):
             one_by_one = True  # it may have changed something before failing: redo alone
             break

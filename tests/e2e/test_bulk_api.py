@@ -13,10 +13,13 @@ from web.bootstrap import Services
 
 
 def finished(client: FlaskClient, auth: dict[str, str], job: dict[str, Any]) -> dict[str, Any]:
+    """The job once done, and the lists once they show what it did."""
     deadline = time.monotonic() + 60
     while True:
         found = client.get(job["links"]["self"], headers=auth).get_json()
         if found["state"] != "running":
+            services: Services = client.application.extensions["parley"]
+            assert services.runner.wait_for(services.store.head())
             return dict(found)
         assert time.monotonic() < deadline, found
         time.sleep(0.05)
