@@ -19,9 +19,11 @@ import requests
 
 from commands.apps import AddAdmin, CreatedApp, add_admin
 from commands.clock import ManualClock
+from tests.e2e.test_webhooks import Receiver
 from tests.e2e.test_widget_browser import Served
 from web.app import create_app as create_web_app
 from web.bootstrap import Services
+from web.config import Config
 
 with warnings.catch_warnings():  # its source has a '\g' escape Python 3.12 warns about
     warnings.simplefilter("ignore")
@@ -33,11 +35,25 @@ with warnings.catch_warnings():  # its source has a '\g' escape Python 3.12 warn
         Count,
         Event,
         Message,
+        Note,
         Segment,
+        Subscription,
         Tag,
         User,
     )
     from intercom.errors import BadRequestError, ResourceNotFound
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: object) -> Config:
+    """As the suite's, with webhooks allowed to the test's own receiver on 127.0.0.1."""
+    return Config(
+        database_url=database_url,
+        secret_key="test",
+        outbox_dir=f"{tmp_path}/outbox",
+        sweep_seconds=0,
+        webhook_allow_private=True,
+    )
 
 
 @dataclass
@@ -251,3 +267,32 @@ def test_messages_and_conversations_replies_assignment_closing_and_read(live: Li
     assert started <= set(every)  # with those the teammate's messages opened
     with pytest.raises(ResourceNotFound):
         Conversation.find(id="0" * 32)
+
+
+def test_notes_and_webhook_subscriptions(live: Live) -> None:
+    ann = User.create(user_id="ann", email="ann@example.org")
+    first = Note.create(email="ann@example.org", body="Wants annual billing", admin_id="1")
+    Note.create(user_id="ann", body="<p>Called about <b>SSO</b></p>")
+    assert first.id and first.user.id == ann.id
+    assert "annual billing" in Note.find(id=first.id).body
+    bodies = [n.body for n in Note.find_all(email="ann@example.org")]  # newest first
+    assert len(bodies) == 2 and "<b>SSO</b>" in bodies[0] and "annual" in bodies[1]
+    assert Note.find(id=first.id).user.load().email == "ann@example.org"
+    with pytest.raises(ResourceNotFound):
+        Note.find(id="0" * 32)
+
+    receiver = Receiver()
+    try:
+        made = Subscription.create(
+            service_type="web", url=receiver.url, topics=["user.created"], hub_secret="s"
+        )
+        assert made.id and made.topics == ["user.created"] and made.active is True
+        assert Subscription.find(id=made.id).url == receiver.url
+        assert [x.id for x in Subscription.find_all()] == [made.id]
+        User.create(user_id="bob")
+        got = receiver.wait_for(2)  # the ping, then Bob
+        assert [n["topic"] for n in got] == ["ping", "user.created"]
+        Subscription.find(id=made.id).delete()
+        assert list(Subscription.find_all()) == []
+    finally:
+        receiver.stop()
