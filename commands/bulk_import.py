@@ -39,7 +39,7 @@ from commands.users import (
     resolve_user,
     save_user,
 )
-from domain.bulk_jobs import DATA_TYPES, RUNNING, BulkJob
+from domain.bulk_jobs import DATA_TYPES, RUNNING, BulkJob, BulkQueue, bulk_queue_key
 from domain.errors import InvalidValue, MissingUserIdentifier
 from domain.identity import company_key, email_key, user_id_key
 
@@ -53,11 +53,14 @@ class StartBulk:
     app_id: str
     data_type: str
     items: list[dict[str, Any]]
+    items_extra: tuple[str, ...] = ()  # the request's other keys
 
 
 def start_bulk(cmd: StartBulk, store: Parley, clock: Clock) -> BulkJob:
     """Record the job with its items (checked for shape here: a wrong one refuses the whole
     request, naming it; what each item's data says is checked as it is worked through)."""
+    if "job" in cmd.items_extra:
+        raise InvalidValue("job", "adding items to a job is not supported: send a new request")
     if cmd.data_type not in DATA_TYPES:
         raise InvalidValue("data_type", f"must be one of {', '.join(DATA_TYPES)}")
     if not cmd.items:
@@ -76,8 +79,39 @@ def start_bulk(cmd: StartBulk, store: Parley, clock: Clock) -> BulkJob:
             raise InvalidValue(f"items.{n}.data", "must be an object")
     kept = [{"method": i["method"], "data": i["data"]} for i in cmd.items]
     job = BulkJob.start(cmd.app_id, cmd.data_type, kept, clock.now())
-    store.save_all(job)
+    waiting = store.get_as(BulkQueue, bulk_queue_key(cmd.app_id)) or BulkQueue(app_id=cmd.app_id)
+    waiting.queue(job.job_id)
+    store.save_all(job, waiting)
     return job
+
+
+def run_job(job_id: str, store: Parley, clock: Clock, locate: Locate = nowhere) -> str | None:
+    """Work through the job if it is its app's next (else the job before it will pass the turn
+    on); return the job whose turn it is now, if any. Several transactions: called directly."""
+    job = store.get_as(BulkJob, UUID(hex=job_id))
+    if job is None:
+        return None
+    waiting = store.get_as(BulkQueue, bulk_queue_key(job.app_id))
+    if waiting is None or not waiting.jobs or waiting.jobs[0] != job_id:
+        return None
+    while run_chunk(job_id, store, clock, locate):
+        pass
+    done = handle(finish_job, FinishJob(job.app_id, job_id), store, clock)
+    return done.jobs[0] if done.jobs else None
+
+
+@dataclass(frozen=True)
+class FinishJob:
+    app_id: str
+    job_id: str
+
+
+def finish_job(cmd: FinishJob, store: Parley, clock: Clock) -> BulkQueue:
+    waiting = store.get_as(BulkQueue, bulk_queue_key(cmd.app_id))
+    assert waiting is not None
+    waiting.finish(cmd.job_id)
+    store.save_all(waiting)
+    return waiting
 
 
 class Staged:

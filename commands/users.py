@@ -160,7 +160,9 @@ def apply_user_input(
     attributes = dict(given.attributes)
     if given.email is not None:
         attributes["email"] = given.email
-        if user.email is not None and user.email.lower() != given.email.lower():
+        # A new email, or a first one for a user known so far by user_id only: either way
+        # the user is found by it from now on (unless another user already holds it).
+        if user.email is None or user.email.lower() != given.email.lower():
             key = email_key(user.app_id, given.email)
             if claim_email and store.find(key) is None:
                 changed.append(Alias(key=key, user=user.id))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from domain.identity import NAMESPACE
 
 DATA_TYPES = ("user", "event")
 RUNNING, COMPLETED, COMPLETED_WITH_ERRORS = "running", "completed", "completed_with_errors"
@@ -61,3 +63,33 @@ class BulkJob(Aggregate):
         self.errors.extend(errors)
         if self.done >= len(self.items):
             self.completed_at = seconds
+
+
+def bulk_queue_key(app_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"{app_id}/bulk")
+
+
+class BulkQueue(Aggregate):
+    """An app's bulk jobs not yet done, in the order they were taken: the workers do them one
+    after another (a later job's updates and deletes must find what an earlier one created)."""
+
+    @staticmethod
+    def create_id(app_id: str) -> UUID:
+        return bulk_queue_key(app_id)
+
+    @event("Started")
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        self.jobs: list[str] = []
+
+    @event("Queued")
+    def queue(self, job_id: str) -> None:
+        self.jobs.append(job_id)
+
+    def finish(self, job_id: str) -> None:
+        if job_id in self.jobs:
+            self._finished(job_id)
+
+    @event("Finished")
+    def _finished(self, job_id: str) -> None:
+        self.jobs.remove(job_id)

@@ -54,7 +54,8 @@ def _post(data_type: str) -> ResponseReturnValue:
     if not isinstance(items, list):
         raise InvalidValue("items", f"must be a list of at most {MAX_ITEMS} items")
     s = services()
-    job = handle(start_bulk, StartBulk(g.app_id, data_type, items), s.store, s.clock)
+    extra = tuple(k for k in given if k != "items")
+    job = handle(start_bulk, StartBulk(g.app_id, data_type, items, extra), s.store, s.clock)
     return jsonify(job_out(job)), 202
 
 

@@ -106,7 +106,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(MissingUserIdentifier)
     def missing_identifier(error: MissingUserIdentifier) -> ResponseReturnValue:
-        return error_list(400, [{"code": "missing_user_identifier", "message": str(error)}])
+        # parameter_invalid, as every other refused field: the 1.x clients raise
+        # BadRequestError for it (an unknown code would be their UnexpectedError).
+        return error_list(400, [_invalid("user_id", str(error))])
 
     @app.errorhandler(InvalidUserHash)
     def bad_hash(error: InvalidUserHash) -> ResponseReturnValue:

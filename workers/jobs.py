@@ -23,6 +23,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from commands.accounts import send_invitation
 from commands.apps import recent_app
+from commands.bulk_import import run_job
 from commands.delivery import DeliveryDeferred, deliver_email, email_composer
 from commands.email import Sender
 from commands.mail import transport
@@ -30,10 +31,12 @@ from commands.notifications import email_user, notify_admins
 from domain.messages import Message
 from domain.user import User
 from workers.services import Services
+from workers.webhooks import deliver
 
 EMAIL_QUEUE = "email"
 WEBHOOK_QUEUE = "webhooks"
 BULK_QUEUE = "bulk"
+WEBHOOK_THREADS = 4  # per worker process: each is one receiver's try at a time
 # Refused sends are retried with exponential backoff from 5 s up to an hour, for about a day.
 RETRIES, MIN_BACKOFF_MS, MAX_BACKOFF_MS = 30, 5_000, 3_600_000
 
@@ -47,6 +50,14 @@ def quiet(work: Callable[..., object]) -> Callable[..., None]:
         work(*args, **kwargs)
 
     return run
+
+
+def companion(broker: Broker) -> Broker:
+    """A second broker on the same Redis (or a second in-memory one), for queues that must
+    have workers of their own."""
+    if isinstance(broker, RedisBroker):
+        return RedisBroker(client=broker.client, namespace=f"{broker.namespace}-webhooks")
+    return StubBroker()
 
 
 def make_broker(redis_url: str | None, namespace: str = "parley") -> Broker:
@@ -92,8 +103,13 @@ class Jobs:
         self.run_bulk = dramatiq.actor(
             broker=broker, actor_name="run_bulk", queue_name=BULK_QUEUE, max_retries=3
         )(self._run_bulk)
+        # Webhooks on a broker of their own, worked by threads of their own (start_worker).
+        self.hooks_broker = companion(broker)
         self.deliver_webhooks = dramatiq.actor(
-            broker=broker, actor_name="deliver_webhooks", queue_name=WEBHOOK_QUEUE, max_retries=3
+            broker=self.hooks_broker,
+            actor_name="deliver_webhooks",
+            queue_name=WEBHOOK_QUEUE,
+            max_retries=3,
         )(self._deliver_webhooks)
 
     def preview_email(self, message: Message, user: User) -> EmailMessage:
@@ -136,8 +152,6 @@ class Jobs:
     def _deliver_webhooks(self, subscription_id: str) -> None:
         """Send what is pending for one subscription, in order; if the receiver failed, this
         job comes back when its retry is due (workers/webhooks.py)."""
-        from workers.webhooks import deliver
-
         s = self.services
         sent = deliver(s.store, s.engine, s.clock, subscription_id, s.config.webhook_allow_private)
         if sent.retry_in is not None:
@@ -146,12 +160,12 @@ class Jobs:
             )
 
     def _run_bulk(self, job_id: str) -> None:
-        """Work through a bulk job, a chunk (one transaction) at a time."""
-        from commands.bulk_import import run_chunk
-
+        """Work through a bulk job, a chunk (one transaction) at a time, if it is its app's
+        next; then queue the one after it (an app's jobs go in the order they were taken)."""
         s = self.services
-        while run_chunk(job_id, s.store, s.clock, s.locate):
-            pass
+        following = run_job(job_id, s.store, s.clock, s.locate)
+        if following is not None:
+            self.bulk(following)
 
     def bulk(self, job_id: str) -> None:
         """Queue the working through of a bulk job (commands/bulk_import.py)."""
@@ -195,6 +209,12 @@ class Jobs:
                 self._worker = self.start_worker(self.in_process_threads, poll_ms=100)
 
     def start_worker(self, threads: int, poll_ms: int = 1000) -> Worker:
+        """`threads` for emails and bulk jobs; webhooks get WEBHOOK_THREADS of their own, so
+        a customer's slow receiver (10 s a try) never holds up anyone's email or import. The
+        webhooks' worker stops with `stop()`."""
+        hooks = Worker(self.hooks_broker, worker_threads=WEBHOOK_THREADS, worker_timeout=poll_ms)
+        hooks.start()
+        self._stops.append(hooks.stop)
         worker = Worker(self.broker, worker_threads=threads, worker_timeout=poll_ms)
         worker.start()
         return worker

@@ -60,9 +60,10 @@ from commands.handling import handle
 from commands.store import Parley
 from commands.webhooks import ChangeSubscription, change_subscription, check_url
 from domain.company import Company
+from domain.content import conversation_html
 from domain.conversations import Conversation
 from domain.errors import InvalidValue
-from domain.user import User
+from domain.user import User, effective_unsubscribe
 from domain.webhooks import PING, Webhooks, webhooks_key
 from projections.events import event_class
 from projections.log import EventStore
@@ -71,7 +72,7 @@ from projections.tables import JSONDoc, Seconds, metadata
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 10  # for the whole answer; connecting too
 MIN_BACKOFF, MAX_BACKOFF = 5, 3600  # seconds between attempts
 GIVE_UP_AFTER = 86_400  # failing this long since the first attempt: the subscription pauses
 LEASE_SECONDS = 120
@@ -150,7 +151,15 @@ def user_item(user: User) -> dict[str, Any]:
         "signed_up_at": user.signed_up_at,
         "last_request_at": _seconds(user.last_request_at),
         "session_count": user.session_count,
+        "unsubscribed_from_emails": effective_unsubscribe(
+            user.snippet_unsubscribed, user.manual_unsubscribed
+        ),
         "custom_attributes": dict(user.custom),
+        "tags": {"type": "tag.list", "tags": [{"type": "tag", "id": t} for t in user.tags]},
+        "companies": {
+            "type": "company.list",
+            "companies": [{"type": "company", "id": c} for c in user.companies],
+        },
     }
 
 
@@ -176,7 +185,9 @@ def conversation_item(conversation: Conversation, part: dict[str, Any] | None) -
             "type": "conversation_message",
             "id": conversation.message_id,
             "subject": conversation.subject,
-            "body": conversation.body,
+            "body": conversation.body
+            if conversation.markup == "html"
+            else conversation_html(conversation.body),
             "author": _party(conversation.author),
         },
         "conversation_parts": {
@@ -186,7 +197,7 @@ def conversation_item(conversation: Conversation, part: dict[str, Any] | None) -
                     "type": "conversation_part",
                     "id": p["id"],
                     "part_type": p["part_type"],
-                    "body": p["body"],
+                    "body": conversation_html(p["body"]) if p["body"] else None,
                     "created_at": p["at"],
                     "author": _party(p["author"]),
                     "assigned_to": _party({"type": "admin", "id": p["assigned_to"]})
@@ -353,8 +364,8 @@ class WebhookOutbox:
             return None
         if isinstance(event, USER_CREATED):
             return Due(user.app_id, "user.created", lambda: user_item(user))
-        if isinstance(event, USER_DELETED):
-            return Due(user.app_id, "user.deleted", lambda: {"type": "user", "id": user.id.hex})
+        if isinstance(event, USER_DELETED):  # who it was: its identifiers are kept
+            return Due(user.app_id, "user.deleted", lambda: user_item(user))
         if isinstance(event, UNSUBSCRIBE_SET):
             if not event.unsubscribed:
                 return None

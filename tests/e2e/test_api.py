@@ -190,6 +190,23 @@ def test_an_apps_key_never_sees_another_apps_data(
     assert client.get(f"/users/{user['id']}", headers=theirs).status_code == 200
 
 
+def test_a_user_known_by_user_id_is_found_by_the_email_given_later_everywhere(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    post(client, "/users", auth, {"user_id": "late"})
+    post(client, "/users", auth, {"user_id": "late", "email": "Late@x.io"})
+    event = {"event_name": "ordered", "created_at": 1_700_000_000, "email": "late@x.io"}
+    assert post(client, "/events", auth, event).status_code == 202
+    by_email = client.get("/events?type=user&email=late@x.io", headers=auth).get_json()
+    assert by_email["events"][0]["user_id"] == "late"
+    note = post(client, "/notes", auth, {"email": "late@x.io", "body": "Found"})
+    assert note.status_code == 200, note.get_json()
+    tagged = post(client, "/tags", auth, {"name": "Late", "users": [{"email": "late@x.io"}]})
+    assert tagged.status_code == 200
+    gone = client.delete("/users?email=late@x.io", headers=auth)
+    assert gone.status_code == 200 and gone.get_json()["user_id"] == "late"
+
+
 def test_a_deleted_company_leaves_every_list_and_its_users_and_comes_back_empty(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:

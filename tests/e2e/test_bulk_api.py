@@ -72,6 +72,23 @@ def test_bulk_users_are_created_updated_and_deleted_with_each_refusal_told(
     assert acme["user_count"] == 299
 
 
+def test_an_apps_jobs_are_done_in_the_order_they_were_taken(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    creates = [{"method": "post", "data": {"user_id": f"o{n}", "name": "New"}} for n in range(600)]
+    later = [{"method": "post", "data": {"user_id": f"o{n}", "name": "Renamed"}} for n in range(3)]
+    later += [{"method": "delete", "data": {"user_id": f"o{n}"}} for n in range(3, 300)]
+    first = post(client, "/bulk/users", auth, {"items": creates}).get_json()
+    second = post(client, "/bulk/users", auth, {"items": later}).get_json()
+    done = [finished(client, auth, job) for job in (first, second)]
+    assert [d["state"] for d in done] == ["completed", "completed"]  # no delete missed its user
+    assert done[0]["completed_at"] <= done[1]["started_at"]
+    assert client.get("/users?user_id=o1", headers=auth).get_json()["name"] == "Renamed"
+    assert client.get("/users?per_page=1", headers=auth).get_json()["total_count"] == 303
+    appending = post(client, "/bulk/users", auth, {"items": later, "job": {"id": first["id"]}})
+    assert appending.status_code == 400 and appending.get_json()["errors"][0]["field"] == "job"
+
+
 def test_bulk_events_are_tracked_and_an_unknown_user_is_told(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:

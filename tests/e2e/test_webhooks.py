@@ -178,7 +178,8 @@ def test_a_subscription_gets_its_topics_signed_in_log_order(
     tagged = got[4]["data"]["item"]
     assert tagged["tag"]["name"] == "VIP" and tagged["user"]["user_id"] == "u1"
     assert got[5]["data"]["item"]["metadata"] == {"n": 3}
-    assert got[6]["data"]["item"]["conversation_message"]["body"] == "Hi"
+    assert got[6]["data"]["item"]["conversation_message"]["body"] == "<p>Hi</p>"  # as REST
+    assert got[1]["data"]["item"]["unsubscribed_from_emails"] is False
     for (headers, body), sent in zip(receiver.got, got, strict=True):
         expected = "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
         assert headers["X-Hub-Signature"] == expected
