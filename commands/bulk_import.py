@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -27,17 +26,16 @@ from commands.errors import CommandError
 from commands.handling import handle
 from commands.schemas import ApiUserSchema
 from commands.store import Parley
-from commands.tracking import TrackEvent, track_event
+from commands.tracking import TrackEvent, track_event, tracking
 from commands.users import (
     DeleteUser,
     Locate,
     SaveUser,
-    apply_user_input,
     delete_user,
     find_named_user,
     nowhere,
-    resolve_user,
     save_user,
+    saving_user,
 )
 from domain.bulk_jobs import DATA_TYPES, RUNNING, BulkJob, BulkQueue, bulk_queue_key
 from domain.errors import InvalidValue, MissingUserIdentifier
@@ -218,29 +216,9 @@ def _apply(staged: Staged, clock: Clock, app_id: str, parsed: Any, locate: Locat
         user.delete(at=now)
         staged.stage(user)
     elif isinstance(parsed, TrackEvent):
-        user = find_named_user(
-            store, app_id, id=parsed.id, user_id=parsed.user_id, email=parsed.email
-        )
-        at = now if parsed.created_at is None else datetime.fromtimestamp(parsed.created_at, UTC)
-        user.track(parsed.event_name, at, parsed.metadata, by="api")
-        staged.stage(user)
+        staged.stage(tracking(parsed, store, clock))
     else:
-        cmd = cast(SaveUser, parsed)
-        if cmd.id is not None:
-            user, aliases = find_named_user(store, app_id, id=cmd.id), list[Aggregate]()
-        else:
-            user, aliases = resolve_user(store, app_id, cmd.user.user_id, cmd.user.email, now)
-        staged.stage(user, *aliases)
-        others = apply_user_input(store, user, cmd.user, by="api", at=now)
-        if cmd.last_request_at is not None or cmd.update_last_request_at or cmd.new_session:
-            at = (
-                datetime.fromtimestamp(cmd.last_request_at, UTC)
-                if cmd.last_request_at is not None
-                else now
-            )
-            user.record_request(at, cmd.new_session, cmd.ip, cmd.user_agent, locate(cmd.ip))
-        elif cmd.ip is not None or cmd.user_agent is not None:
-            user.record_request(now, False, cmd.ip, cmd.user_agent, locate(cmd.ip))
+        user, others = saving_user(cast(SaveUser, parsed), store, now, locate)
         staged.stage(user, *others)
 
 

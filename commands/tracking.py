@@ -9,6 +9,7 @@ from commands.apps import check_snippet_user
 from commands.clock import Clock
 from commands.store import Parley
 from commands.users import find_named_user
+from domain.user import User
 from domain.values import CustomValue
 
 
@@ -28,9 +29,14 @@ class TrackEvent:
 
 def track_event(cmd: TrackEvent, store: Parley, clock: Clock, from_snippet: bool = False) -> int:
     """Record the event on the user it names (who must exist); return the log position."""
+    return store.save_all(tracking(cmd, store, clock, from_snippet))
+
+
+def tracking(cmd: TrackEvent, store: Parley, clock: Clock, from_snippet: bool = False) -> User:
+    """The user with the event tracked, not yet saved (a bulk import saves a chunk's together)."""
     if from_snippet:
         check_snippet_user(store, cmd.app_id, cmd.user_id, cmd.email, cmd.user_hash)
     user = find_named_user(store, cmd.app_id, id=cmd.id, user_id=cmd.user_id, email=cmd.email)
     at = clock.now() if cmd.created_at is None else datetime.fromtimestamp(cmd.created_at, UTC)
     user.track(cmd.event_name, at, cmd.metadata, by="snippet" if from_snippet else "api")
-    return store.save_all(user)
+    return user

@@ -223,7 +223,15 @@ def _messages(store: Parley, message_ids: Iterable[str]) -> dict[str, Message | 
 
 def save_user(cmd: SaveUser, store: Parley, clock: Clock, locate: Locate = nowhere) -> Saved:
     """REST create-or-update by id, user_id or email."""
-    now = clock.now()
+    user, others = saving_user(cmd, store, clock.now(), locate)
+    return Saved(user, store.save_all(user, *others))
+
+
+def saving_user(
+    cmd: SaveUser, store: Parley, now: datetime, locate: Locate = nowhere
+) -> tuple[User, list[Aggregate]]:
+    """What `save_user` changes, not yet saved: the user, and the aliases and companies that
+    go with it (a bulk import saves a chunk's together)."""
     if cmd.id is not None:
         user = _by_public_id(store, cmd.app_id, cmd.id)
         aliases: list[Aggregate] = []
@@ -239,7 +247,7 @@ def save_user(cmd: SaveUser, store: Parley, clock: Clock, locate: Locate = nowhe
         user.record_request(at, cmd.new_session, cmd.ip, cmd.user_agent, locate(cmd.ip))
     elif cmd.ip is not None or cmd.user_agent is not None:
         user.record_request(now, False, cmd.ip, cmd.user_agent, locate(cmd.ip))
-    return Saved(user, store.save_all(user, *aliases, *others))
+    return user, [*aliases, *others]
 
 
 def _by_public_id(store: Parley, app_id: str, public_id: str) -> User:
