@@ -113,6 +113,15 @@ def read_your_writes(position: int) -> None:
         services().runner.wait_for(position)
 
 
+def before_url(endpoint: str, cursor: str | None) -> str | None:
+    """The next page of this request's listing: its own arguments with `before=` the cursor
+    (None: no next page), whole, as the 1.x clients follow `pages.next`."""
+    if cursor is None:
+        return None
+    kept = {k: v for k, v in request.args.items() if k != "before"}
+    return url_for(endpoint, **kept, before=cursor, _external=True)
+
+
 def page_of(kind: str, plural: str, page: Page, schema: Schema, endpoint: str) -> dict[str, Any]:
     next_url = (
         url_for(endpoint, page=page.page + 1, per_page=page.per_page, _external=True)

@@ -34,7 +34,7 @@ from queries.segments import definitions
 from queries.tags import app_tags, tag_holders, tags_held
 from queries.tracked_events import user_event_page, user_event_summary
 from queries.users import Cursor, Listing, find_user
-from web.api import api, body, named_user, read_your_writes, services
+from web.api import api, before_url, body, named_user, read_your_writes, services
 from web.schemas import UserSchema
 
 SEARCH, TAG_IN, EVENT_IN, USER_OUT = UserSearchArgs(), TagSchema(), EventSchema(), UserSchema()
@@ -332,10 +332,7 @@ def get_events() -> ResponseReturnValue:
             summary = user_event_summary(conn, user.id.hex)
             return jsonify({"type": "event.summary", **who, "events": summary})
         page = user_event_page(conn, user.id.hex, args["per_page"], args.get("before"))
-    following = None
-    if page.next is not None:
-        kept = {k: v for k, v in request.args.items() if k != "before"}
-        following = url_for("api.get_events", **kept, before=page.next, _external=True)
+    following = before_url("api.get_events", page.next)
     listed = [
         {
             "type": "event",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request, url_for
+from flask import g, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -33,7 +33,7 @@ from domain.content import conversation_html
 from domain.conversations import PART_TYPES, Attachment, Conversation
 from domain.errors import InvalidValue
 from queries.conversations import Inbox, inbox
-from web.api import api, body, named_user, read_your_writes, services
+from web.api import api, before_url, body, named_user, read_your_writes, services
 from web.errors import NotFound
 from web.inbound import file_url
 
@@ -275,10 +275,7 @@ def get_conversations() -> ResponseReturnValue:
     view.before = args.get("before")
     with s.engine.connect() as conn:
         page = inbox(conn, view)
-    following = None
-    if page.next is not None:  # the same view's next page, as a URL the clients can follow
-        kept = {k: v for k, v in request.args.items() if k != "before"}
-        following = url_for("api.get_conversations", **kept, before=page.next, _external=True)
+    following = before_url("api.get_conversations", page.next)
     return jsonify(
         {
             "type": "conversation.list",
