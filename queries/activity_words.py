@@ -102,6 +102,10 @@ def words_of(written: Mapping[str, Any]) -> str:
 def shown_value(key: str, value: Any) -> str:
     if value is None:
         return "nothing"
+    if isinstance(value, dict) and set(value) == {"url", "value"}:  # an event's link
+        return excerpt(f"{value['value']} ({value['url']})", 60)
+    if isinstance(value, dict) and set(value) == {"amount", "currency"}:  # an event's price
+        return f"{value['amount'] / 100:,.2f} {str(value['currency']).upper()}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_date_key(key) and isinstance(value, int | float):

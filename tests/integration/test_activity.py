@@ -101,3 +101,11 @@ def test_tags_and_messages_are_named_and_lines_link_to_the_conversation(
         ("Tagged VIP by Ann Admin", "teammate", None),
     ]
     assert message_id and lines[-1] == ("Became a user (user_id j)", None, None)
+
+
+def test_an_events_link_and_price_read_as_words() -> None:
+    from queries.activity_words import shown_value
+
+    link = {"url": "https://a.io/o/4", "value": "Order 4"}
+    assert shown_value("order", link) == "Order 4 (https://a.io/o/4)"
+    assert shown_value("price", {"amount": 349_900, "currency": "eur"}) == "3,499.00 EUR"
