@@ -561,9 +561,12 @@ def deliver(
             except InvalidValue as refused:
                 status, error = None, refused.reason
             done = status is not None and 200 <= status < 300
+            # Counted and dated in the database, not from the row read before the attempt: a
+            # sender whose lease ran out (a stall past LEASE_SECONDS) and the one that took over
+            # both count, and the first attempt's time stays the first.
             changes: dict[str, Any] = {
-                "attempts": attempts,
-                "first_sent_at": first,
+                "attempts": rows.c.attempts + 1,
+                "first_sent_at": func.coalesce(rows.c.first_sent_at, first),
                 "last_attempt_at": now,
                 "last_status": status,
                 "last_error": None if done else (error or f"HTTP {status}"),
