@@ -162,7 +162,7 @@ class EventSchema(Schema):
     id = fields.String(validate=validate.Length(max=64))
     user_id = Identifier()
     email = fields.String(validate=validate.Length(max=255))
-    metadata = fields.Raw(load_default=None)
+    metadata = fields.Raw(load_default=None, metadata={"type": "object"})
 
     @post_load
     def build(self, data: dict[str, Any], **_kwargs: Any) -> TrackEvent:
@@ -180,7 +180,7 @@ class WidgetEventSchema(Schema):
     email = fields.String(allow_none=True, validate=validate.Length(max=255))
     user_hash = fields.String(allow_none=True, validate=validate.Length(max=128))
     event_name = fields.String(required=True, validate=EVENT_NAME)
-    metadata = fields.Raw(load_default=None)
+    metadata = fields.Raw(load_default=None, metadata={"type": "object"})
 
     @post_load
     def build(self, data: dict[str, Any], **_kwargs: Any) -> TrackEvent:

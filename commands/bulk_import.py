@@ -18,13 +18,13 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from marshmallow import ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from commands.audience_schemas import EventSchema
 from commands.clock import Clock
 from commands.errors import CommandError
 from commands.handling import handle
-from commands.schemas import ApiUserSchema
+from commands.schemas import ApiUserSchema, Identifier
 from commands.store import Parley
 from commands.tracking import TrackEvent, track_event, tracking
 from commands.users import (
@@ -181,14 +181,28 @@ def _first(messages: Any, prefix: str = "") -> tuple[str, str]:
     return prefix, str(messages)
 
 
-USER_SCHEMA, EVENT_SCHEMA = ApiUserSchema(), EventSchema()
+class DeleteRefSchema(Schema):
+    """Whom a `delete` item names; the data's other keys are not looked at."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(validate=validate.Length(max=64))
+    user_id = Identifier()
+    email = fields.String(validate=validate.Length(max=255))
+
+
+USER_SCHEMA, EVENT_SCHEMA, DELETE_REF = ApiUserSchema(), EventSchema(), DeleteRefSchema()
 
 
 def parse(data_type: str, item: dict[str, Any], app_id: str) -> Any:
     """The item as a command, or ValidationError: nothing is changed before this."""
     data = item["data"]
     if item["method"] == "delete":
-        ref = {k: data.get(k) for k in ("id", "user_id", "email") if data.get(k) is not None}
+        # Checked for type here: a list or object as `id` had failed the whole job (a 500 in
+        # its worker, the job left running and the app's later jobs behind it).
+        named = DELETE_REF.load(data)
+        ref = {k: named.get(k) for k in ("id", "user_id", "email") if named.get(k) is not None}
         if not ref:
             raise ValidationError({"user_id": ["a user_id, an email or an id is required"]})
         return ref

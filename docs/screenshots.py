@@ -183,6 +183,11 @@ def take(base: str, app_id: str, password: str) -> None:
                 "Thanks for the details! I've **reset the export** on our side; try again now?"
             ),
         )
+        # The API reference Parley serves (made from its OpenAPI document).
+        page.goto(f"{base}/docs#post_users")
+        target = DOCS / "api-docs.png"
+        page.screenshot(path=str(target))
+        print(f"wrote {target.relative_to(DOCS.parent)}")
         browser.close()
 
 

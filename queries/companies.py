@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
 from domain.errors import InvalidValue
 from domain.matching import fold
 from projections.tables import companies, company_tags, tags, user_companies, users
-from queries.users import Cursor, Page, keyset_after, tags_of
+from queries.users import Cursor, Page, keyset_after, storable, tags_of
 
 Row = dict[str, Any]
 
@@ -148,18 +148,9 @@ def _checked(cursor: Cursor, sort: str) -> Cursor:
         fits = value is None or isinstance(value, str)
     if not fits or (value is None and sort not in NULLABLE_SORTS):
         raise InvalidValue("after", "not a cursor of this list's order")
-    if not all(_storable(text) for text in (cursor.id, value) if isinstance(text, str)):
+    if not all(storable(text) for text in (cursor.id, value) if isinstance(text, str)):
         raise InvalidValue("after", "not a cursor this list handed out")
     return cursor
-
-
-def _storable(text: str) -> bool:
-    """Text a database can compare: no NUL, no lone surrogate (JSON can write both)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def search_companies(

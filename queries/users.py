@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, literal, or_, select, true
 from sqlalchemy.sql.elements import True_
 
 from domain.errors import InvalidValue
@@ -176,8 +176,39 @@ def keyset_after(column: Any, key: Any, cursor: Cursor, descending: bool) -> Col
     beyond_id = key < cursor.id if descending else key > cursor.id
     if cursor.value is None:
         return and_(column.is_(None), beyond_id)
-    beyond = column < cursor.value if descending else column > cursor.value
-    return or_(beyond, and_(column == cursor.value, beyond_id), column.is_(None))
+    # A bound value, not the literal: SQLAlchemy refuses `column < True` (a boolean sort).
+    value = literal(cursor.value) if isinstance(cursor.value, bool) else cursor.value
+    beyond = column < value if descending else column > value
+    return or_(beyond, and_(column == value, beyond_id), column.is_(None))
+
+
+BIGGEST = 2**63 - 1  # what a database integer holds
+
+
+def _fitting(cursor: Cursor, column: Any) -> Cursor:
+    """The cursor, when its value compares with the sort column (it came from a URL, so any
+    JSON: an object, text for a number, a number past what the database holds)."""
+    kind = column.type.python_type
+    value = cursor.value
+    if kind is bool:
+        fits = isinstance(value, bool)
+    elif kind is int:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        fits = number and abs(value) <= BIGGEST
+    else:
+        fits = isinstance(value, str) and storable(value)
+    if not (value is None or fits) or not storable(cursor.id):
+        raise InvalidValue("after", "not a cursor of this list's order")
+    return cursor
+
+
+def storable(text: str) -> bool:
+    """Text a database can compare: no NUL, no lone surrogate (JSON can write both)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def search_users(
@@ -206,7 +237,7 @@ def search_users(
         total = count_matching(conn, app_id, where)
     query = select(users).where(matching)
     if after is not None:
-        query = query.where(keyset_after(column, users.c.id, after, descending))
+        query = query.where(keyset_after(column, users.c.id, _fitting(after, column), descending))
     ordered = (
         (column.desc().nulls_last(), users.c.id.desc())
         if descending

@@ -7,15 +7,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, Response, current_app, g, request, url_for
 from marshmallow import Schema, fields, validate
 
 from commands.apps import authorised_app
 from commands.companies import DeleteCompany, SaveCompany, delete_company, save_company
 from commands.errors import AppNotFound, CompanyNotFound, UserNotFound
 from commands.handling import handle
-from commands.schemas import ApiCompanySchema, ApiUserSchema, refuse_nul
+from commands.schemas import ApiCompanySchema, ApiUserSchema
 from commands.users import DeleteUser, delete_user, find_named_user, save_user
 from domain.user import User
 from queries.companies import (
@@ -27,8 +26,8 @@ from queries.companies import (
 from queries.users import Page, find_user
 from web.context import services
 from web.errors import RateLimited, Unauthorized
-from web.json_body import json_object
-from web.schemas import CompanySchema, UserSchema
+from web.openapi import Answer, answers, asked, given, raw_body
+from web.schemas import CompanyListSchema, CompanySchema, UserSchema
 
 
 class ApiBlueprint(Blueprint):
@@ -44,14 +43,13 @@ api = ApiBlueprint("api", __name__)
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 # Schemas are stateless once built: one of each serves every request.
 PAGE_ARGS = PageArgs()
 USER_IN, COMPANY_IN = ApiUserSchema(), ApiCompanySchema()
-USER_OUT, COMPANY_OUT = UserSchema(), CompanySchema()
 
 
 @api.before_request
@@ -85,15 +83,7 @@ def rate_limit_headers(response: Response) -> Response:
     return response
 
 
-REST_MAX_BYTES = 1024 * 1024  # a REST call's JSON body; more is refused unread
-
-
-def body(limit: int = REST_MAX_BYTES) -> dict[str, Any]:
-    """The request's JSON object, refused (400 naming `body`) before parsing when it is over
-    `limit` bytes, and when it is not JSON, nests too deep or holds NUL characters."""
-    data = json_object(limit)
-    refuse_nul(data)
-    return data
+body = raw_body  # the request's JSON object (web/openapi.py)
 
 
 def named_user(ref: Mapping[str, Any]) -> User:
@@ -122,7 +112,8 @@ def before_url(endpoint: str, cursor: str | None) -> str | None:
     return url_for(endpoint, **kept, before=cursor, _external=True)
 
 
-def page_of(kind: str, plural: str, page: Page, schema: Schema, endpoint: str) -> dict[str, Any]:
+def page_of(kind: str, plural: str, page: Page, endpoint: str) -> dict[str, Any]:
+    """A numbered page of a listing (`page`, `per_page`), its items left for the schema."""
     next_url = (
         url_for(endpoint, page=page.page + 1, per_page=page.per_page, _external=True)
         if page.has_next
@@ -130,10 +121,9 @@ def page_of(kind: str, plural: str, page: Page, schema: Schema, endpoint: str) -
     )
     return {
         "type": f"{kind}.list",
-        plural: schema.dump(page.items, many=True),
+        plural: page.items,
         "total_count": page.total,
         "pages": {
-            "type": "pages",
             "page": page.page,
             "per_page": page.per_page,
             "total_pages": page.total_pages,
@@ -142,105 +132,140 @@ def page_of(kind: str, plural: str, page: Page, schema: Schema, endpoint: str) -
     }
 
 
-# -- users ----------------------------------------------------------------------------
-
-
-@api.post("/users")
-def post_user() -> ResponseReturnValue:
-    cmd = USER_IN.load(body())
-    cmd = replace(cmd, app_id=g.app_id)
-    s = services()
-    saved = handle(save_user, cmd, s.store, s.clock, s.locate)
-    read_your_writes(saved.position)
-    with s.engine.connect() as conn:
-        row = find_user(conn, g.app_id, now=services().clock.now(), id=saved.user.id.hex)
-    if row is None:
-        raise UserNotFound(f"id {saved.user.id.hex}")
-    return jsonify(USER_OUT.dump(row))
-
-
-@api.get("/users/<public_id>")
-def get_user(public_id: str) -> ResponseReturnValue:
+def user_row(public_id: str) -> dict[str, Any]:
     with services().engine.connect() as conn:
         row = find_user(conn, g.app_id, now=services().clock.now(), id=public_id)
     if row is None:
         raise UserNotFound(f"id {public_id!r}")
-    return jsonify(USER_OUT.dump(row))
+    return row
+
+
+def company_row(public_id: str) -> dict[str, Any]:
+    with services().engine.connect() as conn:
+        row = find_company(conn, g.app_id, id=public_id)
+    if row is None:
+        raise CompanyNotFound(f"id {public_id!r}")
+    return row
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+@api.post("/users")
+@answers(UserSchema, body=USER_IN)
+def post_user() -> Any:
+    """Create or update a user
+
+    Named by `user_id`, `email` or Parley's `id`: an existing user is updated, otherwise one is
+    created. `companies` adds the user to companies (`remove: true` takes them out)."""
+    cmd = replace(given(), app_id=g.app_id)
+    s = services()
+    saved = handle(save_user, cmd, s.store, s.clock, s.locate)
+    read_your_writes(saved.position)
+    return user_row(saved.user.id.hex)
+
+
+@api.get("/users/<public_id>")
+@answers(UserSchema)
+def get_user(public_id: str) -> Any:
+    """One user, by Parley's id"""
+    return user_row(public_id)
+
+
+class UserRefArgs(Schema):
+    id = fields.String(validate=validate.Length(min=1, max=64))
+    user_id = fields.String(validate=validate.Length(min=1, max=255))
+    email = fields.String(validate=validate.Length(min=1, max=255))
 
 
 @api.delete("/users")
-def remove_named_user() -> ResponseReturnValue:
-    """`DELETE /users?user_id=` or `?email=` (or `?id=`), as Intercom 1.x documented."""
-    ref = {k: request.args[k] for k in ("id", "user_id", "email") if request.args.get(k)}
-    return remove_user(named_user(ref).id.hex)
+@answers(UserSchema, query=UserRefArgs())
+def remove_named_user() -> Any:
+    """Delete a user named by `user_id`, `email` or `id`
+
+    Answers the user as they were."""
+    return deleted_user(named_user(asked()).id.hex)
 
 
 @api.delete("/users/<public_id>")
-def remove_user(public_id: str) -> ResponseReturnValue:
+@answers(UserSchema)
+def remove_user(public_id: str) -> Any:
+    """Delete a user
+
+    Answers the user as they were."""
+    return deleted_user(public_id)
+
+
+def deleted_user(public_id: str) -> dict[str, Any]:
     s = services()
-    with s.engine.connect() as conn:
-        row = find_user(conn, g.app_id, now=services().clock.now(), id=public_id)
-    if row is None:
-        raise UserNotFound(f"id {public_id!r}")
+    row = user_row(public_id)
     saved = handle(delete_user, DeleteUser(g.app_id, public_id), s.store, s.clock)
     read_your_writes(saved.position)
-    return jsonify(USER_OUT.dump(row))
+    return row
 
 
 # -- companies ------------------------------------------------------------------------
 
 
 @api.post("/companies")
-def post_company() -> ResponseReturnValue:
+@answers(CompanySchema, body=COMPANY_IN)
+def post_company() -> Any:
+    """Create or update a company
+
+    Named by the customer's `company_id` or Parley's `id` (an existing one)."""
     s = services()
-    given = COMPANY_IN.load(body())
-    saved = handle(save_company, SaveCompany(g.app_id, given), s.store, s.clock)
+    loaded = given()
+    saved = handle(save_company, SaveCompany(g.app_id, loaded), s.store, s.clock)
     read_your_writes(saved.position)
-    with s.engine.connect() as conn:
-        row = find_company(conn, g.app_id, id=saved.company.id.hex)
-    if row is None:
-        raise CompanyNotFound(f"company_id {given.company_id!r}")
-    return jsonify(COMPANY_OUT.dump(row))
+    return company_row(saved.company.id.hex)
+
+
+class CompanyArgs(PageArgs):
+    company_id = fields.String(validate=validate.Length(min=1, max=255))
+    name = fields.String(validate=validate.Length(min=1, max=255))
 
 
 @api.get("/companies")
-def get_companies() -> ResponseReturnValue:
-    company_id, name = request.args.get("company_id"), request.args.get("name")
+@answers((CompanyListSchema, CompanySchema), query=CompanyArgs())
+def get_companies() -> Any:
+    """The app's companies, a page at a time; or one, by `company_id` or `name`
+
+    With `company_id` or `name`, the answer is that company (a `company`), not a list."""
+    args = asked()
+    company_id, name = args.get("company_id"), args.get("name")
     with services().engine.connect() as conn:
         if company_id is not None or name is not None:
             row = find_company(conn, g.app_id, company_id=company_id, name=name)
             if row is None:
                 what = f"company_id {company_id!r}" if company_id else f"name {name!r}"
                 raise CompanyNotFound(what)
-            return jsonify(COMPANY_OUT.dump(row))
-        args = PAGE_ARGS.load(request.args)
-        found = list_companies(conn, g.app_id, **args)
+            return Answer(row, schema=CompanySchema)
+        found = list_companies(conn, g.app_id, page=args["page"], per_page=args["per_page"])
         spend = total_monthly_spend(conn, g.app_id)
-    listing = page_of("company", "companies", found, COMPANY_OUT, "api.get_companies")
+    listing = page_of("company", "companies", found, "api.get_companies")
     # Revenue across all the app's companies (seed: "track revenue across your companies").
     listing["total_monthly_spend"] = spend
-    return jsonify(listing)
+    return listing
 
 
 @api.delete("/companies/<public_id>")
-def remove_company(public_id: str) -> ResponseReturnValue:
-    """The company goes from every list and count; its users leave it. Answers the company as
+@answers(CompanySchema)
+def remove_company(public_id: str) -> Any:
+    """Delete a company
+
+    The company goes from every list and count; its users leave it. Answers the company as
     it was. Named again later (`POST /companies`, a user's `companies`), it starts afresh."""
     s = services()
+    row = company_row(public_id)
     with s.engine.connect() as conn:
-        row = find_company(conn, g.app_id, id=public_id)
-        members = company_member_ids(conn, public_id) if row is not None else []
-    if row is None:
-        raise CompanyNotFound(f"id {public_id!r}")
+        members = company_member_ids(conn, public_id)
     position = delete_company(DeleteCompany(g.app_id, public_id, members), s.store, s.clock)
     read_your_writes(position)
-    return jsonify(COMPANY_OUT.dump(row))
+    return row
 
 
 @api.get("/companies/<public_id>")
-def get_company(public_id: str) -> ResponseReturnValue:
-    with services().engine.connect() as conn:
-        row = find_company(conn, g.app_id, id=public_id)
-    if row is None:
-        raise CompanyNotFound(f"id {public_id!r}")
-    return jsonify(COMPANY_OUT.dump(row))
+@answers(CompanySchema)
+def get_company(public_id: str) -> Any:
+    """One company, by Parley's id"""
+    return company_row(public_id)

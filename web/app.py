@@ -27,6 +27,7 @@ from web.config import Config
 from web.dashboard import dashboard
 from web.dashboard.blueprint import csrf
 from web.live import Feed
+from web.openapi import openapi
 from web.rate_limits import RateLimits
 from web.signin_limits import SignInLimits
 from web.tracking import tracking
@@ -88,6 +89,7 @@ def create_app(
         )
     errors.register(app)
     app.register_blueprint(widget)
+    app.register_blueprint(openapi)
     app.register_blueprint(dashboard)
     app.register_blueprint(unsubscribe)
     app.register_blueprint(tracking)

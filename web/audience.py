@@ -14,8 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, g, jsonify, request, stream_with_context, url_for
-from flask.typing import ResponseReturnValue
+from flask import Response, g, request, stream_with_context, url_for
 from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, select
 
@@ -34,10 +33,26 @@ from queries.segments import definitions
 from queries.tags import app_tags, tag_holders, tags_held
 from queries.tracked_events import user_event_page, user_event_summary
 from queries.users import Cursor, Listing, find_user
-from web.api import api, before_url, body, named_user, read_your_writes, services
-from web.schemas import UserSchema
+from web.api import api, before_url, named_user, read_your_writes, services
+from web.openapi import Answer, answers, asked, given
+from web.schemas import TagListSchema, TagOutSchema, UserListSchema, UserSchema
 
-SEARCH, TAG_IN, EVENT_IN, USER_OUT = UserSearchArgs(), TagSchema(), EventSchema(), UserSchema()
+
+class UserListArgs(UserSearchArgs):
+    """`GET /users`: the search, or one user by `email` or `user_id`."""
+
+    email = fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "answer this one user (a `user`), not a list"},
+    )
+    user_id = fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "answer this one user (a `user`), not a list"},
+    )
+
+
+SEARCH, USER_LIST_ARGS = UserSearchArgs(), UserListArgs()
+TAG_IN, EVENT_IN = TagSchema(), EventSchema()
 
 EXPORT_PAGE = 1000
 CSV_COLUMNS = [
@@ -74,8 +89,7 @@ def _asked(args: dict[str, Any], **more: Any) -> ListUsers:
     return ListUsers(g.app_id, _audience(args), args["sort"], args["order"], **more)
 
 
-def _search(among: ColumnElement[bool] | None = None) -> Listing:
-    args = SEARCH.load(request.args)
+def _search(args: dict[str, Any], among: ColumnElement[bool] | None = None) -> Listing:
     after = Cursor.decode(args["after"]) if "after" in args else None
     s = services()
     asked = _asked(args, per_page=args["per_page"], after=after, among=among)
@@ -89,11 +103,9 @@ def _listing(found: Listing, endpoint: str, **values: Any) -> dict[str, Any]:
         query = {k: v for k, v in request.args.items() if k != "after"}
         next_url = url_for(endpoint, **values, **query, after=found.next.encode(), _external=True)
     return {
-        "type": "user.list",
-        "users": USER_OUT.dump(found.items, many=True),
+        "users": found.items,
         "total_count": found.total,
         "pages": {
-            "type": "pages",
             "page": found.page,
             "per_page": found.per_page,
             "total_pages": max(1, -(-found.total // found.per_page)),
@@ -103,9 +115,16 @@ def _listing(found: Listing, endpoint: str, **values: Any) -> dict[str, Any]:
 
 
 @api.get("/users")
-def get_users() -> ResponseReturnValue:
-    """One user by email or user_id; otherwise the filtered, sorted list."""
-    email, user_id = request.args.get("email"), request.args.get("user_id")
+@answers((UserListSchema, UserSchema), query=USER_LIST_ARGS)
+def get_users() -> Any:
+    """The app's users, filtered and sorted, a page at a time; or one, by `email` or `user_id`
+
+    `filter` is a filter as JSON text (`{"attribute": ..., "operator": ..., "value": ...}`,
+    or `{"all": [...]}` / `{"any": [...]}`); `tag_id` and `segment_id` narrow it further.
+    Pages follow `pages.next` (a cursor in `after`). With `email` or `user_id`, the answer is
+    that user (a `user`), not a list."""
+    args = asked()
+    email, user_id = args.get("email"), args.get("user_id")
     if email is not None or user_id is not None:
         with services().engine.connect() as conn:
             row = find_user(
@@ -113,18 +132,20 @@ def get_users() -> ResponseReturnValue:
             )
         if row is None:
             raise UserNotFound(f"email {email!r}" if email else f"user_id {user_id!r}")
-        return jsonify(USER_OUT.dump(row))
-    return jsonify(_listing(_search(), "api.get_users"))
+        return Answer(row, schema=UserSchema)
+    return _listing(_search(args), "api.get_users")
 
 
 @api.get("/companies/<public_id>/users")
-def company_users(public_id: str) -> ResponseReturnValue:
+@answers(UserListSchema, query=SEARCH)
+def company_users(public_id: str) -> Any:
+    """A company's users, filtered and sorted as `GET /users`, a page at a time"""
     with services().engine.connect() as conn:
         if find_company(conn, g.app_id, id=public_id) is None:
             raise CompanyNotFound(f"id {public_id!r}")
     members = select(user_companies.c.user_id).where(user_companies.c.company_id == public_id)
-    found = _search(users.c.id.in_(members))
-    return jsonify(_listing(found, "api.company_users", public_id=public_id))
+    found = _search(asked(), users.c.id.in_(members))
+    return _listing(found, "api.company_users", public_id=public_id)
 
 
 # -- CSV export ---------------------------------------------------------------------------
@@ -153,9 +174,16 @@ def _csv_row(row: dict[str, Any]) -> list[Any]:
 
 
 @api.get("/users/export")
-def export_users() -> ResponseReturnValue:
-    """Every user of a filtered list as CSV, streamed page by page (any size of list)."""
-    args = SEARCH.load(request.args)
+@answers(media="text/csv", query=SEARCH)
+def export_users() -> Response:
+    """Every user of a filtered list, as CSV
+
+    The list of `GET /users` (same `filter`, `tag_id`, `segment_id`, `sort` and `order`),
+    every page of it, streamed as a `users.csv` download: one line a user, with the columns
+    id, user_id, email, name, signed_up_at, created_at, last_seen_at (ISO 8601),
+    session_count, city, country, timezone, browser, unsubscribed_from_emails, tags and
+    companies (`;`-separated) and custom_attributes (JSON)."""
+    args = asked()
     return csv_export(_asked(args, per_page=EXPORT_PAGE, count=False))
 
 
@@ -193,12 +221,18 @@ def csv_export(every: ListUsers, filename: str = "users.csv") -> Response:
 
 
 def _tag(tag_id: str, name: str) -> dict[str, str]:
-    return {"type": "tag", "id": tag_id, "name": name}
+    return {"id": tag_id, "name": name}
 
 
 @api.post("/tags")
-def post_tag() -> ResponseReturnValue:
-    cmd, audience = TAG_IN.load(body())
+@answers(TagOutSchema, body=TAG_IN)
+def post_tag() -> Any:
+    """Create a tag, or tag and untag users and companies
+
+    Named by `name` (or `id`, to rename it). The `users` (by `id`, `user_id` or `email`) and
+    `companies` (by `id` or `company_id`) listed get the tag, or lose it with `untag: true`;
+    with `filter`, every user the filter matches gets it."""
+    cmd, audience = given()
     s = services()
     saved = handle(save_tag, replace(cmd, app_id=g.app_id, by="api"), s.store, s.clock)
     position = saved.position
@@ -209,7 +243,7 @@ def post_tag() -> ResponseReturnValue:
         every = TagUsers(g.app_id, saved.id, ids, by="api")
         position = max(position, tag_users(every, s.store, s.clock))
     read_your_writes(position)
-    return jsonify(_tag(saved.id, saved.name))
+    return _tag(saved.id, saved.name)
 
 
 class TagArgs(Schema):
@@ -228,8 +262,14 @@ TAG_ARGS = TagArgs()
 
 
 @api.get("/tags")
-def get_tags() -> ResponseReturnValue:
-    args = TAG_ARGS.load(request.args)
+@answers((TagListSchema, TagOutSchema), query=TAG_ARGS)
+def get_tags() -> Any:
+    """The app's tags; one, by `name`; or a user's or a company's
+
+    With `name` (any case), the answer is that tag (a `tag`), not a list. With
+    `taggable_type=user` and the user's `taggable_id` (Parley's id), `user_id` or `email`, or
+    `taggable_type=company` and its `taggable_id` or `company_id`: the tags they hold."""
+    args = asked()
     s = services()
     with s.engine.connect() as conn:
         if "name" in args:
@@ -237,7 +277,7 @@ def get_tags() -> ResponseReturnValue:
             found = [r for r in app_tags(conn, g.app_id) if r["name"].casefold() == wanted]
             if not found:
                 raise TagNotFound(f"tag named {args['name']!r}")
-            return jsonify(_tag(found[0]["id"], found[0]["name"]))
+            return Answer(_tag(found[0]["id"], found[0]["name"]), schema=TagOutSchema)
         kind = args.get("taggable_type")
         if kind == "user":
             ref = {"id": args.get("taggable_id"), **args}
@@ -251,32 +291,42 @@ def get_tags() -> ResponseReturnValue:
             rows = tags_held(conn, g.app_id, company=company["id"])
         else:
             rows = app_tags(conn, g.app_id)
-    return jsonify({"type": "tag.list", "tags": [_tag(r["id"], r["name"]) for r in rows]})
+    return [_tag(r["id"], r["name"]) for r in rows]
 
 
 @api.get("/tags/<tag_id>")
-def get_tag(tag_id: str) -> ResponseReturnValue:
+@answers(TagOutSchema)
+def get_tag(tag_id: str) -> Any:
+    """One tag, by id"""
     with services().engine.connect() as conn:
         held = tag_holders(conn, g.app_id, tag_id)
     if held is None:
         raise TagNotFound(f"tag {tag_id!r}")
-    return jsonify(_tag(tag_id, held.name))
+    return _tag(tag_id, held.name)
 
 
 @api.put("/tags/<tag_id>")
-def put_tag(tag_id: str) -> ResponseReturnValue:
-    """Rename the tag (`{name}`); users and companies in the body are tagged as by POST."""
-    cmd, audience = TAG_IN.load(body())
+@answers(TagOutSchema, body=TAG_IN)
+def put_tag(tag_id: str) -> Any:
+    """Rename a tag
+
+    `{name}` renames it; users and companies in the body are tagged or untagged as by
+    `POST /tags` (a `filter` is refused here: tag a filtered list with `POST /tags`)."""
+    cmd, audience = given()
     if audience is not None:
         raise InvalidValue("filter", "tag a filtered list with POST /tags")
     s = services()
     saved = handle(save_tag, replace(cmd, app_id=g.app_id, id=tag_id, by="api"), s.store, s.clock)
     read_your_writes(saved.position)
-    return jsonify(_tag(saved.id, saved.name))
+    return _tag(saved.id, saved.name)
 
 
 @api.delete("/tags/<tag_id>")
-def remove_tag(tag_id: str) -> ResponseReturnValue:
+@answers(TagOutSchema)
+def remove_tag(tag_id: str) -> Any:
+    """Delete a tag
+
+    Its users and companies lose it. Answers the tag as it was."""
     s = services()
     with s.engine.connect() as conn:
         held = tag_holders(conn, g.app_id, tag_id)
@@ -285,19 +335,25 @@ def remove_tag(tag_id: str) -> ResponseReturnValue:
     cmd = DeleteTag(g.app_id, tag_id, held.user_ids, held.company_ids)
     position = delete_tag(cmd, s.store, s.clock)
     read_your_writes(position)
-    return jsonify(_tag(tag_id, held.name))
+    return _tag(tag_id, held.name)
 
 
 # -- tracked events -----------------------------------------------------------------------
 
 
 @api.post("/events")
-def post_event() -> ResponseReturnValue:
-    """Record something a user did (Intercom 1.x answers 202 with no body)."""
-    cmd = replace(EVENT_IN.load(body()), app_id=g.app_id)
+@answers(None, status=202, body=EVENT_IN)
+def post_event() -> Any:
+    """Record something a user did
+
+    The user is named by `user_id`, `email` or Parley's `id`; `created_at` is when it
+    happened. `metadata`: up to 10 values (text, numbers, booleans), a link
+    `{url, value}` or a price `{amount, currency}` (amount in cents). Answers 202 with no
+    body, as Intercom 1.x did."""
+    cmd = replace(given(), app_id=g.app_id)
     s = services()
     read_your_writes(handle(track_event, cmd, s.store, s.clock))
-    return "", 202
+    return None
 
 
 class EventListArgs(Schema):
@@ -316,9 +372,61 @@ class EventListArgs(Schema):
 EVENT_LIST = EventListArgs()
 
 
+class TrackedEventSchema(Schema):
+    """An event a user did, with who did it."""
+
+    type = fields.Constant("event")
+    id = fields.String()
+    event_name = fields.String(attribute="name")
+    created_at = fields.Integer()
+    user_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    intercom_user_id = fields.String(metadata={"description": "Parley's id of the user"})
+    metadata = fields.Dict(
+        metadata={"description": "text, numbers, booleans, links {url, value}, prices"}
+    )
+
+
+class EventPagesSchema(Schema):
+    """Where a list of events is: `next` (null on the last page) asks for the older ones."""
+
+    type = fields.Constant("pages")
+    per_page = fields.Integer()
+    next = fields.String(allow_none=True)
+
+
+class EventListSchema(Schema):
+    type = fields.Constant("event.list")
+    events = fields.List(fields.Nested(TrackedEventSchema))
+    pages = fields.Nested(EventPagesSchema)
+
+
+class EventCountSchema(Schema):
+    """How many times the user did one event, first and last (Unix times)."""
+
+    name = fields.String()
+    count = fields.Integer()
+    first = fields.Integer()
+    last = fields.Integer()
+
+
+class EventSummarySchema(Schema):
+    type = fields.Constant("event.summary")
+    user_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    intercom_user_id = fields.String()
+    events = fields.List(fields.Nested(EventCountSchema))
+
+
 @api.get("/events")
-def get_events() -> ResponseReturnValue:
-    args = EVENT_LIST.load(request.args)
+@answers((EventListSchema, EventSummarySchema), query=EVENT_LIST)
+def get_events() -> Any:
+    """A user's events, newest first, a page at a time; or their summary per event name
+
+    The user is named by `user_id`, `email` or `intercom_user_id` (Parley's id), with
+    `type=user`. Older events follow `pages.next`. With `summary=true`, the answer is an
+    `event.summary`: per event name, how many times, first and last."""
+    args = asked()
     user = named_user(
         {
             "id": args.get("intercom_user_id"),
@@ -330,24 +438,10 @@ def get_events() -> ResponseReturnValue:
     with services().engine.connect() as conn:
         if args["summary"]:
             summary = user_event_summary(conn, user.id.hex)
-            return jsonify({"type": "event.summary", **who, "events": summary})
+            return Answer({**who, "events": summary}, schema=EventSummarySchema)
         page = user_event_page(conn, user.id.hex, args["per_page"], args.get("before"))
     following = before_url("api.get_events", page.next)
-    listed = [
-        {
-            "type": "event",
-            "id": row["id"],
-            "event_name": row["name"],
-            "created_at": row["created_at"],
-            **who,
-            "metadata": row["metadata"],
-        }
-        for row in page.events
-    ]
-    return jsonify(
-        {
-            "type": "event.list",
-            "events": listed,
-            "pages": {"type": "pages", "per_page": args["per_page"], "next": following},
-        }
-    )
+    return {
+        "events": [{**row, **who} for row in page.events],
+        "pages": {"per_page": args["per_page"], "next": following},
+    }

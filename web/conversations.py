@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request
-from flask.typing import ResponseReturnValue
+from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from commands.apps import recent_app
@@ -30,12 +29,14 @@ from commands.conversations import (
 from commands.handling import handle
 from domain.app import NOTIFICATIONS
 from domain.content import conversation_html
-from domain.conversations import PART_TYPES, Attachment, Conversation
+from domain.conversations import CHANNELS, PART_TYPES, Attachment, Conversation
 from domain.errors import InvalidValue
 from queries.conversations import Inbox, inbox
-from web.api import api, before_url, body, named_user, read_your_writes, services
+from web.api import api, before_url, named_user, read_your_writes, services
 from web.errors import NotFound
 from web.inbound import file_url
+from web.openapi import answers, asked, given
+from web.schemas import ListOf
 
 
 class UserRef(Schema):
@@ -45,7 +46,7 @@ class UserRef(Schema):
     email = fields.String(validate=validate.Length(max=255))
 
 
-class UserMessageSchema(Schema):
+class UserMessageInSchema(Schema):
     """`POST /messages` from a user: `{from: {type: user, id|user_id|email}, body}`."""
 
     sender = fields.Nested(UserRef, data_key="from", required=True)
@@ -58,15 +59,42 @@ class ReplySchema(Schema):
     `email` (as the Intercom 1.x clients' examples do); `conversation_id`, which those clients
     send in the body too, must be the one in the path."""
 
-    type = fields.String(required=True, validate=validate.OneOf(["user", "admin"]))
-    message_type = fields.String(required=True, validate=validate.OneOf(PART_TYPES))
-    body = fields.String(load_default=None, validate=validate.Length(max=100_000))
-    admin_id = fields.String(validate=validate.Length(max=64))
-    assignee_id = fields.String(load_default=None, validate=validate.Length(max=64))
-    id = fields.String(validate=validate.Length(max=64))
-    user_id = fields.String(validate=validate.Length(max=255))
-    email = fields.String(validate=validate.Length(max=255))
-    conversation_id = fields.String(validate=validate.Length(max=64))
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(["user", "admin"]),
+        metadata={"description": "who writes: a teammate (`admin`) or the user"},
+    )
+    message_type = fields.String(
+        required=True,
+        validate=validate.OneOf(PART_TYPES),
+        metadata={"description": "a user only comments"},
+    )
+    body = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100_000),
+        metadata={"description": "the text (a comment's or note's, required for them)"},
+    )
+    admin_id = fields.String(
+        validate=validate.Length(max=64), metadata={"description": "`type: admin`: who writes"}
+    )
+    assignee_id = fields.String(
+        load_default=None,
+        validate=validate.Length(max=64),
+        metadata={"description": "an assignment's teammate (absent: unassigned)"},
+    )
+    id = fields.String(
+        validate=validate.Length(max=64), metadata={"description": "`type: user`: Parley's id"}
+    )
+    user_id = fields.String(
+        validate=validate.Length(max=255), metadata={"description": "`type: user`: yours"}
+    )
+    email = fields.String(
+        validate=validate.Length(max=255),
+        metadata={"description": "the user's email, or (`type: admin`) the teammate's"},
+    )
+    conversation_id = fields.String(
+        validate=validate.Length(max=64), metadata={"description": "if sent, the path's"}
+    )
 
     @validates_schema
     def who(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -78,8 +106,12 @@ class ReadSchema(ReplySchema):
     """`{read: true}`: alone, the conversation's user has read it (its `read` field); with
     `type` admin or user, that reader."""
 
-    type = fields.String(load_default=None, validate=validate.OneOf(["user", "admin"]))
-    message_type = fields.String(load_default="comment")
+    type = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["user", "admin"]),
+        metadata={"description": "who read it (absent: the conversation's user)"},
+    )
+    message_type = fields.String(load_default="comment", metadata={"description": "ignored"})
     read = fields.Boolean(
         required=True,
         validate=validate.Equal(True, error="only true: a conversation is marked read, not unread"),
@@ -99,27 +131,163 @@ class InboxArgs(Schema):
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
 
 
-USER_MESSAGE, REPLY, READ, INBOX = UserMessageSchema(), ReplySchema(), ReadSchema(), InboxArgs()
+USER_MESSAGE, REPLY, READ, INBOX = UserMessageInSchema(), ReplySchema(), ReadSchema(), InboxArgs()
+
+# -- what the routes answer: the conversation and its parts, the inbox, admins -----------------
 
 
-def post_user_message(given: dict[str, Any]) -> ResponseReturnValue:
-    """A user writes in (called by `POST /messages` when `from` is a user)."""
-    loaded = USER_MESSAGE.load(given)
+class AdminRefSchema(Schema):
+    type = fields.Constant("admin", required=True)
+    id = fields.String(required=True)
+
+
+class UserRefOutSchema(Schema):
+    type = fields.Constant("user", required=True)
+    id = fields.String(required=True, metadata={"description": "Parley's id of the user"})
+
+
+class AuthorSchema(Schema):
+    """Who wrote a message or part: a teammate (`admin`, by id) or the user."""
+
+    type = fields.String(required=True, metadata={"enum": ["admin", "user"]})
+    id = fields.String(required=True)
+
+
+class UploadSchema(Schema):
+    """An attachment; `url` is its signed download link."""
+
+    type = fields.Constant("upload", required=True)
+    name = fields.String(required=True)
+    content_type = fields.String(required=True)
+    filesize = fields.Integer(required=True, metadata={"description": "bytes"})
+    url = fields.String(required=True)
+
+
+class ConversationPartSchema(Schema):
+    type = fields.Constant("conversation_part", required=True)
+    id = fields.String(required=True)
+    part_type = fields.String(required=True, metadata={"enum": list(PART_TYPES)})
+    body = fields.String(required=True, allow_none=True, metadata={"description": "HTML"})
+    created_at = fields.Integer(required=True)
+    updated_at = fields.Integer(required=True)
+    author = fields.Nested(AuthorSchema, required=True, allow_none=True)
+    assigned_to = fields.Nested(
+        AdminRefSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "an assignment's teammate (null: unassigned, or no assignment)"},
+    )
+    attachments = fields.List(fields.Nested(UploadSchema), required=True)
+
+
+class ConversationPartListSchema(Schema):
+    type = fields.Constant("conversation_part.list", required=True)
+    conversation_parts = fields.List(fields.Nested(ConversationPartSchema), required=True)
+
+
+class ConversationMessageSchema(Schema):
+    """The message that opened the conversation (the user's, or a teammate's message)."""
+
+    type = fields.Constant("conversation_message", required=True)
+    id = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the app's message it was (null: the user wrote in)"},
+    )
+    subject = fields.String(required=True, allow_none=True)
+    via = fields.String(required=True, allow_none=True, metadata={"enum": [*CHANNELS, None]})
+    attachments = fields.List(fields.Nested(UploadSchema), required=True)
+    body = fields.String(required=True, metadata={"description": "HTML"})
+    author = fields.Nested(AuthorSchema, required=True, allow_none=True)
+
+
+class ConversationSchema(Schema):
+    """One conversation with its parts. To the team: every part, and `assignee`; answering
+    a user's reply or read (`type: user`): comments only, without `assignee`."""
+
+    type = fields.Constant("conversation", required=True)
+    id = fields.String(required=True)
+    created_at = fields.Integer(required=True)
+    updated_at = fields.Integer(required=True)
+    user = fields.Nested(UserRefOutSchema, required=True)
+    open = fields.Boolean(required=True)
+    read = fields.Boolean(required=True, metadata={"description": "the user has read it all"})
+    conversation_message = fields.Nested(ConversationMessageSchema, required=True)
+    conversation_parts = fields.Nested(ConversationPartListSchema, required=True)
+    assignee = fields.Nested(
+        AdminRefSchema, allow_none=True, metadata={"description": "absent in a user's view"}
+    )
+
+
+class ConversationListedSchema(Schema):
+    """A conversation as the inbox lists it: without its parts, `parts` counts them."""
+
+    type = fields.Constant("conversation", required=True)
+    id = fields.String(required=True)
+    created_at = fields.Integer(required=True)
+    updated_at = fields.Integer(required=True)
+    user = fields.Nested(UserRefOutSchema, required=True)
+    assignee = fields.Nested(AdminRefSchema, required=True, allow_none=True)
+    open = fields.Boolean(required=True)
+    read = fields.Boolean(
+        required=True,
+        metadata={"description": "a teammate's inbox (`type=admin`): theirs; else the user's"},
+    )
+    parts = fields.Integer(required=True)
+
+
+class ConversationPagesSchema(Schema):
+    type = fields.Constant("pages", required=True)
+    per_page = fields.Integer(required=True)
+    next = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the next page's URL (its `before=` cursor); null: the last"},
+    )
+
+
+class ConversationListSchema(Schema):
+    type = fields.Constant("conversation.list", required=True)
+    conversations = fields.List(fields.Nested(ConversationListedSchema), required=True)
+    total_count = fields.Integer(required=True)
+    pages = fields.Nested(ConversationPagesSchema, required=True)
+
+
+class AdminSchema(Schema):
+    type = fields.Constant("admin", required=True)
+    id = fields.String(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    notifications = fields.String(
+        metadata={"enum": list(NOTIFICATIONS), "description": "absent: never set (`mine`)"}
+    )
+
+
+class AdminListSchema(ListOf):
+    plural = "admins"
+    type = fields.Constant("admin.list", required=True)
+    admins = fields.List(fields.Nested(AdminSchema), required=True)
+
+
+CONVERSATION = ConversationSchema()
+
+
+def post_user_message(raw: dict[str, Any]) -> dict[str, Any]:
+    """A user writes in (`POST /messages` when `from` is a user, web/messages.py): the
+    `user_message` answered, as data for that route's schema to dump."""
+    loaded = USER_MESSAGE.load(raw)
     s = services()
-    who = loaded["sender"]
-    user = named_user(who)
+    user = named_user(loaded["sender"])
     started = StartConversation(g.app_id, user.id.hex, loaded["body"])
     conversation = handle(start_by_user, started, s.store, s.clock)  # the team is told
     read_your_writes(s.store.head())
-    return jsonify(
-        {
-            "type": "user_message",
-            "id": conversation.conversation_id,
-            "created_at": conversation.created_at,
-            "body": conversation_html(loaded["body"]),
-            "from": {"type": "user", "id": user.id.hex},
-        }
-    )
+    return {
+        "type": "user_message",
+        "id": conversation.conversation_id,
+        "created_at": conversation.created_at,
+        "body": conversation_html(loaded["body"]),
+        "from": {"type": "user", "id": user.id.hex},
+    }
 
 
 def _author(loaded: dict[str, Any]) -> dict[str, str]:
@@ -210,13 +378,31 @@ def conversation_out(conversation: Conversation, for_user: bool = False) -> dict
 
 
 @api.get("/conversations/<conversation_id>")
-def get_conversation(conversation_id: str) -> ResponseReturnValue:
-    return jsonify(conversation_out(load_conversation(services().store, g.app_id, conversation_id)))
+@answers(CONVERSATION)
+def get_conversation(conversation_id: str) -> Any:
+    """One conversation, with all its parts
+
+    Its opening message, then every part (comments, notes, assignments, closing and
+    opening), oldest first, each body as HTML and each attachment with a signed link."""
+    return conversation_out(load_conversation(services().store, g.app_id, conversation_id))
 
 
 @api.post("/conversations/<conversation_id>/reply")
-def post_reply(conversation_id: str) -> ResponseReturnValue:
-    loaded = REPLY.load(body())
+@answers(CONVERSATION, body=REPLY)
+def post_reply(conversation_id: str) -> Any:
+    """Reply to a conversation, or note, assign, close or open it
+
+    One body for both sides, told apart by `type`:
+
+    - `type: admin`, the teammate named by `admin_id` or `email`: `message_type` comment,
+      note, assignment (to `assignee_id`; none: unassigned), close or open; `body` is the
+      text (required for a comment or note).
+    - `type: user`, the user named by `id`, `user_id` or `email`: `message_type` comment
+      with a `body`.
+
+    `conversation_id`, if sent, must be the one in the path. Answers the conversation: for a
+    user's reply, as the user sees it (comments only, no `assignee`)."""
+    loaded = given()
     same_conversation(loaded, conversation_id)
     s = services()
     command = Reply(
@@ -231,13 +417,19 @@ def post_reply(conversation_id: str) -> ResponseReturnValue:
     read_your_writes(s.store.head())  # the inbox list shows it once this answers
     # Emails to the team, or to a user who reads by email, follow (workers/reactions.py).
     conversation = load_conversation(s.store, g.app_id, conversation_id)
-    return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
+    return conversation_out(conversation, for_user=loaded["type"] == "user")
 
 
 @api.put("/conversations/<conversation_id>")
-def put_conversation(conversation_id: str) -> ResponseReturnValue:
-    """`{read: true}` as the admin (`admin_id`) or the user (`user_id`, `email` or `id`)."""
-    loaded = READ.load(body())
+@answers(CONVERSATION, body=READ)
+def put_conversation(conversation_id: str) -> Any:
+    """Mark a conversation read
+
+    `{read: true}` alone: the conversation's user has read it (its `read` field). With
+    `type: admin` and `admin_id` (or `email`), that teammate has; with `type: user` and
+    `id`, `user_id` or `email`, the user has (answered as the user sees it: comments only,
+    no `assignee`). `conversation_id`, if sent, must be the one in the path."""
+    loaded = given()
     same_conversation(loaded, conversation_id)
     s = services()
     if loaded["type"] is None:
@@ -247,16 +439,20 @@ def put_conversation(conversation_id: str) -> ResponseReturnValue:
         reader = _author(loaded)
     conversation = handle(mark_read, MarkRead(g.app_id, conversation_id, reader), s.store, s.clock)
     read_your_writes(s.store.head())
-    return jsonify(conversation_out(conversation, for_user=loaded["type"] == "user"))
+    return conversation_out(conversation, for_user=loaded["type"] == "user")
 
 
 @api.get("/conversations")
-def get_conversations() -> ResponseReturnValue:
-    """The inbox: `type=admin&id=` (assigned to that teammate; with `unassigned=true`, to no
-    one), `type=user&user_id=|email=|id=` (`unread=true`: with something unread); `open=`;
-    newest first, `per_page` at a time; `pages.next` is the next page's URL (its `before=`
-    cursor), and `before=` also takes a Unix time (conversations last updated before it)."""
-    args = INBOX.load(request.args)
+@answers(ConversationListSchema, query=INBOX)
+def get_conversations() -> Any:
+    """The inbox: the app's conversations, newest first
+
+    `type=admin&id=` (or `admin_id=`): those assigned to that teammate, `read` being theirs
+    (with `unassigned=true`: assigned to no one); `type=user&user_id=|email=|id=`: that
+    user's (`unread=true`: with something unread); `open=` true or false. `per_page` at a
+    time; `pages.next` is the next page's URL (its `before=` cursor), and `before=` also takes
+    a Unix time (conversations last updated before it)."""
+    args = asked()
     s = services()
     view = Inbox(app_id=g.app_id, open=args["open"], per_page=args["per_page"])
     if args.get("type") == "admin":
@@ -275,15 +471,14 @@ def get_conversations() -> ResponseReturnValue:
     view.before = args.get("before")
     with s.engine.connect() as conn:
         page = inbox(conn, view)
-    following = before_url("api.get_conversations", page.next)
-    return jsonify(
-        {
-            "type": "conversation.list",
-            "conversations": page.conversations,
-            "total_count": page.total,
-            "pages": {"type": "pages", "per_page": view.per_page, "next": following},
-        }
-    )
+    return {
+        "conversations": page.conversations,
+        "total_count": page.total,
+        "pages": {
+            "per_page": view.per_page,
+            "next": before_url("api.get_conversations", page.next),
+        },
+    }
 
 
 class AdminSettings(Schema):
@@ -294,26 +489,30 @@ ADMIN_IN = AdminSettings()
 
 
 @api.put("/admins/<admin_id>")
-def put_admin(admin_id: str) -> ResponseReturnValue:
-    """A teammate's own settings: `notifications` all | mine | none (emails about users'
-    messages: every one, those in conversations assigned to or started by them, or none)."""
-    loaded = ADMIN_IN.load(body())
+@answers(AdminSchema, body=ADMIN_IN)
+def put_admin(admin_id: str) -> Any:
+    """Change a teammate's own settings
+
+    `notifications`: which emails about users' messages they get: `all` (every one), `mine`
+    (those in conversations assigned to or started by them) or `none`."""
+    loaded = given()
     s = services()
     setting = SetNotifications(g.app_id, admin_id, loaded["notifications"])
-    admin = handle(set_notifications, setting, s.store, s.clock)
-    return jsonify({"type": "admin", **admin})
+    return handle(set_notifications, setting, s.store, s.clock)
 
 
 @api.get("/admins")
-def get_admins() -> ResponseReturnValue:
-    admins = recent_app(services().store, g.app_id).admins
-    listed = [{"type": "admin", **admin} for admin in admins.values()]
-    return jsonify({"type": "admin.list", "admins": listed})
+@answers(AdminListSchema)
+def get_admins() -> Any:
+    """The app's teammates"""
+    return list(recent_app(services().store, g.app_id).admins.values())
 
 
 @api.get("/admins/<admin_id>")
-def get_admin(admin_id: str) -> ResponseReturnValue:
+@answers(AdminSchema)
+def get_admin(admin_id: str) -> Any:
+    """One teammate, by id"""
     admin = recent_app(services().store, g.app_id).admins.get(admin_id)
     if admin is None:
         raise NotFound(f"no admin {admin_id!r}")
-    return jsonify({"type": "admin", **admin})
+    return admin

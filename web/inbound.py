@@ -11,10 +11,12 @@ Routes join the `api` blueprint; web/app.py imports this module before registeri
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, request
 from flask.typing import ResponseReturnValue
+from marshmallow import EXCLUDE, Schema, fields
 
 from commands.attachments import attachment
 from commands.inbound import receive
@@ -23,10 +25,47 @@ from commands.tokens import file_token, read_file_token
 from domain.conversations import Attachment
 from web.api import api, read_your_writes, services
 from web.errors import NotFound, error_list
+from web.openapi import answers, asked
+
+
+class InboundArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a mail provider's own parameters are left alone
+
+    recipient = fields.String(
+        metadata={"description": "the envelope recipient (else the To/Cc headers are read)"},
+    )
+
+
+class InboundEmailSchema(Schema):
+    """Where an email went: `started` a conversation, `replied` in one (`part_id`), or was
+    a `duplicate` of one received before, or `ignored` (an automatic reply: `reason`)."""
+
+    type = fields.Constant("inbound_email", required=True)
+    status = fields.String(
+        required=True, metadata={"enum": ["started", "replied", "duplicate", "ignored"]}
+    )
+    conversation_id = fields.String(required=True, allow_none=True)
+    part_id = fields.String(required=True, allow_none=True)
+    reason = fields.String(required=True, allow_none=True)
 
 
 @api.post("/email/inbound")
-def post_inbound_email() -> ResponseReturnValue:
+@answers(
+    InboundEmailSchema,
+    query=InboundArgs(),
+    errors={
+        413: "The email is over the size limit (`email_too_large`, or `email_refused`)",
+        422: "The email was refused (`email_refused`, with the reason); nothing is stored",
+    },
+)
+def post_inbound_email() -> Any:
+    """Receive one email, as a mail provider's webhook does
+
+    The request body is one raw RFC 822 email, whatever its content type (`message/rfc822`
+    is usual). `recipient=` may name the envelope recipient (a reply address carries the
+    conversation's token); without it the email's To, Cc and Delivered-To headers are read.
+    A user's email starts a conversation or replies in one."""
     s = services()
     limits = s.config.inbound
     if (request.content_length or 0) > limits.max_bytes:
@@ -41,7 +80,7 @@ def post_inbound_email() -> ResponseReturnValue:
         )
     request.max_content_length = limits.max_bytes  # chunked bodies too: 413 past the limit
     raw = request.get_data(cache=False)
-    recipient = request.args.get("recipient")
+    recipient = asked().get("recipient")
     try:
         outcome = receive(s.store, s.engine, s.clock, limits, g.app_id, raw, recipient)
     except Refused as refused:
@@ -51,15 +90,7 @@ def post_inbound_email() -> ResponseReturnValue:
         )
     if outcome.status in ("started", "replied"):
         read_your_writes(s.store.head())  # the inbox shows it once this answers
-    return jsonify(
-        {
-            "type": "inbound_email",
-            "status": outcome.status,
-            "conversation_id": outcome.conversation_id,
-            "part_id": outcome.part_id,
-            "reason": outcome.reason,
-        }
-    )
+    return outcome
 
 
 files = Blueprint("files", __name__)

@@ -9,25 +9,55 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from flask import g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from flask import g, url_for
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump, validate
 
 from commands.apps import recent_app
 from commands.handling import handle
 from commands.notes import NoteSchema, UserRefSchema, write_note
 from queries.notes import find_note, notes_of
-from web.api import api, body, named_user, page_of, read_your_writes, services
+from web.api import api, named_user, page_of, read_your_writes, services
 from web.errors import NotFound
+from web.openapi import answers, asked, given
+from web.schemas import PagesSchema
+
+
+class NotedUserSchema(Schema):
+    type = fields.Constant("user")
+    id = fields.String(metadata={"description": "Parley's id of the user"})
+
+
+class NoteAuthorSchema(Schema):
+    """The teammate who wrote the note (a former one: name and email null)."""
+
+    type = fields.Constant("admin")
+    id = fields.String()
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
 
 
 class NoteOut(Schema):
     type = fields.Constant("note")
     id = fields.String()
     created_at = fields.Integer()
-    body = fields.String()
-    user = fields.Function(lambda row: {"type": "user", "id": row["user_id"]})
-    author = fields.Raw(allow_none=True)
+    body = fields.String(metadata={"description": "HTML"})
+    user = fields.Nested(NotedUserSchema)
+    author = fields.Nested(
+        NoteAuthorSchema,
+        allow_none=True,
+        metadata={"description": "null: written through the API naming no teammate"},
+    )
+
+    @pre_dump
+    def user_ref(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {**row, "user": {"id": row["user_id"]}}
+
+
+class NoteListSchema(Schema):
+    type = fields.Constant("note.list")
+    notes = fields.List(fields.Nested(NoteOut))
+    total_count = fields.Integer()
+    pages = fields.Nested(PagesSchema)
 
 
 class NoteArgs(UserRefSchema):
@@ -36,11 +66,12 @@ class NoteArgs(UserRefSchema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded: past it the offset would not fit a database integer (a 500, not a 400).
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-NOTE_IN, NOTE_OUT, NOTE_ARGS = NoteSchema(), NoteOut(), NoteArgs()
+NOTE_IN, NOTE_ARGS = NoteSchema(), NoteArgs()
 REFS = ("id", "user_id", "email")
 
 
@@ -51,7 +82,6 @@ def _with_authors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         admin = app.teammate(row["admin_id"]) if row["admin_id"] else None
         row["author"] = (
             {
-                "type": "admin",
                 "id": row["admin_id"],
                 "name": admin.get("name") if admin else None,
                 "email": admin.get("email") if admin else None,
@@ -62,17 +92,23 @@ def _with_authors(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _shown(note_id: str) -> ResponseReturnValue:
+def _shown(note_id: str) -> dict[str, Any]:
     with services().engine.connect() as conn:
         row = find_note(conn, g.app_id, note_id)
     if row is None:
         raise NotFound(f"no note {note_id!r}")
-    return jsonify(NOTE_OUT.dump(_with_authors([row])[0]))
+    return _with_authors([row])[0]
 
 
 @api.post("/notes")
-def post_note() -> ResponseReturnValue:
-    cmd = replace(NOTE_IN.load(body()), app_id=g.app_id)
+@answers(NoteOut, body=NOTE_IN)
+def post_note() -> Any:
+    """Write a note on a user
+
+    The user is named in `user` (`{id | user_id | email}`), or at the top level as
+    python-intercom sends it; `admin_id` is the teammate writing it. The `body` is HTML
+    (sanitised); plain text becomes a paragraph."""
+    cmd = replace(given(), app_id=g.app_id)
     s = services()
     written = handle(write_note, cmd, s.store, s.clock)
     read_your_writes(written.position)
@@ -80,13 +116,19 @@ def post_note() -> ResponseReturnValue:
 
 
 @api.get("/notes/<note_id>")
-def get_note(note_id: str) -> ResponseReturnValue:
+@answers(NoteOut)
+def get_note(note_id: str) -> Any:
+    """One note, by id"""
     return _shown(note_id)
 
 
 @api.get("/notes")
-def get_notes() -> ResponseReturnValue:
-    args = NOTE_ARGS.load(request.args)
+@answers(NoteListSchema, query=NOTE_ARGS)
+def get_notes() -> Any:
+    """The notes on a user, newest first, a page at a time
+
+    The user is named by `user_id`, `email` or `id` (Parley's)."""
+    args = asked()
     ref = {key: args[key] for key in REFS if args.get(key)}
     if not ref:
         raise ValidationError({"user_id": ["give the user's user_id, email or id"]})
@@ -94,9 +136,9 @@ def get_notes() -> ResponseReturnValue:
     with services().engine.connect() as conn:
         found = notes_of(conn, g.app_id, user.id.hex, args["page"], args["per_page"])
     _with_authors(found.items)
-    listing = page_of("note", "notes", found, NOTE_OUT, "api.get_notes")
+    listing = page_of("note", "notes", found, "api.get_notes")
     if found.has_next:  # the next page of the same user's notes
         listing["pages"]["next"] = url_for(
             "api.get_notes", **ref, page=found.page + 1, per_page=found.per_page, _external=True
         )
-    return jsonify(listing)
+    return listing

@@ -4,14 +4,64 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, pre_dump
 
 from commands.audience_schemas import CompanyRefSchema
 
 
-def tag_list(row: dict[str, Any]) -> dict[str, Any]:
-    tags = [{"type": "tag", "id": t["id"], "name": t["name"]} for t in row.get("tags", [])]
-    return {"type": "tag.list", "tags": tags}
+class PagesSchema(Schema):
+    """Where a listing is: `next` is the URL of the next page (null on the last)."""
+
+    type = fields.Constant("pages")
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total_pages = fields.Integer()
+    next = fields.String(allow_none=True)
+
+
+class TagOutSchema(Schema):
+    type = fields.Constant("tag")
+    id = fields.String()
+    name = fields.String()
+
+
+class ListOf(Schema):
+    """A `{type: "<kind>.list", <plural>: [...]}` wrapper, dumped from the bare list."""
+
+    @pre_dump
+    def wrap(self, items: Any, **_: Any) -> dict[str, Any]:
+        return {self.plural: items} if isinstance(items, list) else items  # type: ignore[attr-defined]
+
+
+class TagListSchema(ListOf):
+    plural = "tags"
+    type = fields.Constant("tag.list")
+    tags = fields.List(fields.Nested(TagOutSchema))
+
+
+class SegmentRefSchema(Schema):
+    type = fields.Constant("segment")
+    id = fields.String()
+    name = fields.String()
+
+
+class SegmentRefListSchema(ListOf):
+    plural = "segments"
+    type = fields.Constant("segment.list")
+    segments = fields.List(fields.Nested(SegmentRefSchema))
+
+
+class CompanyRefListSchema(ListOf):
+    plural = "companies"
+    type = fields.Constant("company.list")
+    companies = fields.List(fields.Nested(CompanyRefSchema))
+
+
+class LocationSchema(Schema):
+    type = fields.Constant("location_data")
+    city_name = fields.String(attribute="city", allow_none=True)
+    country_name = fields.String(attribute="country", allow_none=True)
+    timezone = fields.String(allow_none=True)
 
 
 class UserSchema(Schema):
@@ -35,31 +85,25 @@ class UserSchema(Schema):
     last_message_sent_at = fields.Integer(allow_none=True)
     last_message_received_at = fields.Integer(allow_none=True)
     custom_attributes = fields.Dict()
-    location_data = fields.Method("location")
-    companies = fields.Method("company_list")
-    tags = fields.Method("tag_list")
-    segments = fields.Method("segment_list")
+    location_data = fields.Nested(LocationSchema)
+    companies = fields.Nested(CompanyRefListSchema)
+    tags = fields.Nested(TagListSchema)
+    segments = fields.Nested(SegmentRefListSchema)
 
-    def location(self, row: dict[str, Any]) -> dict[str, Any]:
+    @pre_dump
+    def lists(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {
-            "type": "location_data",
-            "city_name": row.get("city"),
-            "country_name": row.get("country"),
-            "timezone": row.get("timezone"),
+            "companies": [],
+            "tags": [],
+            "segments": [],
+            **row,
+            "location_data": row,
         }
 
-    def tag_list(self, row: dict[str, Any]) -> dict[str, Any]:
-        return tag_list(row)
 
-    def segment_list(self, row: dict[str, Any]) -> dict[str, Any]:
-        found = [
-            {"type": "segment", "id": s["id"], "name": s["name"]} for s in row.get("segments", [])
-        ]
-        return {"type": "segment.list", "segments": found}
-
-    def company_list(self, row: dict[str, Any]) -> dict[str, Any]:
-        refs = CompanyRefSchema(many=True).dump(row.get("companies", []))
-        return {"type": "company.list", "companies": refs}
+class PlanSchema(Schema):
+    type = fields.Constant("plan")
+    name = fields.String()
 
 
 class CompanySchema(Schema):
@@ -68,16 +112,33 @@ class CompanySchema(Schema):
     app_id = fields.String()
     company_id = fields.String()
     name = fields.String(allow_none=True)
-    plan = fields.Method("plan_object")
+    plan = fields.Nested(PlanSchema, allow_none=True)
     monthly_spend = fields.Float(allow_none=True)
     remote_created_at = fields.Integer(allow_none=True)
     created_at = fields.Integer()
     updated_at = fields.Integer()
     user_count = fields.Integer()
     custom_attributes = fields.Dict()
-    tags = fields.Function(tag_list)
+    tags = fields.Nested(TagListSchema)
 
-    def plan_object(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        if row.get("plan") is None:
-            return None
-        return {"type": "plan", "name": row["plan"]}
+    @pre_dump
+    def objects(self, row: dict[str, Any], **_: Any) -> dict[str, Any]:
+        plan = row.get("plan")
+        return {"tags": [], **row, "plan": None if plan is None else {"name": plan}}
+
+
+class UserListSchema(Schema):
+    type = fields.Constant("user.list")
+    users = fields.List(fields.Nested(UserSchema))
+    total_count = fields.Integer()
+    pages = fields.Nested(PagesSchema)
+
+
+class CompanyListSchema(Schema):
+    type = fields.Constant("company.list")
+    companies = fields.List(fields.Nested(CompanySchema))
+    total_count = fields.Integer()
+    pages = fields.Nested(PagesSchema)
+    total_monthly_spend = fields.Float(
+        metadata={"description": "the monthly spend of all the app's companies"}
+    )

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request
-from flask.typing import ResponseReturnValue
-from marshmallow import Schema, ValidationError, fields, validate
+from flask import g
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from commands.apps import recent_app
 from commands.audience_schemas import FilterField
@@ -17,12 +16,40 @@ from commands.segments import DeleteSegment, SaveSegment, delete_segment, save_s
 from queries.conversations import admin_counts, inbox_counts
 from queries.counts import app_counts, company_counts, user_counts
 from queries.segments import find_segment, list_segments, segment_size
-from web.api import api, body, read_your_writes, services
+from web.api import api, read_your_writes, services
+from web.openapi import answers, asked, given
+from web.schemas import ListOf
+
+FILTER = "a filter: `{attribute, operator, value}`, or `{all: [...]}` / `{any: [...]}` of them"
 
 
 class SegmentIn(Schema):
+    """`PUT /segments/{id}`: a new name, a new filter, or both."""
+
     name = fields.String(validate=validate.Length(min=1, max=255))
-    filter = FilterField()
+    filter = FilterField(metadata={"description": FILTER})
+
+
+class NewSegment(SegmentIn):
+    """`POST /segments`: a name and the filter whose users are in the segment."""
+
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        error_messages={"required": "is required"},
+    )
+    filter = FilterField(
+        required=True, error_messages={"required": "is required"}, metadata={"description": FILTER}
+    )
+
+
+class SegmentArgs(Schema):
+    """`GET /segments/{id}`: `include_count=true` adds how many users are in it now."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    include_count = fields.Boolean(load_default=False)
 
 
 class CountArgs(Schema):
@@ -30,72 +57,88 @@ class CountArgs(Schema):
     count = fields.String(validate=validate.OneOf(["tag", "segment", "user", "admin"]))
 
 
-SEGMENT_IN, COUNT_ARGS = SegmentIn(), CountArgs()
+SEGMENT_IN, NEW_SEGMENT, COUNT_ARGS = SegmentIn(), NewSegment(), CountArgs()
 
 
-def _segment(row: dict[str, Any], count: int | None = None) -> dict[str, Any]:
-    found = {
-        "type": "segment",
-        "id": row["id"],
-        "name": row["name"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "person_type": "user",
-        "filter": row["definition"],
-    }
-    if count is not None:
-        found["count"] = count
-    return found
+class SegmentSchema(Schema):
+    type = fields.Constant("segment")
+    id = fields.String()
+    name = fields.String()
+    created_at = fields.Integer()
+    updated_at = fields.Integer()
+    person_type = fields.Constant("user")
+    filter = fields.Dict(attribute="definition", metadata={"description": FILTER})
+    count = fields.Integer(
+        metadata={"description": "how many users are in it now (`include_count=true`)"}
+    )
 
 
-def _show(segment_id: str, with_count: bool = False) -> ResponseReturnValue:
+class SegmentListSchema(ListOf):
+    plural = "segments"
+    type = fields.Constant("segment.list")
+    segments = fields.List(fields.Nested(SegmentSchema))
+
+
+def _show(segment_id: str, with_count: bool = False) -> dict[str, Any]:
     s = services()
     with s.engine.connect() as conn:
         row = find_segment(conn, g.app_id, segment_id)
         if row is None:
             raise SegmentNotFound(f"segment {segment_id!r}")
-        now = s.clock.now()
-        size = segment_size(conn, g.app_id, segment_id, now, s.indexes) if with_count else None
-    return jsonify(_segment(row, size))
+        if with_count:
+            row["count"] = segment_size(conn, g.app_id, segment_id, s.clock.now(), s.indexes)
+    return row
 
 
 @api.post("/segments")
-def post_segment() -> ResponseReturnValue:
-    given = SEGMENT_IN.load(body())
-    missing = {k: ["is required"] for k in ("name", "filter") if k not in given}
-    if missing:
-        raise ValidationError(missing)
+@answers(SegmentSchema, body=NEW_SEGMENT)
+def post_segment() -> Any:
+    """Create a segment
+
+    A saved filter: its users are whoever matches it at the time asked."""
+    loaded = given()
     s = services()
-    cmd = SaveSegment(g.app_id, given["name"], given["filter"])
+    cmd = SaveSegment(g.app_id, loaded["name"], loaded["filter"])
     saved = handle(save_segment, cmd, s.store, s.clock)
     read_your_writes(saved.position)
     return _show(saved.id)
 
 
 @api.get("/segments")
-def get_segments() -> ResponseReturnValue:
+@answers(SegmentListSchema)
+def get_segments() -> Any:
+    """The app's segments, by name"""
     with services().engine.connect() as conn:
-        rows = list_segments(conn, g.app_id)
-    return jsonify({"type": "segment.list", "segments": [_segment(r) for r in rows]})
+        return list_segments(conn, g.app_id)
 
 
 @api.get("/segments/<segment_id>")
-def get_segment(segment_id: str) -> ResponseReturnValue:
-    return _show(segment_id, request.args.get("include_count", "").lower() == "true")
+@answers(SegmentSchema, query=SegmentArgs())
+def get_segment(segment_id: str) -> Any:
+    """One segment, by id
+
+    With `include_count=true`, its `count`: how many users are in it now."""
+    return _show(segment_id, asked()["include_count"])
 
 
 @api.put("/segments/<segment_id>")
-def put_segment(segment_id: str) -> ResponseReturnValue:
-    given = SEGMENT_IN.load(body())
+@answers(SegmentSchema, body=SEGMENT_IN)
+def put_segment(segment_id: str) -> Any:
+    """Rename a segment, or change its filter"""
+    loaded = given()
     s = services()
-    cmd = SaveSegment(g.app_id, given.get("name"), given.get("filter"), id=segment_id)
+    cmd = SaveSegment(g.app_id, loaded.get("name"), loaded.get("filter"), id=segment_id)
     saved = handle(save_segment, cmd, s.store, s.clock)
     read_your_writes(saved.position)
     return _show(segment_id)
 
 
 @api.delete("/segments/<segment_id>")
-def remove_segment(segment_id: str) -> ResponseReturnValue:
+@answers(SegmentSchema)
+def remove_segment(segment_id: str) -> Any:
+    """Delete a segment
+
+    Answers the segment as it was."""
     s = services()
     with s.engine.connect() as conn:
         row = find_segment(conn, g.app_id, segment_id)
@@ -103,14 +146,81 @@ def remove_segment(segment_id: str) -> ResponseReturnValue:
         raise SegmentNotFound(f"segment {segment_id!r}")
     position = handle(delete_segment, DeleteSegment(g.app_id, segment_id), s.store, s.clock)
     read_your_writes(position)
-    return jsonify(_segment(row))
+    return row
+
+
+# -- counts -------------------------------------------------------------------------------
+
+PER = fields.List(
+    fields.Dict(keys=fields.String(), values=fields.Integer()),
+    metadata={"description": "one `{name: count}` object for each"},
+)
+
+
+class TotalSchema(Schema):
+    count = fields.Integer()
+
+
+class UserCountsSchema(Schema):
+    """The app's users (`count`), or users per `tag` or per `segment`."""
+
+    count = fields.Integer()
+    tag = PER
+    segment = PER
+
+
+class CompanyCountsSchema(Schema):
+    """The app's companies (`count`); companies per `tag`, companies with a user in each
+    `segment`, or users per company (`user`)."""
+
+    count = fields.Integer()
+    tag = PER
+    segment = PER
+    user = PER
+
+
+class AdminCountSchema(Schema):
+    """A teammate's conversations: assigned to them, open and closed, and the open ones
+    holding what they have not read."""
+
+    id = fields.String()
+    name = fields.String()
+    open = fields.Integer()
+    closed = fields.Integer()
+    unread = fields.Integer()
+
+
+class ConversationCountsSchema(Schema):
+    """The inbox's open and closed conversations, the open ones assigned and unassigned; or
+    (`count=admin`) per teammate."""
+
+    open = fields.Integer()
+    closed = fields.Integer()
+    assigned = fields.Integer()
+    unassigned = fields.Integer()
+    admin = fields.List(fields.Nested(AdminCountSchema))
+
+
+class CountSchema(Schema):
+    type = fields.Constant("count")
+    user = fields.Nested(UserCountsSchema)
+    company = fields.Nested(CompanyCountsSchema)
+    segment = fields.Nested(TotalSchema)
+    tag = fields.Nested(TotalSchema)
+    conversation = fields.Nested(ConversationCountsSchema)
 
 
 @api.get("/counts")
-def get_counts() -> ResponseReturnValue:
-    """App totals, or per tag / segment / company counts (`type` and `count`); conversations:
-    open, closed, assigned and unassigned, or per teammate (`count=admin`) with their unread."""
-    args = COUNT_ARGS.load(request.args)
+@answers(CountSchema, query=COUNT_ARGS)
+def get_counts() -> Any:
+    """The app's totals, or counts per tag, segment or company
+
+    No arguments: how many users, companies, segments and tags. `type=user` with
+    `count=tag|segment`: users per tag or segment; `type=company` with
+    `count=tag|segment|user`: companies per tag, companies with a user in each segment, or
+    users per company. `type=conversation`: open, closed, assigned and unassigned; with
+    `count=admin`, per teammate with their unread."""
+    args = asked()
     kind, what = args.get("type"), args.get("count")
     if kind == "conversation":
         if what not in (None, "admin"):
@@ -129,20 +239,20 @@ def get_counts() -> ResponseReturnValue:
     s = services()
     with s.engine.connect() as conn:
         if kind is None:
-            return jsonify({"type": "count", **app_counts(conn, g.app_id)})
+            return app_counts(conn, g.app_id)
         assert what is not None
         if kind == "user":
             found = user_counts(conn, g.app_id, what, s.clock.now(), s.indexes)
         else:
             found = company_counts(conn, g.app_id, what, s.clock.now())
-    return jsonify({"type": "count", kind: {what: [{name: n} for name, n in found]}})
+    return {kind: {what: [{name: n} for name, n in found]}}
 
 
-def _conversation_counts(per_admin: bool) -> ResponseReturnValue:
+def _conversation_counts(per_admin: bool) -> dict[str, Any]:
     s = services()
     with s.engine.connect() as conn:
         if not per_admin:
-            return jsonify({"type": "count", "conversation": inbox_counts(conn, g.app_id)})
+            return {"conversation": inbox_counts(conn, g.app_id)}
         counted = admin_counts(conn, g.app_id)
     admins = recent_app(s.store, g.app_id).admins
     none = {"open": 0, "closed": 0, "unread": 0}
@@ -150,4 +260,4 @@ def _conversation_counts(per_admin: bool) -> ResponseReturnValue:
         {"id": admin_id, "name": admin["name"], **counted.get(admin_id, none)}
         for admin_id, admin in admins.items()
     ]
-    return jsonify({"type": "count", "conversation": {"admin": listed}})
+    return {"conversation": {"admin": listed}}

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
+from flask import g, url_for
 from marshmallow import Schema, fields, validate
 
 from commands.handling import handle
@@ -21,38 +20,109 @@ from commands.webhooks import (
     live_subscription,
     subscribe,
 )
-from web.api import api, body, services
+from web.api import api, services
+from web.openapi import answers, asked, given
 from workers.webhooks import delivery_page
 
 
 class SubscriptionIn(Schema):
     service_type = fields.String(load_default="web", validate=validate.Equal("web"))
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2048),
+        metadata={"description": "an http(s) URL on the public internet"},
+    )
     topics = fields.List(
         fields.String(validate=validate.Length(max=64)),
         required=True,
         validate=validate.Length(min=1, max=20),
+        metadata={"description": "e.g. user.created, conversation.user.created; `*` for all"},
     )
     hub_secret = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(min=1, max=255)
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "signs each notification (`X-Hub-Signature`)"},
     )
 
 
 class DeliveryArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded: a page past the end is empty, and a huge one overflowed the SQL offset (500).
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 SUBSCRIPTION_IN, DELIVERY_ARGS = SubscriptionIn(), DeliveryArgs()
 
 
-def subscription_out(found: dict[str, Any]) -> dict[str, Any]:
+class SubscriptionSchema(Schema):
     """Intercom's `notification_subscription`; the hub secret never leaves Parley."""
+
+    type = fields.Constant("notification_subscription", required=True)
+    id = fields.String(required=True)
+    app_id = fields.String(required=True)
+    service_type = fields.Constant("web", required=True)
+    url = fields.String(required=True)
+    self = fields.String(required=True, metadata={"description": "this subscription's URL"})
+    topics = fields.List(fields.String(), required=True)
+    active = fields.Boolean(
+        required=True, metadata={"description": "false: paused, its receiver kept failing"}
+    )
+    paused_reason = fields.String(required=True, allow_none=True)
+    signed = fields.Boolean(required=True, metadata={"description": "it has a hub secret"})
+    created_at = fields.Integer(required=True)
+
+
+class SubscriptionListSchema(Schema):
+    type = fields.Constant("notification_subscription.list", required=True)
+    items = fields.List(fields.Nested(SubscriptionSchema), required=True)
+    subscriptions = fields.List(
+        fields.Nested(SubscriptionSchema),
+        required=True,
+        metadata={"description": "the same as `items` (python-intercom reads this)"},
+    )
+
+
+class NotificationDeliverySchema(Schema):
+    type = fields.Constant("notification_delivery", required=True)
+    id = fields.String(required=True, metadata={"description": "the notification's id"})
+    topic = fields.String(required=True)
+    created_at = fields.Integer(required=True)
+    state = fields.String(required=True)
+    delivery_attempts = fields.Integer(required=True, attribute="attempts")
+    first_sent_at = fields.Integer(required=True, allow_none=True)
+    last_attempt_at = fields.Integer(required=True, allow_none=True)
+    next_attempt_at = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "while pending"}
+    )
+    delivered_at = fields.Integer(required=True, allow_none=True)
+    last_status = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the receiver's HTTP status"}
+    )
+    last_error = fields.String(required=True, allow_none=True)
+
+
+class DeliveryPagesSchema(Schema):
+    type = fields.Constant("pages", required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    next = fields.String(
+        required=True, allow_none=True, metadata={"description": "the next page; null on the last"}
+    )
+
+
+class NotificationDeliveryListSchema(Schema):
+    type = fields.Constant("notification_delivery.list", required=True)
+    deliveries = fields.List(fields.Nested(NotificationDeliverySchema), required=True)
+    total_count = fields.Integer(required=True)
+    pages = fields.Nested(DeliveryPagesSchema, required=True)
+
+
+def subscription_out(found: dict[str, Any]) -> dict[str, Any]:
+    """A subscription for SubscriptionSchema."""
     return {
-        "type": "notification_subscription",
         "id": found["id"],
         "app_id": g.app_id,
-        "service_type": "web",
         "url": found["url"],
         "self": url_for("api.get_subscription", subscription_id=found["id"], _external=True),
         "topics": found["topics"],
@@ -64,8 +134,14 @@ def subscription_out(found: dict[str, Any]) -> dict[str, Any]:
 
 
 @api.post("/subscriptions")
-def post_subscription() -> ResponseReturnValue:
-    loaded = SUBSCRIPTION_IN.load(body())
+@answers(SubscriptionSchema, body=SUBSCRIPTION_IN)
+def post_subscription() -> Any:
+    """Subscribe a URL to topics (a webhook)
+
+    Each event of the `topics` is POSTed to `url` as a `notification_event`, in the order
+    they happened, signed with `hub_secret` when given. A URL that is not http(s), or that
+    reaches the server's own or a private network, is refused."""
+    loaded = given()
     s = services()
     cmd = Subscribe(
         g.app_id,
@@ -75,29 +151,32 @@ def post_subscription() -> ResponseReturnValue:
         s.config.webhook_allow_private,
     )
     made = handle(subscribe, cmd, s.store, s.clock)
-    return jsonify(subscription_out(made.subscription))
+    return subscription_out(made.subscription)
 
 
 @api.get("/subscriptions")
-def get_subscriptions() -> ResponseReturnValue:
+@answers(SubscriptionListSchema)
+def get_subscriptions() -> Any:
+    """The app's webhook subscriptions, oldest first"""
     hooks = app_webhooks(services().store, g.app_id)
     listed = sorted(hooks.subscriptions.values(), key=lambda f: (f["created_at"], f["id"]))
-    return jsonify(
-        {
-            "type": "notification_subscription.list",
-            "items": [subscription_out(f) for f in listed],
-            "subscriptions": [subscription_out(f) for f in listed],  # python-intercom reads it
-        }
-    )
+    shown = [subscription_out(f) for f in listed]
+    return {"items": shown, "subscriptions": shown}
 
 
 @api.get("/subscriptions/<subscription_id>")
-def get_subscription(subscription_id: str) -> ResponseReturnValue:
-    return jsonify(subscription_out(live_subscription(services().store, g.app_id, subscription_id)))
+@answers(SubscriptionSchema)
+def get_subscription(subscription_id: str) -> Any:
+    """One webhook subscription"""
+    return subscription_out(live_subscription(services().store, g.app_id, subscription_id))
 
 
 @api.delete("/subscriptions/<subscription_id>")
-def delete_subscription(subscription_id: str) -> ResponseReturnValue:
+@answers(SubscriptionSchema)
+def delete_subscription(subscription_id: str) -> Any:
+    """Unsubscribe: nothing more is sent to it
+
+    Answers the subscription as it was."""
     s = services()
     found = live_subscription(s.store, g.app_id, subscription_id)
     handle(
@@ -106,12 +185,15 @@ def delete_subscription(subscription_id: str) -> ResponseReturnValue:
         s.store,
         s.clock,
     )
-    return jsonify(subscription_out(found))
+    return subscription_out(found)
 
 
 @api.post("/subscriptions/<subscription_id>/resume")
-def resume_subscription(subscription_id: str) -> ResponseReturnValue:
-    """A paused subscription sends again, starting with what waited."""
+@answers(SubscriptionSchema)
+def resume_subscription(subscription_id: str) -> Any:
+    """Resume a paused subscription
+
+    A paused subscription sends again, starting with what waited."""
     s = services()
     handle(
         change_subscription,
@@ -119,51 +201,38 @@ def resume_subscription(subscription_id: str) -> ResponseReturnValue:
         s.store,
         s.clock,
     )
-    return jsonify(subscription_out(live_subscription(s.store, g.app_id, subscription_id)))
+    return subscription_out(live_subscription(s.store, g.app_id, subscription_id))
 
 
 @api.get("/subscriptions/<subscription_id>/deliveries")
-def get_subscription_deliveries(subscription_id: str) -> ResponseReturnValue:
-    """What went to the subscription and what did not, newest first."""
+@answers(NotificationDeliveryListSchema, query=DELIVERY_ARGS)
+def get_subscription_deliveries(subscription_id: str) -> Any:
+    """What went to a subscription and what did not, newest first
+
+    Each notification: pending (with when it is next tried), delivered, or given up on, with
+    its attempts, the receiver's last status and error. A page at a time (`page`,
+    `per_page`)."""
     live_subscription(services().store, g.app_id, subscription_id)
-    args = DELIVERY_ARGS.load(request.args)
+    args = asked()
     with services().engine.connect() as conn:
         rows, total = delivery_page(conn, subscription_id, args["per_page"], args["page"])
     has_next = args["page"] * args["per_page"] < total
-    return jsonify(
-        {
-            "type": "notification_delivery.list",
-            "deliveries": [
-                {
-                    "type": "notification_delivery",
-                    "id": r["id"],
-                    "topic": r["topic"],
-                    "created_at": r["created_at"],
-                    "state": r["state"],
-                    "delivery_attempts": r["attempts"],
-                    "first_sent_at": r["first_sent_at"],
-                    "last_attempt_at": r["last_attempt_at"],
-                    "next_attempt_at": r["next_attempt_at"] if r["state"] == "pending" else None,
-                    "delivered_at": r["delivered_at"],
-                    "last_status": r["last_status"],
-                    "last_error": r["last_error"],
-                }
-                for r in rows
-            ],
-            "total_count": total,
-            "pages": {
-                "type": "pages",
-                "page": args["page"],
-                "per_page": args["per_page"],
-                "next": url_for(
-                    "api.get_subscription_deliveries",
-                    subscription_id=subscription_id,
-                    page=args["page"] + 1,
-                    per_page=args["per_page"],
-                    _external=True,
-                )
-                if has_next
-                else None,
-            },
-        }
+    next_url = (
+        url_for(
+            "api.get_subscription_deliveries",
+            subscription_id=subscription_id,
+            page=args["page"] + 1,
+            per_page=args["per_page"],
+            _external=True,
+        )
+        if has_next
+        else None
     )
+    return {
+        "deliveries": [
+            {**r, "next_attempt_at": r["next_attempt_at"] if r["state"] == "pending" else None}
+            for r in rows
+        ],
+        "total_count": total,
+        "pages": {"page": args["page"], "per_page": args["per_page"], "next": next_url},
+    }

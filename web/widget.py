@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import nh3
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from marshmallow import Schema, ValidationError, fields, validate
@@ -43,9 +43,16 @@ from domain.user import User
 from queries.conversations import Inbox, inbox, message_conversation, unread_by_user
 from web import context
 from web.bootstrap import Services
-from web.conversations import conversation_out
+from web.conversations import (
+    ConversationMessageSchema,
+    ConversationPartListSchema,
+    ConversationPartSchema,
+    ConversationSchema,
+    conversation_out,
+)
 from web.errors import RateLimited
 from web.json_body import json_object
+from web.openapi import Answer, answers
 
 widget = Blueprint("widget", __name__)
 CORS(widget, origins="*", methods=["POST", "OPTIONS"], max_age=86400)
@@ -100,10 +107,112 @@ PER_PAGE = 20
 SNIPPET_LENGTH = 120
 
 
+# -- what the widget is answered (the schemas dump each answer) ------------------------------
+
+
+class NamedPartySchema(Schema):
+    """A part's author as the user sees it: a teammate by name (never their email), or the
+    user."""
+
+    type = fields.String(validate=validate.OneOf(["admin", "user"]))
+    id = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "teammates only"})
+
+
+class PopupSchema(Schema):
+    """An in-app message for the widget to display (one at a time, in order)."""
+
+    type = fields.Constant("message")
+    id = fields.String()
+    message_type = fields.String(
+        validate=validate.OneOf(["conversation", "announcement", "notification"])
+    )
+    subject = fields.String(allow_none=True)
+    body = fields.String(metadata={"description": "sanitised HTML, the user's values filled in"})
+    conversation_id = fields.String(allow_none=True, metadata={"description": "what a reply joins"})
+    from_ = fields.Nested(NamedPartySchema, data_key="from", attribute="from", allow_none=True)
+
+
+class InboxSettingSchema(Schema):
+    style = fields.String()
+    colour = fields.String(allow_none=True)
+    selector = fields.String(allow_none=True)
+    count = fields.Boolean(allow_none=True)
+
+
+class PingUserSchema(Schema):
+    id = fields.String()
+
+
+class PingAnswerSchema(Schema):
+    type = fields.Constant("ping")
+    user = fields.Nested(PingUserSchema)
+    messages = fields.List(fields.Nested(PopupSchema))
+    inbox = fields.Nested(InboxSettingSchema, metadata={"description": "absent: no inbox"})
+    unread = fields.Integer(metadata={"description": "conversations the user has not read"})
+
+
+class Recorded(Schema):
+    type = fields.String(validate=validate.OneOf(["event", "view", "click"]))
+
+
+class UserMessageSchema(ConversationMessageSchema):
+    author = fields.Nested(NamedPartySchema, required=True, allow_none=True)
+
+
+class UserPartSchema(ConversationPartSchema):
+    author = fields.Nested(NamedPartySchema, required=True, allow_none=True)
+
+
+class UserPartListSchema(ConversationPartListSchema):
+    conversation_parts = fields.List(fields.Nested(UserPartSchema), required=True)
+
+
+class UserConversationSchema(ConversationSchema):
+    """One of the user's conversations as they see it (comments only, teammates by name),
+    with the badge's count."""
+
+    class Meta:
+        exclude = ("assignee",)
+
+    conversation_message = fields.Nested(UserMessageSchema, required=True)
+    conversation_parts = fields.Nested(UserPartListSchema, required=True)
+    unread = fields.Integer(
+        required=True, metadata={"description": "the user's unread conversations"}
+    )
+
+
+class ListedSchema(Schema):
+    type = fields.Constant("conversation")
+    id = fields.String()
+    created_at = fields.Integer()
+    updated_at = fields.Integer()
+    read = fields.Boolean()
+    snippet = fields.String(metadata={"description": "the last comment, as one line of text"})
+    author = fields.Nested(NamedPartySchema, allow_none=True)
+
+
+class InboxPagesSchema(Schema):
+    type = fields.Constant("pages")
+    per_page = fields.Integer()
+    next = fields.String(allow_none=True, metadata={"description": "`before` for the next page"})
+
+
+class UserInboxSchema(Schema):
+    type = fields.Constant("conversation.list")
+    conversations = fields.List(fields.Nested(ListedSchema))
+    total_count = fields.Integer()
+    unread = fields.Integer()
+    pages = fields.Nested(InboxPagesSchema)
+
+
 @widget.get("/widget.js")
+@answers(media="application/javascript", also={304: None})
 def widget_js() -> ResponseReturnValue:
-    """The one file of the snippet: gzip-compressed for browsers that take it, revalidated by
-    ETag once the five minutes of caching are over (a 304 while it has not changed)."""
+    """The widget library the snippet loads
+
+    Gzip-compressed for browsers that take it, revalidated by ETag once the five minutes of
+    caching are over (a 304 while it has not changed)."""
     compressed = request.accept_encodings["gzip"] > 0
     response = Response(WIDGET_JS_GZIP if compressed else WIDGET_JS)
     response.mimetype = "application/javascript"
@@ -141,8 +250,13 @@ def snippet_json(limit: int = SNIPPET_MAX_BYTES) -> dict[str, Any]:
 
 
 @widget.post("/widget/ping")
-def ping() -> ResponseReturnValue:
-    """Boot or update: JSON is accepted as text/plain too, so browsers skip the preflight."""
+@answers(PingAnswerSchema, body=PING, errors={401: "secure mode: `user_hash` is wrong"})
+def ping() -> Any:
+    """Boot or update: who the user is, and what to show them
+
+    `Intercom('boot')` and `Intercom('update')`: the user's settings as in
+    `window.intercomSettings`. The answer holds the in-app messages to display and the inbox
+    setting. JSON is accepted as text/plain too, so browsers skip the preflight."""
     data = snippet_json()
     refuse_nul({k: v for k, v in data.items() if k != "user"})
     refuse_nul(data.get("user"), "")  # fields named as in intercomSettings
@@ -163,7 +277,7 @@ def ping() -> ResponseReturnValue:
         answer["inbox"] = app.inbox()
         with services.engine.connect() as conn:
             answer["unread"] = unread_by_user(conn, app.app_id, saved.user.id.hex)
-    return jsonify(answer)
+    return answer
 
 
 def popups(due: tuple[Shown, ...], admins: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
@@ -182,19 +296,25 @@ def popups(due: tuple[Shown, ...], admins: dict[str, dict[str, str]]) -> list[di
 
 
 @widget.post("/widget/events")
-def track() -> ResponseReturnValue:
-    """`Intercom('trackEvent', name, metadata)`: recorded on the booted user, now."""
+@answers(Recorded, status=202, body=EVENT, errors={401: "secure mode: `user_hash` is wrong"})
+def track() -> Any:
+    """Track an event the booted user did
+
+    `Intercom('trackEvent', name, metadata)`: recorded on the booted user, now."""
     data = snippet_json()
     refuse_nul(data)
     services = context.services()
     handle(track_event, EVENT.load(data), services.store, services.clock, from_snippet=True)
-    return jsonify({"type": "event"}), 202
+    return Answer({"type": "event"}, 202)
 
 
 @widget.post("/widget/views")
-def view() -> ResponseReturnValue:
-    """The widget displayed an in-app message to the booted user, who has thereby read the
-    conversation it opened (the badge does not count what they just saw)."""
+@answers(Recorded, status=202, body=VIEW, errors={401: "secure mode: `user_hash` is wrong"})
+def view() -> Any:
+    """An in-app message was displayed to the booted user
+
+    The user has thereby read the conversation it opened (the badge does not count what they
+    just saw)."""
     data = snippet_json()
     services = context.services()
     seen = VIEW.load(data)
@@ -205,16 +325,17 @@ def view() -> ResponseReturnValue:
     if opened is not None:
         reader = {"type": "user", "id": user.id.hex}
         handle(mark_read, MarkRead(seen.app_id, opened, reader), services.store, services.clock)
-    return jsonify({"type": "view"}), 202
+    return Answer({"type": "view"}, 202)
 
 
 @widget.post("/widget/clicks")
-def click() -> ResponseReturnValue:
-    """A link in an in-app message was followed by the booted user."""
+@answers(Recorded, status=202, body=CLICK, errors={401: "secure mode: `user_hash` is wrong"})
+def click() -> Any:
+    """A link in an in-app message was followed by the booted user"""
     data = snippet_json()
     services = context.services()
     handle(record_click, CLICK.load(data), services.store, services.clock)
-    return jsonify({"type": "click"}), 202
+    return Answer({"type": "click"}, 202)
 
 
 # -- the message box: the user's own conversations ------------------------------------------
@@ -303,8 +424,11 @@ def for_user(services: Services, conversation: Conversation) -> dict[str, Any]:
 
 
 @widget.post("/widget/inbox")
-def user_inbox() -> ResponseReturnValue:
-    """The user's conversations, newest first, `PER_PAGE` at a time (then `before`)."""
+@answers(UserInboxSchema, body=PAGE, errors={401: "secure mode: `user_hash` is wrong"})
+def user_inbox() -> Any:
+    """The booted user's conversations, newest first
+
+    Twenty at a time; then `before` from `pages.next`."""
     services, user, loaded = snippet_user(PAGE)
     view = Inbox(app_id=user.app_id, user_key=user.id.hex, per_page=PER_PAGE)
     view.before = loaded["before"]
@@ -317,20 +441,20 @@ def user_inbox() -> ResponseReturnValue:
         found = services.store.get_as(Conversation, UUID(hex=row["id"]))
         if found is not None:
             conversations.append(listed(found, not found.unread_by_user, admins))
-    return jsonify(
-        {
-            "type": "conversation.list",
-            "conversations": conversations,
-            "total_count": page.total,
-            "unread": unread,
-            "pages": {"type": "pages", "per_page": PER_PAGE, "next": page.next},
-        }
-    )
+    return {
+        "conversations": conversations,
+        "total_count": page.total,
+        "unread": unread,
+        "pages": {"per_page": PER_PAGE, "next": page.next},
+    }
 
 
 @widget.post("/widget/conversations")
-def user_writes_in() -> ResponseReturnValue:
-    """The user starts a conversation from the message box; the team hears of it by email."""
+@answers(UserConversationSchema, body=COMMENT, errors={401: "secure mode: `user_hash` is wrong"})
+def user_writes_in() -> Any:
+    """The booted user starts a conversation from the message box
+
+    The team hears of it by email. At most WIDGET_CONVERSATIONS_PER_HOUR a user (429 past it)."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     standing = current_app.extensions["parley_rate_limits"].conversation(user.app_id, user.id.hex)
     if not standing.allowed:
@@ -341,25 +465,31 @@ def user_writes_in() -> ResponseReturnValue:
         )
     started = StartConversation(user.app_id, user.id.hex, loaded["body"], via="widget")
     conversation = handle(start_by_user, started, services.store, services.clock)
-    return jsonify(for_user(services, conversation))
+    return for_user(services, conversation)
 
 
 @widget.post("/widget/conversations/<conversation_id>/read")
-def user_reads(conversation_id: str) -> ResponseReturnValue:
-    """One of the user's conversations (comments only), now marked read by them."""
+@answers(UserConversationSchema, body=USER, errors={401: "secure mode: `user_hash` is wrong"})
+def user_reads(conversation_id: str) -> Any:
+    """Open one of the booted user's conversations
+
+    Comments only, now marked read by them."""
     services, user, _ = snippet_user(USER)
     reader = {"type": "user", "id": user.id.hex}
     read = MarkRead(user.app_id, conversation_id, reader)
     conversation = handle(mark_read, read, services.store, services.clock)
-    return jsonify(for_user(services, conversation))
+    return for_user(services, conversation)
 
 
 @widget.post("/widget/conversations/<conversation_id>/reply")
-def user_replies(conversation_id: str) -> ResponseReturnValue:
-    """The user's comment in one of their conversations; the team hears of it by email."""
+@answers(UserConversationSchema, body=COMMENT, errors={401: "secure mode: `user_hash` is wrong"})
+def user_replies(conversation_id: str) -> Any:
+    """The booted user replies in one of their conversations
+
+    The team hears of it by email."""
     services, user, loaded = snippet_user(COMMENT, WRITING_MAX_BYTES)
     author = {"type": "user", "id": user.id.hex}
     comment = Reply(user.app_id, conversation_id, author, "comment", loaded["body"], via="widget")
     handle(reply, comment, services.store, services.clock)
     conversation = load_conversation(services.store, user.app_id, conversation_id)
-    return jsonify(for_user(services, conversation))
+    return for_user(services, conversation)
