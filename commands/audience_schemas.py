@@ -37,12 +37,28 @@ class UserSearchArgs(Schema):
     """`GET /users` and its CSV export: which users, in which order, how many per page."""
 
     filter = FilterField()
-    tag_id = fields.String(validate=validate.Length(min=1, max=64))
-    segment_id = fields.String(validate=validate.Length(min=1, max=64))
-    sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTABLE))
-    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+    tag_id = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "users with this tag"}
+    )
+    segment_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "users in this segment"},
+    )
+    sort = fields.String(
+        load_default="created_at",
+        validate=validate.OneOf(SORTABLE),
+        metadata={"description": "the attribute to order by"},
+    )
+    order = fields.String(
+        load_default="desc",
+        validate=validate.OneOf(["asc", "desc"]),
+        metadata={"description": "users without a value come last either way"},
+    )
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    after = fields.String(validate=validate.Length(max=1000))
+    after = fields.String(
+        validate=validate.Length(max=1000),
+        metadata={"description": "the cursor in `pages.next`: follow that URL for the next page"},
+    )
 
 
 class UserRefSchema(Schema):

@@ -59,7 +59,7 @@ def write_note(cmd: WriteNote, store: Parley, clock: Clock) -> WrittenNote:
     return WrittenNote(note.note_id, store.save_all(note))
 
 
-class UserRefSchema(Schema):
+class NoteUserRefSchema(Schema):
     """A user as Intercom's clients name one: Parley `id`, `user_id` or `email`."""
 
     id = fields.String(validate=validate.Length(max=64))
@@ -67,13 +67,13 @@ class UserRefSchema(Schema):
     email = fields.String(allow_none=True, validate=validate.Length(max=255))
 
 
-class NoteSchema(UserRefSchema):
+class NoteSchema(NoteUserRefSchema):
     """`POST /notes`: `{body, admin_id?, user: {id|user_id|email}}`, or the user named at the
     top level as python-intercom sends it (`{body, email}`)."""
 
     body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY))
     admin_id = Identifier(allow_none=True, load_default=None)
-    user = fields.Nested(UserRefSchema)
+    user = fields.Nested(NoteUserRefSchema)
 
     @pre_load
     def user_is_an_object(self, data: Any, **_: Any) -> Any:

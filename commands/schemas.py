@@ -151,20 +151,33 @@ class PingSchema(Schema):
 class ApiUserSchema(Schema):
     """`POST /users`: create or update a user by user_id or email (Intercom REST 1.x)."""
 
-    id = fields.String(allow_none=True)
-    user_id = Identifier(allow_none=True)
+    id = fields.String(allow_none=True, metadata={"description": "Parley's id: update this user"})
+    user_id = Identifier(allow_none=True, metadata={"description": "your identifier for the user"})
     email = fields.Email(allow_none=True, validate=validate.Length(max=255))
     name = fields.String(allow_none=True, validate=validate.Length(max=255))
     signed_up_at = Timestamp(allow_none=True)
     remote_created_at = Timestamp(allow_none=True)  # 1.x's older name for signed_up_at
     last_request_at = Timestamp(allow_none=True)
-    update_last_request_at = fields.Boolean(load_default=False)
-    new_session = fields.Boolean(load_default=False)
+    update_last_request_at = fields.Boolean(
+        load_default=False, metadata={"description": "set `last_request_at` to now"}
+    )
+    new_session = fields.Boolean(
+        load_default=False, metadata={"description": "count a new session (a visit)"}
+    )
     last_seen_ip = fields.IP(allow_none=True)
     last_seen_user_agent = fields.String(allow_none=True, validate=validate.Length(max=1024))
-    unsubscribed_from_emails = fields.Boolean(allow_none=True)
-    custom_attributes = fields.Dict(load_default=dict)
-    companies = fields.List(fields.Nested(ApiCompanySchema), load_default=list)
+    unsubscribed_from_emails = fields.Boolean(
+        allow_none=True, metadata={"description": "true: no bulk emails to them"}
+    )
+    custom_attributes = fields.Dict(
+        load_default=dict,
+        metadata={"description": "your own data: names to strings, numbers, booleans, dates"},
+    )
+    companies = fields.List(
+        fields.Nested(ApiCompanySchema),
+        load_default=list,
+        metadata={"description": "companies to add them to (or, with `remove`, take them out of)"},
+    )
 
     @post_load
     def to_input(self, data: dict[str, Any], **_: Any) -> SaveUser:

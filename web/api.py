@@ -168,7 +168,10 @@ def post_user() -> Any:
 @api.get("/users/<public_id>")
 @answers(UserSchema)
 def get_user(public_id: str) -> Any:
-    """One user, by Parley's id"""
+    """One user, by Parley's id
+
+    With their tags, segments (as of now), companies and relationship score. To find one by
+    your `user_id` or their email, use `GET /users?user_id=` or `?email=`."""
     return user_row(public_id)
 
 
@@ -267,5 +270,8 @@ def remove_company(public_id: str) -> Any:
 @api.get("/companies/<public_id>")
 @answers(CompanySchema)
 def get_company(public_id: str) -> Any:
-    """One company, by Parley's id"""
+    """One company, by Parley's id
+
+    With its user count, plan, monthly spend, custom attributes and tags. To find one by
+    your `company_id`, use `GET /companies?company_id=`."""
     return company_row(public_id)

@@ -139,7 +139,10 @@ def get_users() -> Any:
 @api.get("/companies/<public_id>/users")
 @answers(UserListSchema, query=SEARCH)
 def company_users(public_id: str) -> Any:
-    """A company's users, filtered and sorted as `GET /users`, a page at a time"""
+    """A company's users, a page at a time
+
+    Takes the arguments of `GET /users` (`filter`, `tag_id`, `segment_id`, `sort`, `order`,
+    `per_page`), among the company's users only; follow `pages.next`."""
     with services().engine.connect() as conn:
         if find_company(conn, g.app_id, id=public_id) is None:
             raise CompanyNotFound(f"id {public_id!r}")
@@ -297,7 +300,9 @@ def get_tags() -> Any:
 @api.get("/tags/<tag_id>")
 @answers(TagOutSchema)
 def get_tag(tag_id: str) -> Any:
-    """One tag, by id"""
+    """One tag, by id
+
+    To find one by name, use `GET /tags?name=` (any case)."""
     with services().engine.connect() as conn:
         held = tag_holders(conn, g.app_id, tag_id)
     if held is None:

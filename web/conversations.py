@@ -39,7 +39,7 @@ from web.openapi import answers, asked, given
 from web.schemas import ListOf
 
 
-class UserRef(Schema):
+class SenderRef(Schema):
     type = fields.String(required=True, validate=validate.Equal("user"))
     id = fields.String(validate=validate.Length(max=64))
     user_id = fields.String(validate=validate.Length(max=255))
@@ -49,7 +49,7 @@ class UserRef(Schema):
 class UserMessageInSchema(Schema):
     """`POST /messages` from a user: `{from: {type: user, id|user_id|email}, body}`."""
 
-    sender = fields.Nested(UserRef, data_key="from", required=True)
+    sender = fields.Nested(SenderRef, data_key="from", required=True)
     body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
     message_type = fields.String(validate=validate.OneOf(["inapp", "comment"]))
 
@@ -504,14 +504,20 @@ def put_admin(admin_id: str) -> Any:
 @api.get("/admins")
 @answers(AdminListSchema)
 def get_admins() -> Any:
-    """The app's teammates"""
+    """The app's teammates
+
+    Each with their id, name, email and how they are told of new conversations; removed
+    teammates are not listed."""
     return list(recent_app(services().store, g.app_id).admins.values())
 
 
 @api.get("/admins/<admin_id>")
 @answers(AdminSchema)
 def get_admin(admin_id: str) -> Any:
-    """One teammate, by id"""
+    """One teammate, by id
+
+    The id is the one in `GET /admins`, in a conversation's `assignee` and in its parts'
+    `author`."""
     admin = recent_app(services().store, g.app_id).admins.get(admin_id)
     if admin is None:
         raise NotFound(f"no admin {admin_id!r}")

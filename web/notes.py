@@ -14,7 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump, vali
 
 from commands.apps import recent_app
 from commands.handling import handle
-from commands.notes import NoteSchema, UserRefSchema, write_note
+from commands.notes import NoteSchema, NoteUserRefSchema, write_note
 from queries.notes import find_note, notes_of
 from web.api import api, named_user, page_of, read_your_writes, services
 from web.errors import NotFound
@@ -60,7 +60,7 @@ class NoteListSchema(Schema):
     pages = fields.Nested(PagesSchema)
 
 
-class NoteArgs(UserRefSchema):
+class NoteArgs(NoteUserRefSchema):
     """`GET /notes`: whose notes, and which page of them."""
 
     class Meta:
@@ -118,7 +118,9 @@ def post_note() -> Any:
 @api.get("/notes/<note_id>")
 @answers(NoteOut)
 def get_note(note_id: str) -> Any:
-    """One note, by id"""
+    """One note, by id
+
+    With the user it is on and the teammate who wrote it."""
     return _shown(note_id)
 
 

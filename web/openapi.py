@@ -15,12 +15,14 @@ decorations of every route (tests/api/test_openapi.py fails on a route without o
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import mistune
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
@@ -28,6 +30,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from marshmallow import Schema, fields
 
+from commands.audience_schemas import FilterField
 from commands.schemas import Identifier, Timestamp, refuse_nul
 from web.json_body import json_object
 
@@ -55,14 +58,23 @@ class ErrorListSchema(Schema):
     errors = fields.List(fields.Nested(ErrorSchema), required=True)
 
 
-# What any call may be answered with besides its own answers (web/errors.py).
-COMMON_ERRORS = {
-    400: "A field is missing or invalid (`parameter_invalid`, naming the field)",
-    404: "Nothing of that id in this app (`not_found`)",
-    405: "The path does not take this method",
+SUCCESS = {
+    200: "Done: the answer below",
+    202: "Accepted: recorded, its effects follow",
+    304: "Not modified since the ETag given",
+}
+# What calls may be answered with besides their own answers (web/errors.py).
+INVALID = {400: "A field is missing or invalid (`parameter_invalid`, naming the field)"}
+MISSING = {404: "Nothing of that id in this app (`not_found`)"}
+AUTH_ERROR = {
+    401: "app_id and API key missing or not valid (`unauthorized`)",
     429: "Past the app's rate limit (`rate_limit_exceeded`); `Retry-After` says when",
 }
-AUTH_ERROR = {401: "app_id and API key missing or not valid (`unauthorized`)"}
+RATE_HEADERS = {
+    "X-RateLimit-Limit": "calls this app may make a minute",
+    "X-RateLimit-Remaining": "calls left this minute",
+    "X-RateLimit-Reset": "Unix time when the minute's count starts again",
+}
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,7 @@ def answers(
     instances = {id(s): _instance(s) for ss in choices.values() for s in ss if s is not None}
 
     def wrap(view: Callable[..., Any]) -> Callable[..., ResponseReturnValue]:
-        text = (view.__doc__ or "").strip()
+        text = inspect.cleandoc(view.__doc__ or "")
         summary, _, rest = text.partition("\n\n")
         doc = Doc(
             responses,
@@ -222,18 +234,35 @@ def _scalar_fields(plugin: MarshmallowPlugin) -> None:
             }
         return {}
 
+    def filter_field(_self: Any, f: fields.Field, **_: Any) -> dict[str, Any]:
+        if not isinstance(f, FilterField):
+            return {}
+        return {
+            "type": ["object", "string", *(["null"] if f.allow_none else [])],
+            "description": "a filter: a condition `{attribute, operator, value}` or a group "
+            "`{all: [...]}` / `{any: [...]}` (README: the filter language); in a query string, "
+            "as JSON text",
+        }
+
+    def optional(_self: Any, f: fields.Field, **_: Any) -> dict[str, Any]:
+        return {"x-optional": True} if f.metadata.get("optional") else {}
+
     def constant(_self: Any, f: fields.Field, **_: Any) -> dict[str, Any]:
         return {"const": f.constant} if isinstance(f, fields.Constant) else {}
 
     converter.add_attribute_function(identifier)
     converter.add_attribute_function(constant)
+    converter.add_attribute_function(optional)
+    converter.add_attribute_function(filter_field)
     converter.add_attribute_function(timestamp)
 
 
-def _responses(doc: Doc, secured: bool) -> dict[str, Any]:
+def _responses(doc: Doc, secured: bool, takes_ids: bool) -> dict[str, Any]:
+    """The answers a route documents, and the refusals it may meet: 400 and 404 when it takes
+    anything, 401 and 429 for the REST API."""
     out: dict[str, Any] = {}
     for code, schema in doc.responses.items():
-        described: dict[str, Any] = {"description": doc.summary or "OK"}
+        described: dict[str, Any] = {"description": SUCCESS.get(code, "Done")}
         if isinstance(schema, tuple):
             described["content"] = {"application/json": {"schema": {"oneOf": list(schema)}}}
         elif schema is not None:
@@ -241,12 +270,23 @@ def _responses(doc: Doc, secured: bool) -> dict[str, Any]:
         elif doc.media != "application/json":
             described["content"] = {doc.media: {"schema": {"type": "string"}}}
         out[str(code)] = described
-    errors = {**COMMON_ERRORS, **(AUTH_ERROR if secured else {}), **doc.errors}
+    takes = takes_ids or doc.query is not None or doc.body is not None
+    errors = {
+        **(INVALID if takes else {}),
+        **(MISSING if takes else {}),
+        **(AUTH_ERROR if secured else {}),
+        **doc.errors,
+    }
     for code, why in errors.items():
         out.setdefault(
             str(code),
             {"description": why, "content": {"application/json": {"schema": ErrorListSchema}}},
         )
+    if secured:  # every answer of the REST API says where the app stands
+        for described in out.values():
+            described["headers"] = {
+                name: {"$ref": f"#/components/headers/{name}"} for name in RATE_HEADERS
+            }
     return out
 
 
@@ -281,7 +321,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "operationId": f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}",
                 "tags": [tag],
                 "summary": doc.summary,
-                "responses": _responses(doc, secured),
+                "responses": _responses(doc, secured, bool(rule.arguments)),
                 "parameters": [
                     {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
                     for name in rule.arguments
@@ -302,8 +342,53 @@ def build_spec(app: Flask) -> dict[str, Any]:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
+    document["servers"] = [{"url": app.extensions["parley"].config.base_url}]
+    document["components"]["headers"] = {
+        name: {"description": why, "schema": {"type": "integer"}}
+        for name, why in RATE_HEADERS.items()
+    }
+    _answers_required(document)
     document["security"] = [{"app_key": []}]
     return document
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str) and "/schemas/" in node["$ref"]:
+            yield node["$ref"].rsplit("/", 1)[-1]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _reached(document: dict[str, Any], roots: list[Any]) -> set[str]:
+    schemas = document["components"]["schemas"]
+    seen: set[str] = set()
+    todo = [name for root in roots for name in _refs(root)]
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            todo.extend(_refs(schemas[name]))
+    return seen
+
+
+def _answers_required(document: dict[str, Any]) -> None:
+    """Schemas only ever answered (never taken) say their keys are all sent: each is
+    `required` unless its field is marked `optional` (sent only sometimes), where the
+    schema's author did not already say which are."""
+    operations = [o for ops in document["paths"].values() for o in ops.values()]
+    answered = _reached(document, [o["responses"] for o in operations])
+    taken = _reached(document, [[o.get("requestBody"), o.get("parameters")] for o in operations])
+    for name, schema in document["components"]["schemas"].items():
+        properties = schema.get("properties", {})
+        optional = [k for k, p in properties.items() if p.pop("x-optional", False)]
+        if name in answered and name not in taken and "required" not in schema:
+            required = [k for k in properties if k not in optional]
+            if required:
+                schema["required"] = required
 
 
 def spec_of(app: Flask) -> dict[str, Any]:
@@ -336,7 +421,9 @@ class DocumentSchema(Schema):
 @openapi.get("/openapi.json")
 @answers(DocumentSchema)
 def openapi_json() -> Any:
-    """This API's OpenAPI 3.1 document"""
+    """This API's OpenAPI 3.1 document
+
+    Generated from the schemas that load every request and dump every answer."""
     return spec_of(current_app)
 
 
@@ -374,6 +461,8 @@ def constraint_words(prop: Mapping[str, Any]) -> str:
     said = []
     if "enum" in prop:
         said.append("one of " + ", ".join(json.dumps(v) for v in prop["enum"]))
+    if prop.get("minLength") == 1:
+        said.append("not empty")
     for key, words in (
         ("minLength", "at least {} characters"),
         ("maxLength", "at most {} characters"),
@@ -381,7 +470,7 @@ def constraint_words(prop: Mapping[str, Any]) -> str:
         ("maximum", "at most {}"),
         ("format", "format {}"),
     ):
-        if key in prop:
+        if key in prop and not (key == "minLength" and prop[key] == 1):
             said.append(words.format(prop[key]))
     if "default" in prop and "const" not in prop and prop["default"] not in ({}, []):
         said.append(f"default {json.dumps(prop['default'])}")
@@ -396,6 +485,14 @@ def prose(text: str | None) -> Markup:
     """A summary or description as the docs page shows it: escaped, `code` in backticks."""
     escaped = str(Markup.escape(text or ""))
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
+
+
+MARKDOWN = mistune.create_markdown(escape=True)
+
+
+def markdown(text: str) -> Markup:
+    """A description as the docs page shows it: Markdown, any HTML in it escaped."""
+    return Markup(MARKDOWN(text))
 
 
 def _operations(spec: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -419,7 +516,9 @@ def _operations(spec: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]
 @openapi.get("/docs")
 @answers(media="text/html")
 def docs_page() -> ResponseReturnValue:
-    """This API's reference, as a page to read"""
+    """This API's reference, as a page to read
+
+    The OpenAPI document rendered: operations by area, then every schema."""
     spec = spec_of(current_app)
     page = render_template(
         "api_docs.html",
@@ -429,6 +528,13 @@ def docs_page() -> ResponseReturnValue:
         type_words=type_words,
         constraint_words=constraint_words,
         prose=prose,
+        markdown=markdown,
         component=lambda ref: spec["components"]["schemas"].get(_ref_name(ref), {}),
     )
-    return Response(page, mimetype="text/html")
+    answer = Response(page, mimetype="text/html")
+    # Everything is on the page itself: its one style sheet and one line of script.
+    answer.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return answer

@@ -66,25 +66,48 @@ class LocationSchema(Schema):
 
 class UserSchema(Schema):
     type = fields.Constant("user")
-    id = fields.String()
+    id = fields.String(metadata={"description": "Parley's id of the user"})
     app_id = fields.String()
-    user_id = fields.String(allow_none=True)
+    user_id = fields.String(
+        allow_none=True, metadata={"description": "your identifier for the user"}
+    )
     email = fields.String(allow_none=True)
     name = fields.String(allow_none=True)
     created_at = fields.Integer()
     updated_at = fields.Integer()
-    signed_up_at = fields.Integer(allow_none=True)
-    last_request_at = fields.Integer(allow_none=True)
-    last_seen_at = fields.Integer(allow_none=True)
-    session_count = fields.Integer()
+    signed_up_at = fields.Integer(
+        allow_none=True, metadata={"description": "when they signed up to your product (Unix time)"}
+    )
+    last_request_at = fields.Integer(
+        allow_none=True, metadata={"description": "their last page view or API update (Unix time)"}
+    )
+    last_seen_at = fields.Integer(
+        allow_none=True, metadata={"description": "when the widget last saw them"}
+    )
+    session_count = fields.Integer(
+        metadata={"description": "visits: a page view 30 minutes after the last starts one"}
+    )
     last_seen_ip = fields.String(allow_none=True)
-    user_agent_data = fields.String(attribute="user_agent", allow_none=True)
-    unsubscribed_from_emails = fields.Boolean()
-    relationship_score = fields.Integer()
-    # When the team last messaged the user (manual messages, comments) and the user wrote.
-    last_message_sent_at = fields.Integer(allow_none=True)
-    last_message_received_at = fields.Integer(allow_none=True)
-    custom_attributes = fields.Dict()
+    user_agent_data = fields.String(
+        attribute="user_agent",
+        allow_none=True,
+        metadata={"description": "their browser's User-Agent"},
+    )
+    unsubscribed_from_emails = fields.Boolean(metadata={"description": "they take no bulk emails"})
+    relationship_score = fields.Integer(
+        metadata={
+            "description": "0 to 100, personal contact: half for the team's last message to "
+            "them, half for their last to the team; 100 when both are within 30 days"
+        }
+    )
+    last_message_sent_at = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the team's last manual message or comment to them"},
+    )
+    last_message_received_at = fields.Integer(
+        allow_none=True, metadata={"description": "their last comment to the team"}
+    )
+    custom_attributes = fields.Dict(metadata={"description": "your own data about them"})
     location_data = fields.Nested(LocationSchema)
     companies = fields.Nested(CompanyRefListSchema)
     tags = fields.Nested(TagListSchema)

@@ -69,7 +69,10 @@ class SegmentSchema(Schema):
     person_type = fields.Constant("user")
     filter = fields.Dict(attribute="definition", metadata={"description": FILTER})
     count = fields.Integer(
-        metadata={"description": "how many users are in it now (`include_count=true`)"}
+        metadata={
+            "description": "how many users are in it now (`include_count=true`)",
+            "optional": True,
+        }
     )
 
 
@@ -107,7 +110,10 @@ def post_segment() -> Any:
 @api.get("/segments")
 @answers(SegmentListSchema)
 def get_segments() -> Any:
-    """The app's segments, by name"""
+    """The app's segments, by name
+
+    Each with its filter; membership is computed when asked
+    (`GET /segments/{id}?include_count=true`)."""
     with services().engine.connect() as conn:
         return list_segments(conn, g.app_id)
 
@@ -124,7 +130,9 @@ def get_segment(segment_id: str) -> Any:
 @api.put("/segments/<segment_id>")
 @answers(SegmentSchema, body=SEGMENT_IN)
 def put_segment(segment_id: str) -> Any:
-    """Rename a segment, or change its filter"""
+    """Rename a segment, or change its filter
+
+    Either or both; the segment's users are whoever its filter matches from then on."""
     loaded = given()
     s = services()
     cmd = SaveSegment(g.app_id, loaded.get("name"), loaded.get("filter"), id=segment_id)
@@ -151,9 +159,9 @@ def remove_segment(segment_id: str) -> Any:
 
 # -- counts -------------------------------------------------------------------------------
 
-PER = fields.List(
+SOME = fields.List(
     fields.Dict(keys=fields.String(), values=fields.Integer()),
-    metadata={"description": "one `{name: count}` object for each"},
+    metadata={"description": "one `{name: count}` object for each", "optional": True},
 )
 
 
@@ -164,19 +172,19 @@ class TotalSchema(Schema):
 class UserCountsSchema(Schema):
     """The app's users (`count`), or users per `tag` or per `segment`."""
 
-    count = fields.Integer()
-    tag = PER
-    segment = PER
+    count = fields.Integer(metadata={"optional": True})
+    tag = SOME
+    segment = SOME
 
 
 class CompanyCountsSchema(Schema):
     """The app's companies (`count`); companies per `tag`, companies with a user in each
     `segment`, or users per company (`user`)."""
 
-    count = fields.Integer()
-    tag = PER
-    segment = PER
-    user = PER
+    count = fields.Integer(metadata={"optional": True})
+    tag = SOME
+    segment = SOME
+    user = SOME
 
 
 class AdminCountSchema(Schema):
@@ -194,20 +202,20 @@ class ConversationCountsSchema(Schema):
     """The inbox's open and closed conversations, the open ones assigned and unassigned; or
     (`count=admin`) per teammate."""
 
-    open = fields.Integer()
-    closed = fields.Integer()
-    assigned = fields.Integer()
-    unassigned = fields.Integer()
-    admin = fields.List(fields.Nested(AdminCountSchema))
+    open = fields.Integer(metadata={"optional": True})
+    closed = fields.Integer(metadata={"optional": True})
+    assigned = fields.Integer(metadata={"optional": True})
+    unassigned = fields.Integer(metadata={"optional": True})
+    admin = fields.List(fields.Nested(AdminCountSchema), metadata={"optional": True})
 
 
 class CountSchema(Schema):
     type = fields.Constant("count")
-    user = fields.Nested(UserCountsSchema)
-    company = fields.Nested(CompanyCountsSchema)
-    segment = fields.Nested(TotalSchema)
-    tag = fields.Nested(TotalSchema)
-    conversation = fields.Nested(ConversationCountsSchema)
+    user = fields.Nested(UserCountsSchema, metadata={"optional": True})
+    company = fields.Nested(CompanyCountsSchema, metadata={"optional": True})
+    segment = fields.Nested(TotalSchema, metadata={"optional": True})
+    tag = fields.Nested(TotalSchema, metadata={"optional": True})
+    conversation = fields.Nested(ConversationCountsSchema, metadata={"optional": True})
 
 
 @api.get("/counts")

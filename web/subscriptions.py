@@ -157,7 +157,9 @@ def post_subscription() -> Any:
 @api.get("/subscriptions")
 @answers(SubscriptionListSchema)
 def get_subscriptions() -> Any:
-    """The app's webhook subscriptions, oldest first"""
+    """The app's webhook subscriptions, oldest first
+
+    Each with its topics, whether it is active or paused (and why), and its URL."""
     hooks = app_webhooks(services().store, g.app_id)
     listed = sorted(hooks.subscriptions.values(), key=lambda f: (f["created_at"], f["id"]))
     shown = [subscription_out(f) for f in listed]
@@ -167,7 +169,9 @@ def get_subscriptions() -> Any:
 @api.get("/subscriptions/<subscription_id>")
 @answers(SubscriptionSchema)
 def get_subscription(subscription_id: str) -> Any:
-    """One webhook subscription"""
+    """One webhook subscription
+
+    What went to it and what failed: `GET /subscriptions/{id}/deliveries`."""
     return subscription_out(live_subscription(services().store, g.app_id, subscription_id))
 
 

@@ -84,7 +84,7 @@ PING, EVENT, VIEW = PingSchema(), WidgetEventSchema(), WidgetViewSchema()
 CLICK = WidgetClickSchema()
 
 
-class SnippetUser(Schema):
+class MessageBoxUser(Schema):
     """Who the message box speaks for: as in the ping, `user_id` wins over `email`, and in
     secure mode `user_hash` must be right."""
 
@@ -94,15 +94,15 @@ class SnippetUser(Schema):
     user_hash = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=128))
 
 
-class InboxPage(SnippetUser):
+class InboxPage(MessageBoxUser):
     before = fields.String(load_default=None, validate=validate.Length(max=100))
 
 
-class UserComment(SnippetUser):
+class UserComment(MessageBoxUser):
     body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY))
 
 
-USER, PAGE, COMMENT = SnippetUser(), InboxPage(), UserComment()
+USER, PAGE, COMMENT = MessageBoxUser(), InboxPage(), UserComment()
 PER_PAGE = 20
 SNIPPET_LENGTH = 120
 
@@ -116,7 +116,9 @@ class NamedPartySchema(Schema):
 
     type = fields.String(validate=validate.OneOf(["admin", "user"]))
     id = fields.String()
-    name = fields.String(allow_none=True, metadata={"description": "teammates only"})
+    name = fields.String(
+        allow_none=True, metadata={"description": "teammates only", "optional": True}
+    )
 
 
 class PopupSchema(Schema):
@@ -148,8 +150,12 @@ class PingAnswerSchema(Schema):
     type = fields.Constant("ping")
     user = fields.Nested(PingUserSchema)
     messages = fields.List(fields.Nested(PopupSchema))
-    inbox = fields.Nested(InboxSettingSchema, metadata={"description": "absent: no inbox"})
-    unread = fields.Integer(metadata={"description": "conversations the user has not read"})
+    inbox = fields.Nested(
+        InboxSettingSchema, metadata={"description": "absent: no inbox", "optional": True}
+    )
+    unread = fields.Integer(
+        metadata={"description": "conversations the user has not read", "optional": True}
+    )
 
 
 class Recorded(Schema):
@@ -331,7 +337,9 @@ def view() -> Any:
 @widget.post("/widget/clicks")
 @answers(Recorded, status=202, body=CLICK, errors={401: "secure mode: `user_hash` is wrong"})
 def click() -> Any:
-    """A link in an in-app message was followed by the booted user"""
+    """A link in an in-app message was followed by the booted user
+
+    Counted in the message's click statistics."""
     data = snippet_json()
     services = context.services()
     handle(record_click, CLICK.load(data), services.store, services.clock)

@@ -324,7 +324,7 @@ def test_the_list_and_the_recipients_are_rebuilt_from_the_log_alike(
     before = rows()
     assert len(before[0]) == 2 and {r[3] for r in before[1]} == {"delivered", "waiting"}
     for projection in (MessageListProjection(), MessageRecipientsProjection()):
-        rebuild(services.store, services.engine, projection, processes=1)
+        rebuild(services.store, services.runner.engine, projection, processes=1)
     assert rows() == before
 
 

@@ -202,6 +202,6 @@ def test_a_users_events_are_listed_newest_first_with_their_metadata_and_summed_u
     # Rebuilt from the log, the list is the same (ids included).
     services.runner.catch_up()
     (projection,) = [p for p in all_projections() if p.name == "tracked_events"]
-    rebuild(services.store, services.engine, projection)
+    rebuild(services.store, services.runner.engine, projection)  # a writer, as the CLI
     again = client.get("/events?type=user&user_id=ann&per_page=10", headers=auth).get_json()
     assert [e["id"] for e in again["events"]] == [e["id"] for e in seen]
