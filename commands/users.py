@@ -291,7 +291,7 @@ def find_named_user(
     elif email is not None:
         found = _follow(store, email_key(app_id, email))
     else:
-        raise MissingUserIdentifier()
+        raise MissingUserIdentifier("an id, a user_id or an email is required")
     if found is None or found.app_id != app_id or found.deleted:
         raise UserNotFound(f"user_id {user_id!r}" if user_id is not None else f"email {email!r}")
     return found

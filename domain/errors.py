@@ -15,7 +15,7 @@ class InvalidValue(DomainError):
 
 
 class MissingUserIdentifier(DomainError):
-    """Neither user_id nor email was given."""
+    """Neither user_id nor email was given (nor, where one may be, Parley's id)."""
 
-    def __init__(self) -> None:
-        super().__init__("a user_id or an email is required")
+    def __init__(self, reason: str = "a user_id or an email is required") -> None:
+        super().__init__(reason)

@@ -199,6 +199,9 @@ def test_a_users_events_are_listed_newest_first_with_their_metadata_and_summed_u
     ]
     for query, status in (("type=user", 400), ("user_id=ann", 400), ("type=user&user_id=x", 404)):
         assert client.get(f"/events?{query}", headers=auth).status_code == status
+    unnamed = client.get("/events?type=user", headers=auth).get_json()["errors"][0]
+    assert unnamed["field"] == "user_id"
+    assert "an id, a user_id or an email" in unnamed["message"]  # every way of naming one
     # Rebuilt from the log, the list is the same (ids included).
     services.runner.catch_up()
     (projection,) = [p for p in all_projections() if p.name == "tracked_events"]
