@@ -26,7 +26,7 @@ from queries.companies import (
 from queries.users import Page, find_user
 from web.context import services
 from web.errors import RateLimited, Unauthorized
-from web.openapi import Answer, answers, asked, given, raw_body
+from web.openapi import Answer, answers, asked, given
 from web.schemas import CompanyListSchema, CompanySchema, UserSchema
 
 
@@ -43,6 +43,9 @@ api = ApiBlueprint("api", __name__)
 
 
 class PageArgs(Schema):
+    """A numbered page. Bounded: past a million, the offset would not fit a database integer
+    (a 500, not a 400)."""
+
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -81,9 +84,6 @@ def rate_limit_headers(response: Response) -> Response:
     if standing is not None:
         response.headers.update(standing.headers)
     return response
-
-
-body = raw_body  # the request's JSON object (web/openapi.py)
 
 
 def named_user(ref: Mapping[str, Any]) -> User:

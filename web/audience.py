@@ -35,7 +35,13 @@ from queries.tracked_events import user_event_page, user_event_summary
 from queries.users import Cursor, Listing, find_user
 from web.api import api, before_url, named_user, read_your_writes, services
 from web.openapi import Answer, answers, asked, given
-from web.schemas import TagListSchema, TagOutSchema, UserListSchema, UserSchema
+from web.schemas import (
+    CursorPagesSchema,
+    TagListSchema,
+    TagOutSchema,
+    UserListSchema,
+    UserSchema,
+)
 
 
 class UserListArgs(UserSearchArgs):
@@ -392,18 +398,10 @@ class TrackedEventSchema(Schema):
     )
 
 
-class EventPagesSchema(Schema):
-    """Where a list of events is: `next` (null on the last page) asks for the older ones."""
-
-    type = fields.Constant("pages")
-    per_page = fields.Integer()
-    next = fields.String(allow_none=True)
-
-
 class EventListSchema(Schema):
     type = fields.Constant("event.list")
     events = fields.List(fields.Nested(TrackedEventSchema))
-    pages = fields.Nested(EventPagesSchema)
+    pages = fields.Nested(CursorPagesSchema)
 
 
 class EventCountSchema(Schema):

@@ -15,9 +15,9 @@ from commands.bulk_import import MAX_ITEMS, StartBulk, start_bulk
 from commands.handling import handle
 from domain.bulk_jobs import BulkJob
 from domain.errors import InvalidValue
-from web.api import api, body, services
+from web.api import api, services
 from web.errors import NotFound
-from web.openapi import Answer, ErrorSchema, answers
+from web.openapi import Answer, ErrorSchema, answers, raw_body
 
 BULK_MAX_BYTES = 16 * 1024 * 1024  # a thousand users with their custom data and companies
 
@@ -131,7 +131,7 @@ def job_out(job: BulkJob) -> dict[str, Any]:
 def _post(data_type: str) -> Answer:
     # Loaded as sent: start_bulk checks each item's shape, naming it (`items.3.method`), and
     # refuses other keys by name (`job`: adding to a job).
-    loaded = body(BULK_MAX_BYTES)
+    loaded = raw_body(BULK_MAX_BYTES)
     items = loaded.get("items")
     if not isinstance(items, list):
         raise InvalidValue("items", f"must be a list of at most {MAX_ITEMS} items")

@@ -36,7 +36,7 @@ from web.api import api, before_url, named_user, read_your_writes, services
 from web.errors import NotFound
 from web.inbound import file_url
 from web.openapi import answers, asked, given
-from web.schemas import ListOf
+from web.schemas import AdminRefSchema, CursorPagesSchema, ListOf, UserRefOutSchema
 
 
 class SenderRef(Schema):
@@ -136,16 +136,6 @@ USER_MESSAGE, REPLY, READ, INBOX = UserMessageInSchema(), ReplySchema(), ReadSch
 # -- what the routes answer: the conversation and its parts, the inbox, admins -----------------
 
 
-class AdminRefSchema(Schema):
-    type = fields.Constant("admin", required=True)
-    id = fields.String(required=True)
-
-
-class UserRefOutSchema(Schema):
-    type = fields.Constant("user", required=True)
-    id = fields.String(required=True, metadata={"description": "Parley's id of the user"})
-
-
 class AuthorSchema(Schema):
     """Who wrote a message or part: a teammate (`admin`, by id) or the user."""
 
@@ -236,21 +226,11 @@ class ConversationListedSchema(Schema):
     parts = fields.Integer(required=True)
 
 
-class ConversationPagesSchema(Schema):
-    type = fields.Constant("pages", required=True)
-    per_page = fields.Integer(required=True)
-    next = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "the next page's URL (its `before=` cursor); null: the last"},
-    )
-
-
 class ConversationListSchema(Schema):
     type = fields.Constant("conversation.list", required=True)
     conversations = fields.List(fields.Nested(ConversationListedSchema), required=True)
     total_count = fields.Integer(required=True)
-    pages = fields.Nested(ConversationPagesSchema, required=True)
+    pages = fields.Nested(CursorPagesSchema, required=True)
 
 
 class AdminSchema(Schema):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import Response, g
+from flask import g
 from marshmallow import Schema, ValidationError, fields, validate
 
 from commands.apps import recent_app
@@ -38,10 +38,10 @@ from domain.filters import EVERYONE, to_json
 from domain.messages import Message
 from queries.messages import deliveries_of, stats_of
 from queries.users import custom_keys
-from web.api import api, body, named_user, services
+from web.api import api, named_user, services
 from web.context import jobs
-from web.openapi import Answer, answers, asked, given
-from web.schemas import ListOf
+from web.openapi import Answer, answers, asked, given, raw_body
+from web.schemas import AdminRefSchema, ListOf, UserRefOutSchema
 
 TEMPLATES = {"plain": "personal", "personal": "personal", "official": "official"}
 
@@ -103,16 +103,6 @@ MESSAGE_IN, ANY_MESSAGE_IN = AdminMessageSchema(), MessageInSchema()
 # -- what is answered -----------------------------------------------------------------------
 
 
-class MessageOwnerSchema(Schema):
-    type = fields.Constant("admin", required=True)
-    id = fields.String(required=True)
-
-
-class MessageUserSchema(Schema):
-    type = fields.Constant("user", required=True)
-    id = fields.String(required=True)
-
-
 class AdminMessageOutSchema(Schema):
     """A teammate's message, as sent (its counts: `GET /messages/{id}`)."""
 
@@ -125,7 +115,7 @@ class AdminMessageOutSchema(Schema):
     template = fields.String(
         required=True, allow_none=True, metadata={"description": "an email's; null in-app"}
     )
-    owner = fields.Nested(MessageOwnerSchema, required=True)
+    owner = fields.Nested(AdminRefSchema, required=True)
 
 
 class UserMessageOutSchema(Schema):
@@ -135,7 +125,7 @@ class UserMessageOutSchema(Schema):
     id = fields.String(required=True, metadata={"description": "the conversation's id"})
     created_at = fields.Integer(required=True)
     body = fields.String(required=True, metadata={"description": "as HTML"})
-    sender = fields.Nested(MessageUserSchema, data_key="from", attribute="from", required=True)
+    sender = fields.Nested(UserRefOutSchema, data_key="from", attribute="from", required=True)
 
 
 class InAppPreviewSchema(Schema):
@@ -195,7 +185,7 @@ class AutoMessageOutSchema(Schema):
     )
     stop_at = fields.Integer(required=True, allow_none=True)
     stopped_at = fields.Integer(required=True, allow_none=True)
-    owner = fields.Nested(MessageOwnerSchema, required=True)
+    owner = fields.Nested(AdminRefSchema, required=True)
     stats = fields.Nested(MessageStatsSchema, required=True)
 
 
@@ -222,7 +212,7 @@ class MessageDeliverySchema(Schema):
     type = fields.Constant("delivery", required=True)
     id = fields.String(required=True)
     channel = fields.String(required=True)
-    user = fields.Nested(MessageUserSchema, required=True)
+    user = fields.Nested(UserRefOutSchema, required=True)
     state = fields.String(
         required=True,
         metadata={"description": "claimed, sending, sent, deferred or uncertain"},
@@ -288,12 +278,12 @@ def post_message() -> Any:
     id|user_id|email}`), to chosen users (`to` a list of them, up to 1,000) or to every user
     a filter matches now (`to` `{type: users, filter}`); answered with the `admin_message`.
     `from` a user: they write in, starting a conversation; answered with the `user_message`."""
-    raw = body()
+    raw = raw_body()
     sender = raw.get("from")
     if isinstance(sender, dict) and sender.get("type") == "user":
         from web.conversations import post_user_message
 
-        return Answer(_data(post_user_message(raw)), schema=UserMessageOutSchema)
+        return Answer(post_user_message(raw), schema=UserMessageOutSchema)
     chosen = raw.get("to") if isinstance(raw.get("to"), list) else None
     loaded: dict[str, Any] = MESSAGE_IN.load({**raw, "to": {"type": "user"}} if chosen else raw)
     s = services()
@@ -325,13 +315,6 @@ def post_message() -> Any:
         "template": loaded["template"] if message.message_type == "email" else None,
         "owner": {"id": sender["id"]},
     }
-
-
-def _data(answered: Any) -> Any:
-    """What web/conversations.py's `post_user_message` answered, as data to dump again."""
-    if isinstance(answered, Response):
-        return answered.get_json()
-    return answered.data if isinstance(answered, Answer) else answered
 
 
 MAX_CHOSEN = 1000

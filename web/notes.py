@@ -10,21 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 from flask import g, url_for
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_dump
 
 from commands.apps import recent_app
 from commands.handling import handle
 from commands.notes import NoteSchema, NoteUserRefSchema, write_note
 from queries.notes import find_note, notes_of
-from web.api import api, named_user, page_of, read_your_writes, services
+from web.api import PageArgs, api, named_user, page_of, read_your_writes, services
 from web.errors import NotFound
 from web.openapi import answers, asked, given
-from web.schemas import PagesSchema
-
-
-class NotedUserSchema(Schema):
-    type = fields.Constant("user")
-    id = fields.String(metadata={"description": "Parley's id of the user"})
+from web.schemas import PagesSchema, UserRefOutSchema
 
 
 class NoteAuthorSchema(Schema):
@@ -41,7 +36,7 @@ class NoteOut(Schema):
     id = fields.String()
     created_at = fields.Integer()
     body = fields.String(metadata={"description": "HTML"})
-    user = fields.Nested(NotedUserSchema)
+    user = fields.Nested(UserRefOutSchema)
     author = fields.Nested(
         NoteAuthorSchema,
         allow_none=True,
@@ -60,15 +55,11 @@ class NoteListSchema(Schema):
     pages = fields.Nested(PagesSchema)
 
 
-class NoteArgs(NoteUserRefSchema):
+class NoteArgs(NoteUserRefSchema, PageArgs):
     """`GET /notes`: whose notes, and which page of them."""
 
     class Meta:
         unknown = EXCLUDE
-
-    # Bounded: past it the offset would not fit a database integer (a 500, not a 400).
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 NOTE_IN, NOTE_ARGS = NoteSchema(), NoteArgs()

@@ -175,12 +175,12 @@ def raw_body(limit: int = REST_MAX_BYTES) -> dict[str, Any]:
     return data
 
 
-def given(limit: int = REST_MAX_BYTES) -> Any:
+def given() -> Any:
     """The request's JSON body loaded through the route's documented body schema."""
     schema = documented().body
     if schema is None:
         raise RuntimeError(f"{request.endpoint} documents no body")
-    return schema.load(raw_body(limit))
+    return schema.load(raw_body())
 
 
 def asked() -> Any:
@@ -399,10 +399,6 @@ def spec_of(app: Flask) -> dict[str, Any]:
 
 
 openapi = Blueprint("openapi", __name__)
-
-
-class NoArgs(Schema):
-    pass
 
 
 class DocumentSchema(Schema):

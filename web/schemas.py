@@ -19,6 +19,29 @@ class PagesSchema(Schema):
     next = fields.String(allow_none=True)
 
 
+class CursorPagesSchema(Schema):
+    """Where a listing followed by cursor is: `next` is the URL of the next page (its
+    `before=` cursor), null on the last."""
+
+    type = fields.Constant("pages", required=True)
+    per_page = fields.Integer(required=True)
+    next = fields.String(required=True, allow_none=True)
+
+
+class AdminRefSchema(Schema):
+    """A teammate, by id."""
+
+    type = fields.Constant("admin", required=True)
+    id = fields.String(required=True)
+
+
+class UserRefOutSchema(Schema):
+    """A user, by Parley's id."""
+
+    type = fields.Constant("user", required=True)
+    id = fields.String(required=True, metadata={"description": "Parley's id of the user"})
+
+
 class TagOutSchema(Schema):
     type = fields.Constant("tag")
     id = fields.String()

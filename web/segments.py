@@ -27,7 +27,7 @@ class SegmentIn(Schema):
     """`PUT /segments/{id}`: a new name, a new filter, or both."""
 
     name = fields.String(validate=validate.Length(min=1, max=255))
-    filter = FilterField(metadata={"description": FILTER})
+    filter = FilterField()
 
 
 class NewSegment(SegmentIn):
@@ -38,9 +38,7 @@ class NewSegment(SegmentIn):
         validate=validate.Length(min=1, max=255),
         error_messages={"required": "is required"},
     )
-    filter = FilterField(
-        required=True, error_messages={"required": "is required"}, metadata={"description": FILTER}
-    )
+    filter = FilterField(required=True, error_messages={"required": "is required"})
 
 
 class SegmentArgs(Schema):

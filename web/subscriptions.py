@@ -20,7 +20,7 @@ from commands.webhooks import (
     live_subscription,
     subscribe,
 )
-from web.api import api, services
+from web.api import PageArgs, api, services
 from web.openapi import answers, asked, given
 from workers.webhooks import delivery_page
 
@@ -46,13 +46,7 @@ class SubscriptionIn(Schema):
     )
 
 
-class DeliveryArgs(Schema):
-    # Bounded: a page past the end is empty, and a huge one overflowed the SQL offset (500).
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-
-
-SUBSCRIPTION_IN, DELIVERY_ARGS = SubscriptionIn(), DeliveryArgs()
+SUBSCRIPTION_IN, DELIVERY_ARGS = SubscriptionIn(), PageArgs()
 
 
 class SubscriptionSchema(Schema):
