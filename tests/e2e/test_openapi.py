@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate as validate_openapi
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
+from werkzeug.routing import Rule
 
 from commands.apps import AddAdmin, CreateApp, add_admin, create_app
 from commands.clock import ManualClock
@@ -111,10 +112,11 @@ def filled(case: Any, fills: dict[str, Any]) -> Any:
     return case
 
 
-def documented_rules(app: Flask) -> Iterator[tuple[str, str, Any]]:
+def documented_rules(app: Flask) -> Iterator[tuple[Rule, Any]]:
+    """Each route the document must describe, with its view."""
     for rule in app.url_map.iter_rules():
         if rule.endpoint.split(".")[0] in SPECIFIED_BLUEPRINTS:
-            yield rule.rule, rule.endpoint, app.view_functions[rule.endpoint]
+            yield rule, app.view_functions[rule.endpoint]
 
 
 def test_every_api_and_widget_route_is_documented_with_its_schemas(
@@ -123,12 +125,10 @@ def test_every_api_and_widget_route_is_documented_with_its_schemas(
     app, _auth = served
     rules = list(documented_rules(app))
     assert len(rules) > 60
-    missing = [
-        f"{rule} ({endpoint})" for rule, endpoint, view in rules if not hasattr(view, "__apidoc__")
-    ]
+    missing = [f"{r.rule} ({r.endpoint})" for r, view in rules if not hasattr(view, "__apidoc__")]
     assert not missing, "routes without @answers: " + ", ".join(missing)
-    for rule, endpoint, view in rules:
-        doc = view.__apidoc__
+    for r, view in rules:
+        rule, endpoint, doc = r.rule, r.endpoint, view.__apidoc__
         assert doc.summary, f"{rule} has no summary (the view's docstring)"
         assert doc.responses, rule
         json_answers = [s for s in doc.responses.values() if s is not None]
@@ -148,11 +148,8 @@ def test_the_document_is_valid_openapi_3_1_and_names_every_route(
     assert document["openapi"] == "3.1.0"
     validate_openapi(document)
     paths = document["paths"]
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in SPECIFIED_BLUEPRINTS:
-            continue
+    for rule, view in documented_rules(app):
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-        view: Any = app.view_functions[rule.endpoint]
         doc = view.__apidoc__
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             operation = paths.get(path, {}).get(method.lower())
