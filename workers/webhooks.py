@@ -15,8 +15,9 @@ Two halves:
   receiver took the one before (a 2xx answer within 10 seconds), so the receiver sees them in
   order. A failure is retried with exponential backoff (5 s, doubling, at most an hour apart);
   after a day of failures the subscription is paused, saying why, and what was pending waits
-  for it to be resumed. The sweep queues the job for any subscription with a delivery due, in
-  case a queued job was lost.
+  for it to be resumed. A job that finds the lease taken ends; the holder looks again for
+  anything new once it has let go, so nothing queued meanwhile waits. The sweep queues the job
+  for any subscription with a delivery due, in case a queued job was lost.
 
 Each notification's `id` stays the same on every attempt, so a receiver that got one twice (an
 answer lost on the way back) can tell. Redirects are never followed, and the URL's addresses
@@ -523,78 +524,111 @@ def deliver(
     store: Parley, engine: Engine, clock: Clock, subscription_id: str, allow_private: bool
 ) -> Sent:
     """Send this subscription's pending notifications, oldest first, until one fails or none
-    is left (see the module's docstring)."""
-    now = int(clock.now().timestamp())
-    if not _lease(engine, subscription_id, now):
-        return Sent(0, None, busy=True)
+    is left (see the module's docstring).
+
+    A job kicked while this one holds the lease finds it busy and ends, so after letting go
+    of the lease this one looks once more: a notification queued after its last look would
+    otherwise wait for the sweep (or, with no sweep, for ever)."""
     delivered = 0
-    try:
-        rows = webhook_deliveries
-        while True:
-            with engine.connect() as conn:
-                row = conn.execute(
-                    select(rows)
-                    .where(rows.c.subscription_id == subscription_id, rows.c.state == PENDING)
-                    .order_by(rows.c.seq)
-                    .limit(1)
-                ).first()
-                app_id = conn.execute(
-                    select(webhook_subscriptions.c.app_id).where(
-                        webhook_subscriptions.c.id == subscription_id
-                    )
-                ).scalar()
-            if row is None or app_id is None:
-                return Sent(delivered, None)
-            now = int(clock.now().timestamp())
-            if row.next_attempt_at is not None and row.next_attempt_at > now:
-                return Sent(delivered, None)  # its retry is already planned
-            hooks = store.get_as(Webhooks, webhooks_key(app_id))
-            found = hooks.subscriptions.get(subscription_id) if hooks is not None else None
-            if found is None or not found["active"]:
-                return Sent(delivered, None)
-            attempts = row.attempts + 1
-            first = row.first_sent_at or now
-            body = json.dumps(notification(app_id, row, attempts, first)).encode()
-            try:
-                check_url(found["url"], allow_private)
-                status, error = post(found["url"], body, found["hub_secret"])
-            except InvalidValue as refused:
-                status, error = None, refused.reason
-            done = status is not None and 200 <= status < 300
-            # Counted and dated in the database, not from the row read before the attempt: a
-            # sender whose lease ran out (a stall past LEASE_SECONDS) and the one that took over
-            # both count, and the first attempt's time stays the first.
-            changes: dict[str, Any] = {
-                "attempts": rows.c.attempts + 1,
-                "first_sent_at": func.coalesce(rows.c.first_sent_at, first),
-                "last_attempt_at": now,
-                "last_status": status,
-                "last_error": None if done else (error or f"HTTP {status}"),
-            }
-            if done:
-                changes.update(state=DELIVERED, delivered_at=now, next_attempt_at=None)
-            else:
-                changes["next_attempt_at"] = now + backoff(attempts)
-            with engine.begin() as conn:
-                conn.execute(update(rows).where(rows.c.id == row.id).values(**changes))
-            if done:
-                delivered += 1
-                continue
-            if now - first >= GIVE_UP_AFTER:
-                reason = (
-                    f"paused after failing for a day ({attempts} attempts); last: "
-                    f"{changes['last_error']}"
+    while True:
+        now = int(clock.now().timestamp())
+        if not _lease(engine, subscription_id, now):
+            return Sent(delivered, None, busy=delivered == 0)
+        try:
+            sent, drained = _send_pending(store, engine, clock, subscription_id, allow_private)
+        finally:
+            _release(engine, subscription_id)
+        delivered += sent.delivered
+        if not drained or not _has_fresh(engine, subscription_id):
+            return Sent(delivered, sent.retry_in)
+
+
+def _has_fresh(engine: Engine, subscription_id: str) -> bool:
+    """Whether a notification never tried yet waits for this subscription."""
+    rows = webhook_deliveries
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(rows.c.id)
+            .where(
+                rows.c.subscription_id == subscription_id,
+                rows.c.state == PENDING,
+                rows.c.next_attempt_at.is_(None),
+            )
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def _send_pending(
+    store: Parley, engine: Engine, clock: Clock, subscription_id: str, allow_private: bool
+) -> tuple[Sent, bool]:
+    """One leased pass of the sender: what it did, and whether it stopped for finding
+    nothing pending (rather than for a failure, a planned retry or a paused subscription)."""
+    delivered = 0
+    rows = webhook_deliveries
+    while True:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(rows)
+                .where(rows.c.subscription_id == subscription_id, rows.c.state == PENDING)
+                .order_by(rows.c.seq)
+                .limit(1)
+            ).first()
+            app_id = conn.execute(
+                select(webhook_subscriptions.c.app_id).where(
+                    webhook_subscriptions.c.id == subscription_id
                 )
-                handle(
-                    change_subscription,
-                    ChangeSubscription(app_id, subscription_id, "pause", reason),
-                    store,
-                    clock,
-                )
-                return Sent(delivered, None)
-            return Sent(delivered, backoff(attempts))
-    finally:
-        _release(engine, subscription_id)
+            ).scalar()
+        if row is None or app_id is None:
+            return Sent(delivered, None), row is None
+        now = int(clock.now().timestamp())
+        if row.next_attempt_at is not None and row.next_attempt_at > now:
+            return Sent(delivered, None), False  # its retry is already planned
+        hooks = store.get_as(Webhooks, webhooks_key(app_id))
+        found = hooks.subscriptions.get(subscription_id) if hooks is not None else None
+        if found is None or not found["active"]:
+            return Sent(delivered, None), False
+        attempts = row.attempts + 1
+        first = row.first_sent_at or now
+        body = json.dumps(notification(app_id, row, attempts, first)).encode()
+        try:
+            check_url(found["url"], allow_private)
+            status, error = post(found["url"], body, found["hub_secret"])
+        except InvalidValue as refused:
+            status, error = None, refused.reason
+        done = status is not None and 200 <= status < 300
+        # Counted and dated in the database, not from the row read before the attempt: a
+        # sender whose lease ran out (a stall past LEASE_SECONDS) and the one that took over
+        # both count, and the first attempt's time stays the first.
+        changes: dict[str, Any] = {
+            "attempts": rows.c.attempts + 1,
+            "first_sent_at": func.coalesce(rows.c.first_sent_at, first),
+            "last_attempt_at": now,
+            "last_status": status,
+            "last_error": None if done else (error or f"HTTP {status}"),
+        }
+        if done:
+            changes.update(state=DELIVERED, delivered_at=now, next_attempt_at=None)
+        else:
+            changes["next_attempt_at"] = now + backoff(attempts)
+        with engine.begin() as conn:
+            conn.execute(update(rows).where(rows.c.id == row.id).values(**changes))
+        if done:
+            delivered += 1
+            continue
+        if now - first >= GIVE_UP_AFTER:
+            reason = (
+                f"paused after failing for a day ({attempts} attempts); last: "
+                f"{changes['last_error']}"
+            )
+            handle(
+                change_subscription,
+                ChangeSubscription(app_id, subscription_id, "pause", reason),
+                store,
+                clock,
+            )
+            return Sent(delivered, None), False
+        return Sent(delivered, backoff(attempts)), False
 
 
 def due_subscriptions(conn: Connection, now: int) -> list[str]:

@@ -204,6 +204,42 @@ def test_a_subscription_gets_its_topics_signed_in_log_order(
     assert len(receiver.got) == 7  # nothing more once it is deleted
 
 
+def test_a_notification_queued_while_a_sender_finishes_is_still_sent(
+    client: FlaskClient, auth: dict[str, str], receiver: Receiver, monkeypatch: Any
+) -> None:
+    """The race CI once lost: a sender has found nothing left and is about to let go of its
+    lease when a new notification is queued; the job kicked for it finds the lease held and
+    ends. The sender must look again once it has let go, or the notification waits for ever
+    (these tests run with no sweep)."""
+    sid = subscribed(client, auth, receiver.url, ["user.created"])
+    receiver.wait_for(1)
+    import workers.webhooks as sender
+
+    real_lease, real_release = sender._lease, sender._release
+    refused = threading.Event()
+    me = threading.get_ident()
+
+    def lease(*args: Any) -> bool:
+        taken = real_lease(*args)
+        if not taken and threading.get_ident() != me:
+            refused.set()  # the kicked job found this test's sender at work
+        return taken
+
+    def release(*args: Any) -> None:
+        if threading.get_ident() == me and not refused.is_set():
+            post(client, "/users", auth, {"user_id": "late"})
+            assert refused.wait(20), "the kicked job never tried"
+        real_release(*args)
+
+    monkeypatch.setattr(sender, "_lease", lease)
+    monkeypatch.setattr(sender, "_release", release)
+    s: Services = client.application.extensions["parley"]
+    sent = deliver(s.store, s.engine, s.clock, sid, True)
+    assert sent == Sent(1, None)
+    assert receiver.wait_for(2)[-1]["data"]["item"]["user_id"] == "late"
+    assert {d["state"] for d in deliveries(client, auth, sid)} == {"delivered"}
+
+
 def test_retries_back_off_and_a_receiver_down_gets_everything_after_once_each(
     client: FlaskClient,
     auth: dict[str, str],
