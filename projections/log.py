@@ -64,6 +64,13 @@ class Log:
     def head(self) -> int:
         return self.store.head()
 
+    def topics_between(self, after: int, until: int) -> set[str]:
+        """The topics of the events in (after, until]."""
+        t = self.table
+        query = select(t.c.topic).where(t.c.id > after, t.c.id <= until).distinct()
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def read(
         self,
         after: int,

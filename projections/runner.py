@@ -86,12 +86,25 @@ def tracked_positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
 
 
 class Runner:
-    """Keeps projections up to date; several runners may share a database safely."""
+    """Keeps projections up to date; several runners may share a database safely.
+
+    With `helps`, a process whose projections another process runs (`parley serve`'s web
+    workers, beside its runner) applies the batches a read-your-writes wait needs itself,
+    one thread at a time: the runner it waits for is in another process, which a wake
+    cannot reach, and which looks at the log only every `idle_wait`.
+    """
 
     def __init__(
-        self, store: EventStore, engine: Engine, projections: Sequence[Projection]
+        self,
+        store: EventStore,
+        engine: Engine,
+        projections: Sequence[Projection],
+        *,
+        helps: bool = False,
     ) -> None:
         self.store = store
+        self.helps = helps
+        self._helping = threading.Lock()
         self.log = Log(store)
         self.engine = engine
         self.projections = list(projections)
@@ -116,6 +129,41 @@ class Runner:
             self.step(projection, head)
         return any(self._known.get(p.name, -1) < head for p in self.projections)
 
+    def _pass_together(self) -> None:
+        """A batch of each projection behind, at what a waiting request can afford: the
+        projections none of whose topics occur in the window are moved past it in one
+        statement; the others apply their batch in one transaction (one commit, not one a
+        projection). Their position rows are locked in the projections' order and other
+        runners hold one at a time, so no two wait for each other in a cycle."""
+        head = self.log.head()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(positions.c.name, positions.c.position)).all()
+        found: dict[str, int] = {name: int(position) for name, position in rows}
+        where = {p.name: found.get(p.name, 0) for p in self.projections}
+        after = min(where.values(), default=head)
+        if after >= head:
+            return
+        until = min(head, after + WINDOW)
+        present = self.log.topics_between(after, until)
+        quiet = [
+            p.name
+            for p in self.projections
+            if p.name in found and where[p.name] < until and present.isdisjoint(p.topics)
+        ]
+        if quiet:
+            with self.engine.begin() as conn:  # no event of theirs up to `until`
+                conn.execute(
+                    update(positions)
+                    .where(positions.c.name.in_(quiet), positions.c.position < until)
+                    .values(position=until)
+                )
+        reached: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for p in self.projections:
+                if where[p.name] < head and p.name not in quiet:
+                    reached[p.name] = apply_batch(conn, self.log, p, live_tables(p), p.name, head)
+        self._known.update(reached)
+
     def catch_up(self) -> None:
         """Process everything recorded so far, a batch of each projection in turn."""
         while self.one_pass():
@@ -132,8 +180,25 @@ class Runner:
                 return True
             if time.monotonic() >= deadline:
                 return False
+            if self.helps and self._thread is None and self._help():
+                continue
             self.wake.set()
             time.sleep(0.005)
+
+    def _help(self) -> bool:
+        """One pass here, unless another thread of this process is making one (False: it
+        is, or the pass failed; the caller waits a little, as for another runner)."""
+        if not self._helping.acquire(blocking=False):
+            return False
+        try:
+            self._pass_together()
+            return True
+        except Exception:
+            log.exception("applying projections for a read-your-writes wait failed")
+            self._known.clear()
+            return False
+        finally:
+            self._helping.release()
 
     def run(self, idle_wait: float = 0.1) -> None:
         """Follow the log until stopped; database errors are logged and retried with backoff.

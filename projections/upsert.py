@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -28,7 +28,8 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> No
 def add_to_counts(conn: Connection, table: Table, column: str, changes: Counter[Any]) -> None:
     """Add each change onto a running count: `changes` maps the table's primary key (a tuple
     in its columns' order, or one value) to how much `column` goes up or down. In key order,
-    so concurrent batches lock rows in the same order."""
+    so concurrent batches lock rows in the same order. A count brought down to 0 is deleted,
+    so the rows are the same however the events were batched (a replay never writes it)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     keys = [c.name for c in table.primary_key.columns]
     for key, delta in sorted(changes.items()):
@@ -40,3 +41,6 @@ def add_to_counts(conn: Connection, table: Table, column: str, changes: Counter[
             index_elements=keys, set_={column: table.c[column] + delta}
         )
         conn.execute(statement)
+        if delta < 0:
+            match = [table.c[k] == v for k, v in values.items()]
+            conn.execute(delete(table).where(*match, table.c[column] == 0))

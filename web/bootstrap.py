@@ -81,7 +81,12 @@ def bootstrap(
 ) -> Services:
     ensure_sqlite_dir(config.database_url)
     store = Parley(config.database_url)
-    runner = Runner(store, make_engine(config.database_url, writer=True), all_projections())
+    runner = Runner(
+        store,
+        make_engine(config.database_url, writer=True),
+        all_projections(),
+        helps=config.projections == "external",
+    )
     engine = make_engine(config.database_url)
     services = Services(
         config=config,

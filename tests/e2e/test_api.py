@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from flask.testing import FlaskClient
 
 from commands.apps import CreateApp, CreatedApp, create_app
+from commands.clock import ManualClock
 from tests.helpers import basic, post
 from web.app import create_app as create_web_app
-from web.bootstrap import Services, all_projections
+from web.bootstrap import Services, all_projections, bootstrap, migrate
+from web.config import Config
 
 
 def test_create_then_find_by_id_email_and_user_id(
@@ -349,3 +352,33 @@ def test_nul_characters_are_refused_before_anything_is_recorded(
     assert refused.get_json()["errors"][0]["field"] == "company.name"
     assert services.store.head() == head
     assert post(client, "/users", auth, {"user_id": "n", "name": "ab"}).status_code == 200
+
+
+def test_a_write_to_a_web_worker_shows_at_once_when_no_runner_is_near(
+    config: Config, clock: ManualClock
+) -> None:
+    """`parley serve`'s workers bootstrap with external projections (their runner is another
+    process, which may be slow or down): each write is still answered once every list shows
+    it, because the worker applies what it waits for."""
+    worker = replace(config, projections="external")
+    migrate(worker)
+    services = bootstrap(worker, clock)
+    try:
+        auth = basic(create_app(CreateApp("Alone"), services.store, clock))
+        web = create_web_app(services=services, follow=False)
+        client = web.test_client()
+        made = post(client, "/users", auth, {"user_id": "7", "email": "kaylee@serenity.io"})
+        assert made.status_code == 200 and made.get_json()["email"] == "kaylee@serenity.io"
+        listed = client.get("/users?email=kaylee@serenity.io", headers=auth).get_json()
+        assert listed["id"] == made.get_json()["id"]
+        tagged = post(client, "/tags", auth, {"name": "Mechanic", "users": [{"user_id": "7"}]})
+        assert tagged.status_code == 200
+        users = client.get(f"/users?tag_id={tagged.get_json()['id']}", headers=auth).get_json()
+        assert [u["user_id"] for u in users["users"]] == ["7"]
+        assert services.runner.positions() == {
+            p.name: services.store.head() for p in all_projections()
+        }
+        web.extensions["parley_jobs"].stop()
+        web.extensions["parley_live"].stop()
+    finally:
+        services.close()

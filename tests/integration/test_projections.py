@@ -355,3 +355,34 @@ def test_upgrading_from_the_first_schema_fills_in_each_users_browser(database_ur
         assert found == {"u0": "Firefox", "u1": None}
     finally:
         engine.dispose()
+
+
+def test_a_process_with_no_runner_of_its_own_applies_what_its_writes_wait_for(
+    services: Services, app: CreatedApp, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`parley serve`'s web workers: their runner's thread is in another process, so a write
+    waiting to be shown applies the batches itself, and a projection none of whose events
+    are new is only moved past them. Waited on after every write of a busy history, every
+    table ends as a full replay has it."""
+    helping = Runner(services.store, services.runner.engine, all_projections(), helps=True)
+    waited: list[bool] = []
+    save_all = services.store.save_all
+
+    def save_and_wait(*aggregates: Any) -> int:
+        position = save_all(*aggregates)
+        waited.append(helping.wait_for(position, timeout=10))
+        return position
+
+    monkeypatch.setattr(services.store, "save_all", save_and_wait)
+    busy_history(services, app.app_id, clock)
+    assert len(waited) > 40 and all(waited)
+    assert helping.positions() == {p.name: services.store.head() for p in all_projections()}
+    helped = {t.name: snapshot(services, t) for t in ALL_TABLES}
+    for projection in all_projections():
+        rebuild(services.store, services.runner.engine, projection)
+    assert {t.name: snapshot(services, t) for t in ALL_TABLES} == helped
+    # Without `helps` (a runner thread of this process follows the log) it only waits.
+    monkeypatch.undo()
+    ping(services, app.app_id, {"user_id": "late"})
+    waiting = Runner(services.store, services.runner.engine, all_projections())
+    assert not waiting.wait_for(services.store.head(), timeout=0.2)
