@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Table, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from projections.log import EventStore, Log
 from projections.tables import positions
@@ -85,6 +85,18 @@ def tracked_positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
     return {name: int(found.get(name, 0)) for name in names}
 
 
+# A waiting request's pass gives up on a position another runner holds after this long (it
+# is applying that batch; the request polls instead), so a stalled runner cannot hold a write
+# past its wait. PostgreSQL's lock_not_available, which lock_timeout raises.
+HELP_LOCK_MS = 200
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _bounded_lock_wait(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{HELP_LOCK_MS}ms'")
+
+
 class Runner:
     """Keeps projections up to date; several runners may share a database safely.
 
@@ -152,6 +164,7 @@ class Runner:
         ]
         if quiet:
             with self.engine.begin() as conn:  # no event of theirs up to `until`
+                _bounded_lock_wait(conn)
                 conn.execute(
                     update(positions)
                     .where(positions.c.name.in_(quiet), positions.c.position < until)
@@ -159,6 +172,7 @@ class Runner:
                 )
         reached: dict[str, int] = {}
         with self.engine.begin() as conn:
+            _bounded_lock_wait(conn)
             for p in self.projections:
                 if where[p.name] < head and p.name not in quiet:
                     reached[p.name] = apply_batch(conn, self.log, p, live_tables(p), p.name, head)
@@ -175,28 +189,39 @@ class Runner:
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Read-your-writes: wait until every projection has reached `position`."""
         deadline = time.monotonic() + timeout
+        helping = self.helps and self._thread is None
         while True:
             if min(self.positions().values(), default=position) >= position:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            if self.helps and self._thread is None and self._help():
-                continue
+            if helping:
+                done = self._help()
+                if done:
+                    continue
+                helping = done is not None  # a failed pass is not tried again this wait
             self.wake.set()
             time.sleep(0.005)
 
-    def _help(self) -> bool:
+    def _help(self) -> bool | None:
         """One pass here, unless another thread of this process is making one (False: it
-        is, or the pass failed; the caller waits a little, as for another runner)."""
+        is, or another runner holds a projection's position, for longer than HELP_LOCK_MS;
+        None: the pass failed). The caller then waits a little, as for another runner."""
         if not self._helping.acquire(blocking=False):
             return False
         try:
             self._pass_together()
             return True
+        except DBAPIError as error:
+            if getattr(error.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
+                return False
+            log.exception("applying projections for a read-your-writes wait failed")
+            self._known.clear()
+            return None
         except Exception:
             log.exception("applying projections for a read-your-writes wait failed")
             self._known.clear()
-            return False
+            return None
         finally:
             self._helping.release()
 

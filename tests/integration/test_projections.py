@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -386,3 +387,32 @@ def test_a_process_with_no_runner_of_its_own_applies_what_its_writes_wait_for(
     ping(services, app.app_id, {"user_id": "late"})
     waiting = Runner(services.store, services.runner.engine, all_projections())
     assert not waiting.wait_for(services.store.head(), timeout=0.2)
+
+
+def test_a_runner_stalled_mid_batch_holds_a_helping_wait_no_longer_than_its_timeout(
+    pg_services: Services, clock: ManualClock
+) -> None:
+    """Another runner holds a projection's position (stalled mid-batch): the waiting write
+    does not queue behind its lock without end, it gives up at its own deadline."""
+    services = pg_services
+    app = create_app(CreateApp("Stall"), services.store, clock)
+    helping = Runner(services.store, services.runner.engine, all_projections(), helps=True)
+    ping(services, app.app_id, {"user_id": "first"})
+    assert helping.wait_for(services.store.head(), timeout=10)
+    ping(services, app.app_id, {"user_id": "second"})
+    answers: list[bool] = []
+    with services.runner.engine.connect() as stalled:
+        stalled.execute(
+            select(positions.c.position).where(positions.c.name == "users").with_for_update()
+        )
+        waiter = threading.Thread(
+            target=lambda: answers.append(helping.wait_for(services.store.head(), timeout=1))
+        )
+        waiter.start()
+        waiter.join(timeout=10)
+        still_waiting = waiter.is_alive()
+        stalled.rollback()
+    waiter.join(timeout=10)
+    assert not still_waiting and answers == [False]
+    assert helping.wait_for(services.store.head(), timeout=10)  # once let go, it is shown
+    assert {r["user_id"] for r in snapshot(services, users)} == {"first", "second"}
