@@ -77,12 +77,17 @@ def apply_batch(
     return reached
 
 
-def tracked_positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
-    """Where each of these followers of the log stands (0 before its first batch)."""
+def stored_positions(engine: Engine) -> dict[str, int]:
+    """Every follower of the log that has a position yet, and where it stands."""
     with engine.connect() as conn:
         rows = conn.execute(select(positions.c.name, positions.c.position)).all()
-    found: dict[str, int] = {name: position for name, position in rows}
-    return {name: int(found.get(name, 0)) for name in names}
+    return {name: int(position) for name, position in rows}
+
+
+def tracked_positions(engine: Engine, names: Sequence[str]) -> dict[str, int]:
+    """Where each of these followers of the log stands (0 before its first batch)."""
+    found = stored_positions(engine)
+    return {name: found.get(name, 0) for name in names}
 
 
 # A waiting request's pass gives up on a position another runner holds after this long (it
@@ -148,9 +153,7 @@ class Runner:
         projection). Their position rows are locked in the projections' order and other
         runners hold one at a time, so no two wait for each other in a cycle."""
         head = self.log.head()
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(positions.c.name, positions.c.position)).all()
-        found: dict[str, int] = {name: int(position) for name, position in rows}
+        found = stored_positions(self.engine)
         where = {p.name: found.get(p.name, 0) for p in self.projections}
         after = min(where.values(), default=head)
         if after >= head:
@@ -212,13 +215,10 @@ class Runner:
         try:
             self._pass_together()
             return True
-        except DBAPIError as error:
-            if getattr(error.orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
+        except Exception as error:
+            orig = error.orig if isinstance(error, DBAPIError) else None
+            if getattr(orig, "pgcode", None) == LOCK_NOT_AVAILABLE:
                 return False
-            log.exception("applying projections for a read-your-writes wait failed")
-            self._known.clear()
-            return None
-        except Exception:
             log.exception("applying projections for a read-your-writes wait failed")
             self._known.clear()
             return None
